@@ -1,0 +1,136 @@
+// Database: one NodeSpace knowledge base in one directory.
+//
+//   auto db = nodespace::Database::Open("notes-data").value();
+//   auto node = db->Create({.content = "# Ideas"}).value();
+//
+// Thread safety: a Database may be shared by many threads. Reads run
+// concurrently (each thread gets its own SQLite connection); writes are
+// serialised. Several processes may open the same directory: SQLite's WAL
+// locking makes them safe, writers wait up to Options::busy_timeout_ms.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nodespace/change.h"
+#include "nodespace/node.h"
+#include "nodespace/options.h"
+#include "nodespace/status.h"
+#include "nodespace/write_batch.h"
+
+namespace nodespace {
+
+struct ListOptions {
+  bool include_archived = false;  // archived and trashed (deleted) nodes
+  size_t limit = 0;               // 0: no limit
+};
+
+struct SubtreeOptions {
+  int max_depth = -1;  // -1: unlimited; 0: the root only; 1: root and children
+  bool include_archived = false;
+};
+
+// Called once per node of a subtree, in depth-first pre-order (a node before
+// its children, siblings in order). `depth` is 0 for the subtree's root.
+// Return false to stop early.
+using SubtreeVisitor = std::function<bool(const Node& node, int depth)>;
+
+struct DatabaseStats {
+  int64_t node_count = 0;
+  int64_t root_count = 0;
+  int64_t edge_count = 0;  // has_child links plus stored edges
+  int64_t stored_edge_count = 0;  // mentions, member_of, user edges
+  int64_t change_seq = 0;
+  int64_t storage_bytes = 0;  // every file in the database directory
+  int64_t embedding_count = 0;
+  int schema_version = 0;
+};
+
+class Database {
+ public:
+  // Opens (or creates) the database in directory `path`.
+  static Result<std::unique_ptr<Database>> Open(const std::string& path,
+                                                const Options& options = {});
+
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  const std::string& path() const;
+  const Options& options() const;
+
+  // ---- Reads ---------------------------------------------------------------
+  // NotFound when no node has this id.
+  Result<Node> Get(const std::string& id) const;
+  // Children of `parent_id` in sibling order.
+  Result<std::vector<Node>> Children(const std::string& parent_id,
+                                     const ListOptions& options = {}) const;
+  Result<std::vector<Node>> Roots(const ListOptions& options = {}) const;
+  // Streams the subtree rooted at `id`; memory does not grow with its size.
+  Status VisitSubtree(const std::string& id, const SubtreeOptions& options,
+                      const SubtreeVisitor& visitor) const;
+  // From the root down to the node's parent (empty for a root).
+  Result<std::vector<Node>> Ancestors(const std::string& id) const;
+  // Nodes whose content mentions `id`, ordered by id.
+  Result<std::vector<Node>> Backlinks(const std::string& id) const;
+  // Stored edges leaving (`outgoing`) or arriving at a node, optionally of one type.
+  Result<std::vector<Edge>> Edges(const std::string& id, bool outgoing,
+                                  const std::string& type = "") const;
+  // Collection paths ("a:b:c") a node is a member of, sorted.
+  Result<std::vector<std::string>> CollectionsOf(const std::string& id) const;
+  // Direct members of the collection at `path`.
+  Result<std::vector<Node>> CollectionMembers(const std::string& path) const;
+
+  // ---- Writes --------------------------------------------------------------
+  Result<Node> Create(const NewNode& node, const WriteOptions& options = {});
+  Result<Node> Update(const std::string& id, const NodePatch& patch,
+                      int64_t expected_version = kAnyVersion,
+                      const WriteOptions& options = {});
+  // Moves a node (and its subtree) under `new_parent_id` (empty: to the roots).
+  // Rejects moves that would make a node its own ancestor.
+  Result<Node> Move(const std::string& id, const std::string& new_parent_id,
+                    const Position& position, int64_t expected_version = kAnyVersion,
+                    const WriteOptions& options = {});
+  // Removes the node and its whole subtree in one transaction; returns the
+  // number of nodes removed.
+  Result<int64_t> Delete(const std::string& id, int64_t expected_version = kAnyVersion,
+                         const WriteOptions& options = {});
+  // Sets the lifecycle of a node and its whole subtree (archive, trash,
+  // restore); returns the number of nodes changed.
+  Result<int64_t> SetLifecycle(const std::string& id, Lifecycle lifecycle,
+                               int64_t expected_version = kAnyVersion,
+                               const WriteOptions& options = {});
+  Status AddEdge(const Edge& edge, const WriteOptions& options = {});
+  Status RemoveEdge(const std::string& from_id, const std::string& to_id,
+                    const std::string& type, const WriteOptions& options = {});
+  // Makes the node a member of the collection at `path` ("a:b:c"), creating
+  // the collection nodes of the path that do not exist yet.
+  Status AddToCollection(const std::string& id, const std::string& path,
+                         const WriteOptions& options = {});
+  Status RemoveFromCollection(const std::string& id, const std::string& path,
+                              const WriteOptions& options = {});
+  // Applies all operations in one transaction (see WriteOptions::atomic).
+  Result<BatchResult> Write(const WriteBatch& batch, const WriteOptions& options = {});
+
+  // ---- Change log, statistics, checks ---------------------------------------
+  int64_t LastChangeSeq() const;
+  // Up to `limit` changes with seq > `after_seq`, in order.
+  Result<std::vector<Change>> ChangesSince(int64_t after_seq, size_t limit = 1000) const;
+  Result<DatabaseStats> Stats() const;
+  // SQLite's integrity check, the change log has no gaps, and the tree
+  // invariants hold (every parent exists). Returns Corruption with details.
+  Status CheckIntegrity() const;
+
+  class Impl;
+
+ private:
+  explicit Database(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Current schema version of databases written by this build.
+int CurrentSchemaVersion();
+
+}  // namespace nodespace

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The main job: installs dependencies, builds, imports the bundled sample
+# (WordNet-derived nodes) into an embedded database, prints a subtree and runs
+# a lookup.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/install-deps.sh
+cmake --preset release >/dev/null
+cmake --build build/release -j "$(nproc)" --target nodespace
+
+# The sample is made from Debian's wordnet-base by our own script.
+[ -s sample/wordnet-sample.jsonl ] || python3 scripts/make_sample.py
+
+NS=build/release/nodespace
+DB="${NODESPACE_DB:-./nodespace-data}"
+export NODESPACE_DB="$DB"
+if [ -e "$DB/nodespace.db" ]; then
+  echo "using the existing database in $DB"
+else
+  $NS init
+  $NS import sample/wordnet-sample.jsonl
+fi
+echo
+echo "== stats"
+$NS stats
+echo
+echo "== the subtree under 'musical instrument' (one level)"
+$NS tree wn-03800933 --depth 1
+echo
+echo "== lookup of one node and its path from the root"
+ID=wn-03467517  # guitar
+$NS get "$ID"
+$NS ancestors "$ID"
+echo
+echo "database: $DB (try: $NS --db $DB tree --depth 1)"

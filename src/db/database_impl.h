@@ -1,0 +1,135 @@
+// Database::Impl: connections, the write path and the read path.
+//
+// Thread safety: one writer connection guarded by write_mu_; reader
+// connections come from a pool, one per concurrent reader. SQLite WAL gives
+// readers a consistent snapshot without waiting for the writer.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/schema.h"
+#include "nodespace/database.h"
+#include "storage/sqlite.h"
+
+namespace nodespace {
+
+class Database::Impl {
+ public:
+  Impl(std::string path, Options options);
+  ~Impl();
+
+  Status Open();
+
+  const std::string& path() const { return path_; }
+  const Options& options() const { return options_; }
+
+  // ---- reads (database_read.cc) ----
+  Result<Node> Get(const std::string& id);
+  Result<std::vector<Node>> Children(const std::string& parent_id, const ListOptions& options);
+  Result<std::vector<Node>> Roots(const ListOptions& options);
+  Status VisitSubtree(const std::string& id, const SubtreeOptions& options,
+                      const SubtreeVisitor& visitor);
+  Result<std::vector<Node>> Ancestors(const std::string& id);
+  Result<std::vector<Node>> Backlinks(const std::string& id);
+  Result<std::vector<Edge>> Edges(const std::string& id, bool outgoing, const std::string& type);
+  Result<std::vector<std::string>> CollectionsOf(const std::string& id);
+  Result<std::vector<Node>> CollectionMembers(const std::string& path);
+  int64_t LastChangeSeq();
+  Result<std::vector<Change>> ChangesSince(int64_t after_seq, size_t limit);
+  Result<DatabaseStats> Stats();
+  Status CheckIntegrity();
+
+  // ---- writes (database_write.cc) ----
+  Result<BatchResult> Write(const WriteBatch& batch, const WriteOptions& options);
+  Status AddToCollection(const std::string& id, const std::string& path,
+                         const WriteOptions& options);
+  Status RemoveFromCollection(const std::string& id, const std::string& path,
+                              const WriteOptions& options);
+  Result<int64_t> SetLifecycle(const std::string& id, Lifecycle lifecycle,
+                               int64_t expected_version, const WriteOptions& options);
+
+ private:
+  // A reader connection lent for the duration of one read.
+  class ReaderLease {
+   public:
+    ReaderLease(Impl* impl, std::unique_ptr<storage::Connection> conn)
+        : impl_(impl), conn_(std::move(conn)) {}
+    ~ReaderLease();
+    ReaderLease(ReaderLease&&) = default;
+    storage::Connection& operator*() { return *conn_; }
+    storage::Connection* operator->() { return conn_.get(); }
+
+   private:
+    Impl* impl_;
+    std::unique_ptr<storage::Connection> conn_;
+  };
+  Result<ReaderLease> AcquireReader();
+  Status ConfigureConnection(storage::Connection& conn, bool writer);
+
+  // State of one write transaction.
+  struct WriteContext {
+    storage::Connection& conn;
+    const WriteOptions& options;
+    TimestampMs now;
+    std::optional<std::map<std::string, schema::TypeSchema>> user_schemas;
+    std::optional<int64_t> embedding_dim;  // 0: none stored yet
+  };
+  // Runs `fn` inside one write transaction and commits.
+  template <typename Fn>
+  auto WithWriteTxn(const WriteOptions& options, Fn&& fn) -> decltype(fn(std::declval<WriteContext&>()));
+
+  // Each mutation checks everything it can before its first write, so a
+  // failure leaves the transaction as it found it.
+  Result<Node> CreateNode(WriteContext& ctx, const NewNode& n);
+  Result<Node> UpdateNode(WriteContext& ctx, const std::string& id, const NodePatch& patch,
+                          int64_t expected_version);
+  Result<Node> MoveNode(WriteContext& ctx, const std::string& id, const std::string& new_parent,
+                        const Position& position, int64_t expected_version);
+  Result<int64_t> DeleteSubtree(WriteContext& ctx, const std::string& id,
+                                int64_t expected_version);
+  Result<int64_t> SetLifecycleInTxn(WriteContext& ctx, const std::string& id, Lifecycle lifecycle,
+                                    int64_t expected_version);
+  Status AddEdgeInTxn(WriteContext& ctx, const Edge& edge);
+  Status RemoveEdgeInTxn(WriteContext& ctx, const std::string& from, const std::string& to,
+                         const std::string& type);
+
+  Result<std::optional<Node>> LoadNode(storage::Connection& conn, const std::string& id);
+  Result<Node> LoadForWrite(WriteContext& ctx, const std::string& id, int64_t expected_version);
+  Status EnsureParent(WriteContext& ctx, const std::string& parent_id);
+  Result<std::string> KeyForPosition(WriteContext& ctx, const std::string& parent_id,
+                                     const Position& position, const std::string& exclude_id);
+  Result<std::string> ComputeKey(WriteContext& ctx, const std::string& parent_id,
+                                 const Position& position, const std::string& exclude_id);
+  Status RenumberSiblings(WriteContext& ctx, const std::string& parent_id);
+  Status ValidateContent(const std::string& content) const;
+  Status ValidateType(const std::string& node_type) const;
+  Status ValidateProperties(WriteContext& ctx, const std::string& node_id,
+                            const std::string& node_type, const std::string& properties);
+  Status ValidateEmbedding(WriteContext& ctx, const std::vector<float>& embedding);
+  Status SyncMentions(WriteContext& ctx, const std::string& id, const std::string& content,
+                      bool had_content);
+  Status AppendChange(WriteContext& ctx, ChangeOp op, const std::string& node_id,
+                      int64_t version, const std::string& payload);
+  Status CollectSubtree(storage::Connection& conn, const std::string& id);
+  Result<std::string> ResolveCollection(storage::Connection& conn, const std::string& path,
+                                        WriteContext* create_in);
+  Result<std::vector<Node>> ListNodes(const std::string& sql, const std::string& arg,
+                                      size_t limit);
+
+  const std::string path_;
+  const Options options_;
+  std::string db_file_;
+
+  std::mutex write_mu_;
+  std::unique_ptr<storage::Connection> writer_;  // guarded by write_mu_
+
+  std::mutex reader_mu_;
+  std::vector<std::unique_ptr<storage::Connection>> idle_readers_;  // guarded by reader_mu_
+};
+
+}  // namespace nodespace

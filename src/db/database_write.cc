@@ -1,0 +1,781 @@
+// The write path: validation, optimistic concurrency, the tree invariants and
+// the change log, all inside one SQLite transaction per call or batch.
+#include <cmath>
+
+#include <nlohmann/json.hpp>
+
+#include "db/database_impl.h"
+#include "model/content.h"
+#include "model/ids.h"
+#include "model/order_key.h"
+#include "storage/node_rows.h"
+
+namespace nodespace {
+
+using storage::Connection;
+using storage::ScopedStatement;
+using storage::Statement;
+
+namespace {
+
+std::string Quote(const std::string& s) { return "'" + s + "'"; }
+
+bool DerivesTitle(const std::string& parent_id, const std::string& node_type) {
+  return parent_id.empty() || node_type == "task";
+}
+
+const char* const kInsertNode =
+    "INSERT INTO nodes(id, parent_id, order_key, node_type, content, title, properties, "
+    "lifecycle, version, created_at, modified_at, embedding) "
+    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+
+}  // namespace
+
+template <typename Fn>
+auto Database::Impl::WithWriteTxn(const WriteOptions& options, Fn&& fn)
+    -> decltype(fn(std::declval<WriteContext&>())) {
+  if (options_.read_only) return Status::NotSupported("database was opened read-only");
+  std::lock_guard<std::mutex> lock(write_mu_);
+  storage::Transaction txn(*writer_);
+  NS_RETURN_IF_ERROR(txn.Begin());
+  WriteContext ctx{*writer_, options, ids::NowMs(), std::nullopt, std::nullopt};
+  auto result = fn(ctx);
+  if (!result.ok()) return result;  // txn rolls back
+  NS_RETURN_IF_ERROR(txn.Commit());
+  return result;
+}
+
+Result<std::optional<Node>> Database::Impl::LoadNode(Connection& conn, const std::string& id) {
+  NS_ASSIGN_OR_RETURN(Statement * stmt,
+                      conn.Prepare(std::string("SELECT ") + storage::kNodeColumns +
+                                   " FROM nodes WHERE id = ?1"));
+  ScopedStatement s(*stmt);
+  s->Bind(1, id);
+  NS_ASSIGN_OR_RETURN(bool row, s->Step());
+  if (!row) return std::optional<Node>();
+  return std::optional<Node>(storage::ReadNodeRow(*s));
+}
+
+Result<Node> Database::Impl::LoadForWrite(WriteContext& ctx, const std::string& id,
+                                          int64_t expected_version) {
+  NS_ASSIGN_OR_RETURN(std::optional<Node> node, LoadNode(ctx.conn, id));
+  if (!node) return Status::NotFound("node " + Quote(id) + " not found");
+  if (expected_version != kAnyVersion && node->version != expected_version) {
+    return Status::Conflict("node " + Quote(id) + " is at version " +
+                                std::to_string(node->version) + ", not " +
+                                std::to_string(expected_version),
+                            std::make_shared<const Node>(*node));
+  }
+  return std::move(*node);
+}
+
+Status Database::Impl::ValidateContent(const std::string& content) const {
+  if (content.size() > options_.max_content_bytes) {
+    return Status::InvalidArgument("content is " + std::to_string(content.size()) +
+                                   " bytes, the limit is " +
+                                   std::to_string(options_.max_content_bytes));
+  }
+  size_t bad = 0;
+  if (!content::IsValidUtf8(content, &bad)) {
+    return Status::InvalidArgument("content is not valid UTF-8 (byte " + std::to_string(bad) +
+                                   ")");
+  }
+  return Status::OK();
+}
+
+Status Database::Impl::ValidateType(const std::string& node_type) const {
+  if (node_type.empty()) return Status::InvalidArgument("node_type must not be empty");
+  if (node_type.size() > 64 || !ids::IsValidId(node_type, 64) ||
+      !content::IsValidUtf8(node_type)) {
+    return Status::InvalidArgument("node_type " + Quote(node_type) +
+                                   " must be 1-64 bytes without spaces or control characters");
+  }
+  return Status::OK();
+}
+
+Status Database::Impl::ValidateProperties(WriteContext& ctx, const std::string& node_id,
+                                          const std::string& node_type,
+                                          const std::string& properties) {
+  if (properties.size() > options_.max_properties_bytes) {
+    return Status::InvalidArgument("properties are " + std::to_string(properties.size()) +
+                                   " bytes, the limit is " +
+                                   std::to_string(options_.max_properties_bytes));
+  }
+  if (!content::IsValidUtf8(properties)) {
+    return Status::InvalidArgument("properties are not valid UTF-8");
+  }
+  nlohmann::json json = nlohmann::json::parse(properties, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded()) return Status::InvalidArgument("properties are not valid JSON");
+  if (!json.is_object()) return Status::InvalidArgument("properties must be a JSON object");
+
+  if (node_type == "schema") {
+    NS_ASSIGN_OR_RETURN(schema::TypeSchema parsed, schema::ParseSchemaNode(json));
+    (void)parsed;
+    ctx.user_schemas.reset();  // this transaction now sees the new schema
+  }
+  if (const schema::TypeSchema* builtin = schema::BuiltinSchema(node_type)) {
+    NS_RETURN_IF_ERROR(schema::Validate(json, *builtin));
+  }
+  if (!ctx.user_schemas) {
+    std::map<std::string, schema::TypeSchema> schemas;
+    NS_ASSIGN_OR_RETURN(Statement * stmt,
+                        ctx.conn.Prepare("SELECT id, properties FROM nodes "
+                                         "WHERE node_type = 'schema' AND lifecycle = 0"));
+    ScopedStatement s(*stmt);
+    while (true) {
+      NS_ASSIGN_OR_RETURN(bool row, s->Step());
+      if (!row) break;
+      if (s->ColumnText(0) == node_id) continue;  // being replaced by this write
+      auto props = nlohmann::json::parse(s->ColumnText(1), nullptr, false);
+      auto parsed = schema::ParseSchemaNode(props);
+      if (parsed.ok()) schemas[parsed->for_type] = std::move(parsed).value();
+    }
+    if (node_type == "schema") {
+      auto parsed = schema::ParseSchemaNode(json);
+      schemas[parsed->for_type] = std::move(parsed).value();
+    }
+    ctx.user_schemas = std::move(schemas);
+  }
+  auto it = ctx.user_schemas->find(node_type);
+  if (it != ctx.user_schemas->end()) NS_RETURN_IF_ERROR(schema::Validate(json, it->second));
+  return Status::OK();
+}
+
+Status Database::Impl::ValidateEmbedding(WriteContext& ctx, const std::vector<float>& v) {
+  if (v.empty()) return Status::OK();
+  bool nonzero = false;
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (!std::isfinite(v[i])) {
+      return Status::InvalidArgument("embedding[" + std::to_string(i) + "] is not finite");
+    }
+    nonzero = nonzero || v[i] != 0.0F;
+  }
+  if (!nonzero) return Status::InvalidArgument("embedding is a zero vector");
+  if (!ctx.embedding_dim) {
+    NS_ASSIGN_OR_RETURN(Statement * stmt,
+                        ctx.conn.Prepare("SELECT value FROM meta WHERE key = 'embedding_dim'"));
+    ScopedStatement s(*stmt);
+    NS_ASSIGN_OR_RETURN(bool row, s->Step());
+    ctx.embedding_dim = row ? std::stoll(s->ColumnString(0)) : 0;
+  }
+  if (*ctx.embedding_dim == 0) {
+    NS_ASSIGN_OR_RETURN(Statement * stmt,
+                        ctx.conn.Prepare("INSERT INTO meta(key, value) VALUES('embedding_dim', ?1)"));
+    NS_RETURN_IF_ERROR(stmt->Bind(1, std::to_string(v.size())).Run());
+    ctx.embedding_dim = static_cast<int64_t>(v.size());
+  } else if (static_cast<int64_t>(v.size()) != *ctx.embedding_dim) {
+    return Status::InvalidArgument("vector has " + std::to_string(v.size()) +
+                                   " dims, database uses " + std::to_string(*ctx.embedding_dim));
+  }
+  return Status::OK();
+}
+
+Status Database::Impl::AppendChange(WriteContext& ctx, ChangeOp op, const std::string& node_id,
+                                    int64_t version, const std::string& payload) {
+  NS_ASSIGN_OR_RETURN(Statement * stmt,
+                      ctx.conn.Prepare("INSERT INTO changes(ts, op, node_id, version, origin, "
+                                       "payload) VALUES(?1, ?2, ?3, ?4, ?5, ?6)"));
+  return stmt->Bind(1, ctx.now)
+      .Bind(2, static_cast<int64_t>(op))
+      .Bind(3, node_id)
+      .Bind(4, version)
+      .Bind(5, ctx.options.origin)
+      .Bind(6, payload)
+      .Run();
+}
+
+Status Database::Impl::SyncMentions(WriteContext& ctx, const std::string& id,
+                                    const std::string& content, bool had_content) {
+  if (had_content) {
+    NS_ASSIGN_OR_RETURN(Statement * del,
+                        ctx.conn.Prepare("DELETE FROM edges WHERE from_id = ?1 AND type = "
+                                         "'mentions'"));
+    NS_RETURN_IF_ERROR(del->Bind(1, id).Run());
+  }
+  if (content.find_first_of("[@n") == std::string::npos) return Status::OK();
+  const std::vector<std::string> mentions = content::ExtractMentions(content);
+  if (mentions.empty()) return Status::OK();
+  NS_ASSIGN_OR_RETURN(Statement * ins,
+                      ctx.conn.Prepare("INSERT OR IGNORE INTO edges(from_id, to_id, type) "
+                                       "VALUES(?1, ?2, 'mentions')"));
+  for (const std::string& target : mentions) {
+    if (target == id) continue;
+    NS_RETURN_IF_ERROR(ins->Bind(1, id).Bind(2, target).Run());
+  }
+  return Status::OK();
+}
+
+Status Database::Impl::EnsureParent(WriteContext& ctx, const std::string& parent_id) {
+  if (parent_id.empty()) return Status::OK();
+  NS_ASSIGN_OR_RETURN(Statement * stmt, ctx.conn.Prepare("SELECT 1 FROM nodes WHERE id = ?1"));
+  bool exists;
+  {
+    ScopedStatement s(*stmt);
+    s->Bind(1, parent_id);
+    NS_ASSIGN_OR_RETURN(exists, s->Step());
+  }
+  if (exists) return Status::OK();
+  if (!ids::IsDateId(parent_id)) {
+    return Status::NotFound("parent " + Quote(parent_id) + " not found");
+  }
+  // Date nodes come into being when something is filed under them.
+  NewNode date;
+  date.id = parent_id;
+  date.node_type = "date";
+  date.content = parent_id;
+  return CreateNode(ctx, date).status();
+}
+
+Result<std::string> Database::Impl::ComputeKey(WriteContext& ctx, const std::string& parent_id,
+                                               const Position& pos,
+                                               const std::string& exclude_id) {
+  auto one_key = [&](const std::string& sql, const std::string& bound) -> Result<std::string> {
+    NS_ASSIGN_OR_RETURN(Statement * stmt, ctx.conn.Prepare(sql));
+    ScopedStatement s(*stmt);
+    s->Bind(1, parent_id).Bind(2, exclude_id).Bind(3, bound);
+    NS_ASSIGN_OR_RETURN(bool row, s->Step());
+    return row ? s->ColumnString(0) : std::string();
+  };
+  switch (pos.kind) {
+    case Position::Kind::kLast: {
+      NS_ASSIGN_OR_RETURN(std::string last,
+                          one_key("SELECT order_key FROM nodes WHERE parent_id = ?1 AND id != ?2 "
+                                  "AND ?3 = '' ORDER BY order_key DESC LIMIT 1",
+                                  ""));
+      return order_key::Between(last, "");
+    }
+    case Position::Kind::kFirst: {
+      NS_ASSIGN_OR_RETURN(std::string first,
+                          one_key("SELECT order_key FROM nodes WHERE parent_id = ?1 AND id != ?2 "
+                                  "AND ?3 = '' ORDER BY order_key ASC LIMIT 1",
+                                  ""));
+      return order_key::Between("", first);
+    }
+    case Position::Kind::kBefore:
+    case Position::Kind::kAfter: {
+      if (pos.sibling_id == exclude_id) {
+        return Status::InvalidArgument("cannot place node " + Quote(exclude_id) +
+                                       " relative to itself");
+      }
+      NS_ASSIGN_OR_RETURN(std::optional<Node> sibling, LoadNode(ctx.conn, pos.sibling_id));
+      if (!sibling) return Status::NotFound("sibling " + Quote(pos.sibling_id) + " not found");
+      if (sibling->parent_id != parent_id) {
+        return Status::InvalidArgument(
+            "sibling " + Quote(pos.sibling_id) + " is not a child of " +
+            (parent_id.empty() ? std::string("the roots") : Quote(parent_id)));
+      }
+      if (pos.kind == Position::Kind::kBefore) {
+        NS_ASSIGN_OR_RETURN(std::string prev,
+                            one_key("SELECT order_key FROM nodes WHERE parent_id = ?1 AND id != "
+                                    "?2 AND order_key < ?3 ORDER BY order_key DESC LIMIT 1",
+                                    sibling->order_key));
+        return order_key::Between(prev, sibling->order_key);
+      }
+      NS_ASSIGN_OR_RETURN(std::string next,
+                          one_key("SELECT order_key FROM nodes WHERE parent_id = ?1 AND id != ?2 "
+                                  "AND order_key > ?3 ORDER BY order_key ASC LIMIT 1",
+                                  sibling->order_key));
+      return order_key::Between(sibling->order_key, next);
+    }
+  }
+  return Status::Internal("unknown position kind");
+}
+
+Result<std::string> Database::Impl::KeyForPosition(WriteContext& ctx,
+                                                   const std::string& parent_id,
+                                                   const Position& pos,
+                                                   const std::string& exclude_id) {
+  auto key = ComputeKey(ctx, parent_id, pos, exclude_id);
+  if (key.ok() && key->size() <= options_.max_order_key_length) return key;
+  if (!key.ok() && key.status().code() != StatusCode::kResourceExhausted) return key;
+  // Keys have grown long from repeated inserts at one spot: renumber once.
+  NS_RETURN_IF_ERROR(RenumberSiblings(ctx, parent_id));
+  return ComputeKey(ctx, parent_id, pos, exclude_id);
+}
+
+Status Database::Impl::RenumberSiblings(WriteContext& ctx, const std::string& parent_id) {
+  std::vector<std::string> ids;
+  {
+    NS_ASSIGN_OR_RETURN(Statement * stmt, ctx.conn.Prepare("SELECT id FROM nodes WHERE parent_id "
+                                                           "= ?1 ORDER BY order_key"));
+    ScopedStatement s(*stmt);
+    s->Bind(1, parent_id);
+    while (true) {
+      NS_ASSIGN_OR_RETURN(bool row, s->Step());
+      if (!row) break;
+      ids.push_back(s->ColumnString(0));
+    }
+  }
+  // Park every key above the digit range first so that the unique index on
+  // (parent_id, order_key) never sees two equal keys mid-way.
+  NS_ASSIGN_OR_RETURN(Statement * park,
+                      ctx.conn.Prepare("UPDATE nodes SET order_key = '~' || rowid "
+                                       "WHERE parent_id = ?1"));
+  NS_RETURN_IF_ERROR(park->Bind(1, parent_id).Run());
+  NS_ASSIGN_OR_RETURN(Statement * set, ctx.conn.Prepare("UPDATE nodes SET order_key = ?1 WHERE "
+                                                        "id = ?2 RETURNING version"));
+  const std::vector<std::string> keys = order_key::RenumberedKeys(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    int64_t version;
+    {
+      ScopedStatement s(*set);
+      s->Bind(1, keys[i]).Bind(2, ids[i]);
+      NS_ASSIGN_OR_RETURN(bool row, s->Step());
+      if (!row) return Status::Internal("renumbered node vanished");
+      version = s->ColumnInt(0);
+    }
+    nlohmann::json payload = {{"parent_id", parent_id}, {"order_key", keys[i]},
+                              {"renumber", true}};
+    NS_RETURN_IF_ERROR(AppendChange(ctx, ChangeOp::kMove, ids[i], version, payload.dump()));
+  }
+  return Status::OK();
+}
+
+Result<Node> Database::Impl::CreateNode(WriteContext& ctx, const NewNode& in) {
+  Node n;
+  n.id = in.id.empty() ? ids::NewUuidV7() : in.id;
+  if (!ids::IsValidId(n.id, options_.max_id_bytes) || !content::IsValidUtf8(n.id)) {
+    return Status::InvalidArgument("invalid node id " + Quote(n.id) + ": ids are 1-" +
+                                   std::to_string(options_.max_id_bytes) +
+                                   " bytes of UTF-8 without spaces or control characters");
+  }
+  n.parent_id = in.parent_id;
+  n.node_type = in.node_type;
+  n.content = in.content;
+  n.properties = in.properties.empty() ? "{}" : in.properties;
+  n.lifecycle = in.lifecycle;
+  n.version = in.version.value_or(1);
+  if (n.version < 1) return Status::InvalidArgument("version must be at least 1");
+  n.created_at = in.created_at.value_or(ctx.now);
+  n.modified_at = in.modified_at.value_or(n.created_at);
+  n.embedding = in.embedding;
+
+  NS_RETURN_IF_ERROR(ValidateType(n.node_type));
+  if (n.node_type == "date" && !ids::IsDateId(n.id)) {
+    return Status::InvalidArgument("a date node's id must be a date YYYY-MM-DD, not " +
+                                   Quote(n.id));
+  }
+  if (n.parent_id == n.id) {
+    return Status::InvalidArgument("node " + Quote(n.id) + " cannot be its own parent");
+  }
+  NS_RETURN_IF_ERROR(ValidateContent(n.content));
+  NS_RETURN_IF_ERROR(ValidateProperties(ctx, n.id, n.node_type, n.properties));
+  {
+    NS_ASSIGN_OR_RETURN(Statement * stmt, ctx.conn.Prepare("SELECT 1 FROM nodes WHERE id = ?1"));
+    ScopedStatement s(*stmt);
+    s->Bind(1, n.id);
+    NS_ASSIGN_OR_RETURN(bool exists, s->Step());
+    if (exists) return Status::AlreadyExists("node " + Quote(n.id) + " already exists");
+  }
+  if (!n.parent_id.empty() && (!ids::IsValidId(n.parent_id, options_.max_id_bytes))) {
+    return Status::InvalidArgument("invalid parent id " + Quote(n.parent_id));
+  }
+  NS_RETURN_IF_ERROR(ValidateEmbedding(ctx, n.embedding));  // may record the dimension
+  NS_RETURN_IF_ERROR(EnsureParent(ctx, n.parent_id));
+  NS_ASSIGN_OR_RETURN(n.order_key, KeyForPosition(ctx, n.parent_id, in.position, ""));
+  if (DerivesTitle(n.parent_id, n.node_type)) n.title = content::DeriveTitle(n.content);
+
+  NS_ASSIGN_OR_RETURN(Statement * ins, ctx.conn.Prepare(kInsertNode));
+  ins->Bind(1, n.id)
+      .Bind(2, n.parent_id)
+      .Bind(3, n.order_key)
+      .Bind(4, n.node_type)
+      .Bind(5, n.content)
+      .Bind(6, n.title)
+      .Bind(7, n.properties)
+      .Bind(8, static_cast<int64_t>(n.lifecycle))
+      .Bind(9, n.version)
+      .Bind(10, n.created_at)
+      .Bind(11, n.modified_at);
+  if (n.embedding.empty()) {
+    ins->BindNull(12);
+  } else {
+    ins->BindBlob(12, n.embedding.data(), n.embedding.size() * sizeof(float));
+  }
+  NS_RETURN_IF_ERROR(ins->Run());
+  NS_RETURN_IF_ERROR(SyncMentions(ctx, n.id, n.content, /*had_content=*/false));
+  nlohmann::json payload = {{"parent_id", n.parent_id}, {"order_key", n.order_key}};
+  NS_RETURN_IF_ERROR(AppendChange(ctx, ChangeOp::kCreate, n.id, n.version, payload.dump()));
+  return n;
+}
+
+Result<Node> Database::Impl::UpdateNode(WriteContext& ctx, const std::string& id,
+                                        const NodePatch& patch, int64_t expected_version) {
+  NS_ASSIGN_OR_RETURN(Node n, LoadForWrite(ctx, id, expected_version));
+  nlohmann::json fields = nlohmann::json::array();
+  const bool content_changed = patch.content && *patch.content != n.content;
+  if (patch.node_type && *patch.node_type != n.node_type) {
+    NS_RETURN_IF_ERROR(ValidateType(*patch.node_type));
+    if (*patch.node_type == "date" && !ids::IsDateId(n.id)) {
+      return Status::InvalidArgument("only a node whose id is a date can have type 'date'");
+    }
+    n.node_type = *patch.node_type;
+    fields.push_back("node_type");
+  }
+  if (content_changed) {
+    NS_RETURN_IF_ERROR(ValidateContent(*patch.content));
+    n.content = *patch.content;
+    fields.push_back("content");
+  }
+  if (patch.properties && *patch.properties != n.properties) {
+    n.properties = *patch.properties;
+    fields.push_back("properties");
+  }
+  if (patch.node_type || patch.properties) {
+    NS_RETURN_IF_ERROR(ValidateProperties(ctx, n.id, n.node_type, n.properties));
+  }
+  if (patch.lifecycle && *patch.lifecycle != n.lifecycle) {
+    n.lifecycle = *patch.lifecycle;
+    fields.push_back("lifecycle");
+  }
+  if (patch.embedding) {
+    NS_RETURN_IF_ERROR(ValidateEmbedding(ctx, *patch.embedding));
+    n.embedding = *patch.embedding;
+    fields.push_back("embedding");
+  }
+  if (fields.empty()) return n;  // nothing changed: no new version
+
+  n.title = DerivesTitle(n.parent_id, n.node_type) ? content::DeriveTitle(n.content) : "";
+  n.version += 1;
+  n.modified_at = std::max(ctx.now, n.modified_at);
+  NS_ASSIGN_OR_RETURN(Statement * upd,
+                      ctx.conn.Prepare("UPDATE nodes SET node_type = ?2, content = ?3, title = "
+                                       "?4, properties = ?5, lifecycle = ?6, version = ?7, "
+                                       "modified_at = ?8, embedding = ?9 WHERE id = ?1"));
+  upd->Bind(1, n.id)
+      .Bind(2, n.node_type)
+      .Bind(3, n.content)
+      .Bind(4, n.title)
+      .Bind(5, n.properties)
+      .Bind(6, static_cast<int64_t>(n.lifecycle))
+      .Bind(7, n.version)
+      .Bind(8, n.modified_at);
+  if (n.embedding.empty()) {
+    upd->BindNull(9);
+  } else {
+    upd->BindBlob(9, n.embedding.data(), n.embedding.size() * sizeof(float));
+  }
+  NS_RETURN_IF_ERROR(upd->Run());
+  if (content_changed) NS_RETURN_IF_ERROR(SyncMentions(ctx, n.id, n.content, true));
+  nlohmann::json payload = {{"fields", fields}};
+  NS_RETURN_IF_ERROR(AppendChange(ctx, ChangeOp::kUpdate, n.id, n.version, payload.dump()));
+  return n;
+}
+
+Result<Node> Database::Impl::MoveNode(WriteContext& ctx, const std::string& id,
+                                      const std::string& new_parent, const Position& position,
+                                      int64_t expected_version) {
+  NS_ASSIGN_OR_RETURN(Node n, LoadForWrite(ctx, id, expected_version));
+  if (new_parent == id) {
+    return Status::InvalidArgument("cannot move node " + Quote(id) + " under itself");
+  }
+  if (!new_parent.empty()) {
+    NS_RETURN_IF_ERROR(EnsureParent(ctx, new_parent));
+    // Walk up from the new parent: meeting `id` means a cycle.
+    NS_ASSIGN_OR_RETURN(
+        Statement * stmt,
+        ctx.conn.Prepare("WITH RECURSIVE up(id, parent_id) AS ("
+                         "  SELECT id, parent_id FROM nodes WHERE id = ?1"
+                         "  UNION ALL SELECT n.id, n.parent_id FROM nodes n JOIN up "
+                         "    ON n.id = up.parent_id WHERE up.parent_id != ''"
+                         ") SELECT 1 FROM up WHERE id = ?2 LIMIT 1"));
+    ScopedStatement s(*stmt);
+    s->Bind(1, new_parent).Bind(2, id);
+    NS_ASSIGN_OR_RETURN(bool cycle, s->Step());
+    if (cycle) {
+      return Status::InvalidArgument("cannot move node " + Quote(id) +
+                                     " under its own descendant " + Quote(new_parent));
+    }
+  }
+  const std::string old_parent = n.parent_id;
+  NS_ASSIGN_OR_RETURN(n.order_key, KeyForPosition(ctx, new_parent, position, id));
+  n.parent_id = new_parent;
+  n.title = DerivesTitle(n.parent_id, n.node_type) ? content::DeriveTitle(n.content) : "";
+  n.version += 1;
+  n.modified_at = std::max(ctx.now, n.modified_at);
+  NS_ASSIGN_OR_RETURN(Statement * upd,
+                      ctx.conn.Prepare("UPDATE nodes SET parent_id = ?2, order_key = ?3, title = "
+                                       "?4, version = ?5, modified_at = ?6 WHERE id = ?1"));
+  NS_RETURN_IF_ERROR(upd->Bind(1, n.id)
+                         .Bind(2, n.parent_id)
+                         .Bind(3, n.order_key)
+                         .Bind(4, n.title)
+                         .Bind(5, n.version)
+                         .Bind(6, n.modified_at)
+                         .Run());
+  nlohmann::json payload = {
+      {"from_parent_id", old_parent}, {"parent_id", n.parent_id}, {"order_key", n.order_key}};
+  NS_RETURN_IF_ERROR(AppendChange(ctx, ChangeOp::kMove, n.id, n.version, payload.dump()));
+  return n;
+}
+
+Status Database::Impl::CollectSubtree(Connection& conn, const std::string& id) {
+  NS_RETURN_IF_ERROR(conn.Exec("DELETE FROM temp.subtree"));
+  NS_ASSIGN_OR_RETURN(Statement * stmt,
+                      conn.Prepare("WITH RECURSIVE sub(id) AS (SELECT ?1 UNION ALL "
+                                   "SELECT n.id FROM nodes n JOIN sub ON n.parent_id = sub.id) "
+                                   "INSERT INTO temp.subtree(id) SELECT id FROM sub"));
+  return stmt->Bind(1, id).Run();
+}
+
+Result<int64_t> Database::Impl::DeleteSubtree(WriteContext& ctx, const std::string& id,
+                                              int64_t expected_version) {
+  NS_ASSIGN_OR_RETURN(Node root, LoadForWrite(ctx, id, expected_version));
+  NS_RETURN_IF_ERROR(CollectSubtree(ctx.conn, id));
+  NS_ASSIGN_OR_RETURN(int64_t count, ctx.conn.QueryInt("SELECT count(*) FROM temp.subtree"));
+  // Mentions of a deleted node stay (they resolve again if it comes back);
+  // structural edges into the subtree (member_of a deleted collection) go.
+  NS_RETURN_IF_ERROR(ctx.conn.Exec(
+      "DELETE FROM edges WHERE from_id IN (SELECT id FROM temp.subtree);"
+      "DELETE FROM edges WHERE type != 'mentions' AND to_id IN (SELECT id FROM temp.subtree);"));
+  NS_ASSIGN_OR_RETURN(Statement * log,
+                      ctx.conn.Prepare("INSERT INTO changes(ts, op, node_id, version, origin, "
+                                       "payload) SELECT ?1, ?2, id, 0, ?3, ?4 FROM temp.subtree "
+                                       "ORDER BY rowid"));
+  nlohmann::json payload = {{"subtree_root", id}};
+  NS_RETURN_IF_ERROR(log->Bind(1, ctx.now)
+                         .Bind(2, static_cast<int64_t>(ChangeOp::kDelete))
+                         .Bind(3, ctx.options.origin)
+                         .Bind(4, payload.dump())
+                         .Run());
+  NS_RETURN_IF_ERROR(ctx.conn.Exec(
+      "DELETE FROM nodes WHERE id IN (SELECT id FROM temp.subtree); DELETE FROM temp.subtree;"));
+  (void)root;
+  return count;
+}
+
+Result<int64_t> Database::Impl::SetLifecycleInTxn(WriteContext& ctx, const std::string& id,
+                                                  Lifecycle lifecycle, int64_t expected_version) {
+  NS_ASSIGN_OR_RETURN(Node root, LoadForWrite(ctx, id, expected_version));
+  (void)root;
+  NS_RETURN_IF_ERROR(CollectSubtree(ctx.conn, id));
+  nlohmann::json payload = {{"fields", {"lifecycle"}},
+                            {"lifecycle", LifecycleName(lifecycle)},
+                            {"subtree_root", id}};
+  NS_ASSIGN_OR_RETURN(
+      Statement * log,
+      ctx.conn.Prepare("INSERT INTO changes(ts, op, node_id, version, origin, payload) "
+                       "SELECT ?1, ?2, n.id, n.version + 1, ?3, ?4 FROM temp.subtree t "
+                       "JOIN nodes n ON n.id = t.id WHERE n.lifecycle != ?5 ORDER BY t.rowid"));
+  NS_RETURN_IF_ERROR(log->Bind(1, ctx.now)
+                         .Bind(2, static_cast<int64_t>(ChangeOp::kUpdate))
+                         .Bind(3, ctx.options.origin)
+                         .Bind(4, payload.dump())
+                         .Bind(5, static_cast<int64_t>(lifecycle))
+                         .Run());
+  NS_ASSIGN_OR_RETURN(Statement * upd,
+                      ctx.conn.Prepare("UPDATE nodes SET lifecycle = ?1, version = version + 1, "
+                                       "modified_at = max(modified_at, ?2) WHERE lifecycle != ?1 "
+                                       "AND id IN (SELECT id FROM temp.subtree)"));
+  NS_RETURN_IF_ERROR(upd->Bind(1, static_cast<int64_t>(lifecycle)).Bind(2, ctx.now).Run());
+  const int64_t changed = ctx.conn.Changes();
+  NS_RETURN_IF_ERROR(ctx.conn.Exec("DELETE FROM temp.subtree"));
+  return changed;
+}
+
+Status Database::Impl::AddEdgeInTxn(WriteContext& ctx, const Edge& e) {
+  if (e.type.empty()) return Status::InvalidArgument("edge type must not be empty");
+  if (e.type == kEdgeHasChild) {
+    return Status::InvalidArgument("has_child edges are made by creating or moving nodes");
+  }
+  if (e.type == kEdgeMentions) {
+    return Status::InvalidArgument("mentions edges are derived from content links");
+  }
+  if (e.from_id == e.to_id) return Status::InvalidArgument("an edge cannot join a node to itself");
+  auto props = nlohmann::json::parse(e.properties.empty() ? "{}" : e.properties, nullptr, false);
+  if (props.is_discarded() || !props.is_object()) {
+    return Status::InvalidArgument("edge properties must be a JSON object");
+  }
+  NS_ASSIGN_OR_RETURN(std::optional<Node> from, LoadNode(ctx.conn, e.from_id));
+  if (!from) return Status::NotFound("node " + Quote(e.from_id) + " not found");
+  NS_ASSIGN_OR_RETURN(std::optional<Node> to, LoadNode(ctx.conn, e.to_id));
+  if (!to) return Status::NotFound("node " + Quote(e.to_id) + " not found");
+  if (e.type == kEdgeMemberOf && to->node_type != "collection") {
+    return Status::InvalidArgument("member_of must point to a collection, " + Quote(e.to_id) +
+                                   " is a " + to->node_type);
+  }
+  if (e.type == kEdgeMemberOf && from->node_type == "collection") {
+    // Collections form a DAG: refuse an edge that closes a cycle.
+    NS_ASSIGN_OR_RETURN(Statement * stmt,
+                        ctx.conn.Prepare("WITH RECURSIVE up(id) AS (SELECT ?1 UNION "
+                                         "SELECT e.to_id FROM edges e JOIN up ON e.from_id = "
+                                         "up.id AND e.type = 'member_of') "
+                                         "SELECT 1 FROM up WHERE id = ?2 LIMIT 1"));
+    ScopedStatement s(*stmt);
+    s->Bind(1, e.to_id).Bind(2, e.from_id);
+    NS_ASSIGN_OR_RETURN(bool cycle, s->Step());
+    if (cycle) return Status::InvalidArgument("collection membership would form a cycle");
+  }
+  NS_ASSIGN_OR_RETURN(Statement * ins,
+                      ctx.conn.Prepare("INSERT INTO edges(from_id, to_id, type, properties) "
+                                       "VALUES(?1, ?2, ?3, ?4) ON CONFLICT DO UPDATE SET "
+                                       "properties = excluded.properties"));
+  NS_RETURN_IF_ERROR(ins->Bind(1, e.from_id).Bind(2, e.to_id).Bind(3, e.type).Bind(4, props.dump()).Run());
+  nlohmann::json payload = {{"to_id", e.to_id}, {"type", e.type}, {"properties", props}};
+  return AppendChange(ctx, ChangeOp::kEdgeAdd, e.from_id, from->version, payload.dump());
+}
+
+Status Database::Impl::RemoveEdgeInTxn(WriteContext& ctx, const std::string& from,
+                                       const std::string& to, const std::string& type) {
+  if (type == kEdgeMentions) {
+    return Status::InvalidArgument("mentions edges are derived from content links; edit the content");
+  }
+  NS_ASSIGN_OR_RETURN(Statement * del, ctx.conn.Prepare("DELETE FROM edges WHERE from_id = ?1 "
+                                                        "AND to_id = ?2 AND type = ?3"));
+  NS_RETURN_IF_ERROR(del->Bind(1, from).Bind(2, to).Bind(3, type).Run());
+  if (ctx.conn.Changes() == 0) {
+    return Status::NotFound("no " + type + " edge from " + Quote(from) + " to " + Quote(to));
+  }
+  nlohmann::json payload = {{"to_id", to}, {"type", type}};
+  return AppendChange(ctx, ChangeOp::kEdgeRemove, from, 0, payload.dump());
+}
+
+Result<std::string> Database::Impl::ResolveCollection(Connection& conn, const std::string& path,
+                                                      WriteContext* create_in) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (true) {
+    const size_t colon = path.find(':', start);
+    parts.push_back(path.substr(start, colon == std::string::npos ? std::string::npos
+                                                                   : colon - start));
+    if (colon == std::string::npos) break;
+    start = colon + 1;
+  }
+  for (const auto& p : parts) {
+    if (p.empty()) return Status::InvalidArgument("collection path " + Quote(path) + " has an empty part");
+  }
+  // A top-level collection is a member of nothing; each later part is a
+  // member of the previous one.
+  NS_ASSIGN_OR_RETURN(
+      Statement * top,
+      conn.Prepare("SELECT n.id FROM nodes n WHERE n.node_type = 'collection' AND n.parent_id = "
+                   "'' AND n.content = ?1 AND NOT EXISTS (SELECT 1 FROM edges e WHERE "
+                   "e.from_id = n.id AND e.type = 'member_of') ORDER BY n.rowid LIMIT 1"));
+  NS_ASSIGN_OR_RETURN(
+      Statement * child,
+      conn.Prepare("SELECT n.id FROM edges e JOIN nodes n ON n.id = e.from_id WHERE e.to_id = "
+                   "?2 AND e.type = 'member_of' AND n.node_type = 'collection' AND n.content = "
+                   "?1 ORDER BY n.rowid LIMIT 1"));
+  std::string current;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    Statement* stmt = i == 0 ? top : child;
+    std::string found;
+    {
+      ScopedStatement s(*stmt);
+      s->Bind(1, parts[i]);
+      if (i > 0) s->Bind(2, current);
+      NS_ASSIGN_OR_RETURN(bool row, s->Step());
+      if (row) found = s->ColumnString(0);
+    }
+    if (found.empty()) {
+      if (!create_in) return Status::NotFound("collection " + Quote(path) + " not found");
+      NewNode c;
+      c.node_type = "collection";
+      c.content = parts[i];
+      NS_ASSIGN_OR_RETURN(Node created, CreateNode(*create_in, c));
+      found = created.id;
+      if (i > 0) NS_RETURN_IF_ERROR(AddEdgeInTxn(*create_in, {found, current, kEdgeMemberOf, "{}"}));
+    }
+    current = found;
+  }
+  return current;
+}
+
+Result<BatchResult> Database::Impl::Write(const WriteBatch& batch, const WriteOptions& options) {
+  return WithWriteTxn(options, [&](WriteContext& ctx) -> Result<BatchResult> {
+    BatchResult out;
+    out.results.reserve(batch.size());
+    for (size_t i = 0; i < batch.ops().size(); ++i) {
+      if (!options.atomic) NS_RETURN_IF_ERROR(ctx.conn.Exec("SAVEPOINT op"));
+      BatchResult::OpResult r;
+      std::visit(
+          [&](const auto& op) {
+            using T = std::decay_t<decltype(op)>;
+            auto record_node = [&](Result<Node> res) {
+              if (res.ok()) {
+                r.node_id = res->id;
+                r.version = res->version;
+                r.affected = 1;
+              } else {
+                r.status = res.status();
+              }
+            };
+            if constexpr (std::is_same_v<T, WriteBatch::CreateOp>) {
+              record_node(CreateNode(ctx, op.node));
+            } else if constexpr (std::is_same_v<T, WriteBatch::UpdateOp>) {
+              record_node(UpdateNode(ctx, op.id, op.patch, op.expected_version));
+            } else if constexpr (std::is_same_v<T, WriteBatch::MoveOp>) {
+              record_node(MoveNode(ctx, op.id, op.new_parent_id, op.position, op.expected_version));
+            } else if constexpr (std::is_same_v<T, WriteBatch::DeleteOp>) {
+              auto res = DeleteSubtree(ctx, op.id, op.expected_version);
+              r.node_id = op.id;
+              if (res.ok()) {
+                r.affected = *res;
+              } else {
+                r.status = res.status();
+              }
+            } else if constexpr (std::is_same_v<T, WriteBatch::AddEdgeOp>) {
+              r.node_id = op.edge.from_id;
+              r.status = AddEdgeInTxn(ctx, op.edge);
+            } else if constexpr (std::is_same_v<T, WriteBatch::RemoveEdgeOp>) {
+              r.node_id = op.from_id;
+              r.status = RemoveEdgeInTxn(ctx, op.from_id, op.to_id, op.type);
+            }
+          },
+          batch.ops()[i]);
+      if (!r.status.ok()) {
+        // I/O failures end the batch whatever the mode: the transaction may be unusable.
+        const StatusCode c = r.status.code();
+        const bool fatal = c == StatusCode::kIOError || c == StatusCode::kResourceExhausted ||
+                           c == StatusCode::kCorruption || c == StatusCode::kBusy ||
+                           c == StatusCode::kInternal;
+        if (options.atomic || fatal) {
+          if (batch.size() == 1) return r.status;
+          return r.status.WithContext("operation " + std::to_string(i + 1));
+        }
+        NS_RETURN_IF_ERROR(ctx.conn.Exec("ROLLBACK TO op; RELEASE op"));
+        ++out.failed;
+        if (options.stop_at_first_error) {
+          out.results.push_back(std::move(r));
+          break;
+        }
+      } else if (!options.atomic) {
+        NS_RETURN_IF_ERROR(ctx.conn.Exec("RELEASE op"));
+      }
+      out.results.push_back(std::move(r));
+    }
+    NS_ASSIGN_OR_RETURN(out.last_change_seq,
+                        ctx.conn.QueryInt("SELECT ifnull(max(seq), 0) FROM changes"));
+    return out;
+  });
+}
+
+Result<int64_t> Database::Impl::SetLifecycle(const std::string& id, Lifecycle lifecycle,
+                                             int64_t expected_version,
+                                             const WriteOptions& options) {
+  return WithWriteTxn(options, [&](WriteContext& ctx) {
+    return SetLifecycleInTxn(ctx, id, lifecycle, expected_version);
+  });
+}
+
+Status Database::Impl::AddToCollection(const std::string& id, const std::string& path,
+                                       const WriteOptions& options) {
+  return WithWriteTxn(options, [&](WriteContext& ctx) -> Result<bool> {
+           NS_ASSIGN_OR_RETURN(std::string collection, ResolveCollection(ctx.conn, path, &ctx));
+           NS_RETURN_IF_ERROR(AddEdgeInTxn(ctx, {id, collection, kEdgeMemberOf, "{}"}));
+           return true;
+         })
+      .status();
+}
+
+Status Database::Impl::RemoveFromCollection(const std::string& id, const std::string& path,
+                                            const WriteOptions& options) {
+  return WithWriteTxn(options, [&](WriteContext& ctx) -> Result<bool> {
+           NS_ASSIGN_OR_RETURN(std::string collection, ResolveCollection(ctx.conn, path, nullptr));
+           NS_RETURN_IF_ERROR(RemoveEdgeInTxn(ctx, id, collection, kEdgeMemberOf));
+           return true;
+         })
+      .status();
+}
+
+}  // namespace nodespace

@@ -1,0 +1,270 @@
+#include "io/jsonl_import.h"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "model/ids.h"
+
+namespace nodespace::io {
+namespace {
+
+namespace od = simdjson::ondemand;
+
+// Parses one line into a batch operation. Returns an error message, or "" on
+// success.
+std::string ParseLine(od::parser& parser, std::string& buf, const ImportOptions& options,
+                      WriteBatch& batch) {
+  const size_t len = buf.size();
+  buf.reserve(len + simdjson::SIMDJSON_PADDING);
+  od::document doc;
+  if (parser.iterate(simdjson::padded_string_view(buf.data(), len, buf.capacity())).get(doc)) {
+    return "malformed JSON";
+  }
+  od::object obj;
+  if (doc.get_object().get(obj)) {
+    const size_t start = buf.find_first_not_of(" \t");
+    return start != std::string::npos && buf[start] == '{' ? "malformed JSON"
+                                                           : "expected a JSON object";
+  }
+
+  NewNode node;
+  bool has_id = false;
+  bool is_edge = false;
+  Edge edge;
+  for (auto field : obj) {
+    std::string_view key;
+    if (field.unescaped_key().get(key)) return "malformed JSON";
+    od::value v;
+    if (field.value().get(v)) return "malformed JSON";
+    od::json_type type;
+    if (v.type().get(type)) return "malformed JSON";
+    auto want_string = [&](std::string* out, bool allow_null) -> std::string {
+      if (allow_null && type == od::json_type::null) return "";
+      std::string_view s;
+      if (type != od::json_type::string || v.get_string().get(s)) {
+        return std::string(key) + ": expected a string";
+      }
+      out->assign(s);
+      return "";
+    };
+    std::string err;
+    if (key == "id") {
+      if (type == od::json_type::number) {
+        int64_t i;
+        if (v.get_int64().get(i)) return "id: expected a string or an integer";
+        node.id = std::to_string(i);
+      } else {
+        err = want_string(&node.id, false);
+      }
+      has_id = true;
+    } else if (key == "parent_id") {
+      if (type == od::json_type::number) {
+        int64_t i;
+        if (v.get_int64().get(i)) return "parent_id: expected a string or an integer";
+        node.parent_id = std::to_string(i);
+      } else {
+        err = want_string(&node.parent_id, true);
+      }
+    } else if (key == "node_type") {
+      err = want_string(&node.node_type, false);
+    } else if (key == "content") {
+      err = want_string(&node.content, false);
+    } else if (key == "properties") {
+      if (type == od::json_type::null) continue;
+      od::object props;
+      if (type != od::json_type::object || v.get_object().get(props)) {
+        return "properties: expected a JSON object";
+      }
+      std::string_view raw;
+      if (simdjson::to_json_string(props).get(raw)) return "properties: malformed JSON";
+      node.properties.assign(raw);
+    } else if (key == "lifecycle") {
+      std::string name;
+      err = want_string(&name, false);
+      if (err.empty()) {
+        auto lc = ParseLifecycle(name);
+        if (!lc) return "lifecycle: expected active, archived or deleted, got '" + name + "'";
+        node.lifecycle = *lc;
+      }
+    } else if (key == "version") {
+      int64_t version;
+      if (type != od::json_type::number || v.get_int64().get(version) || version < 1) {
+        return "version: expected a positive integer";
+      }
+      node.version = version;
+    } else if (key == "created_at" || key == "modified_at") {
+      TimestampMs ms;
+      if (type == od::json_type::number) {
+        if (v.get_int64().get(ms)) return std::string(key) + ": expected milliseconds or ISO 8601";
+      } else {
+        std::string text;
+        err = want_string(&text, false);
+        if (err.empty() && !ids::ParseTimestamp(text, &ms)) {
+          return std::string(key) + ": '" + text + "' is not an ISO 8601 date-time";
+        }
+      }
+      if (err.empty()) (key == "created_at" ? node.created_at : node.modified_at) = ms;
+    } else if (key == "embedding") {
+      if (!options.with_embeddings || type == od::json_type::null) continue;
+      od::array arr;
+      if (type != od::json_type::array || v.get_array().get(arr)) {
+        return "embedding: expected an array of numbers";
+      }
+      for (auto elem : arr) {
+        double d;
+        if (elem.get_double().get(d)) return "embedding: expected an array of numbers";
+        node.embedding.push_back(static_cast<float>(d));
+      }
+    } else if (key == "edge") {
+      od::object e;
+      if (type != od::json_type::object || v.get_object().get(e)) {
+        return "edge: expected an object {from, to, type, properties}";
+      }
+      is_edge = true;
+      for (auto ef : e) {
+        std::string_view ek;
+        if (ef.unescaped_key().get(ek)) return "malformed JSON";
+        od::value ev;
+        if (ef.value().get(ev)) return "malformed JSON";
+        if (ek == "properties") {
+          od::object props;
+          std::string_view raw;
+          if (ev.get_object().get(props) || simdjson::to_json_string(props).get(raw)) {
+            return "edge.properties: expected a JSON object";
+          }
+          edge.properties.assign(raw);
+          continue;
+        }
+        std::string_view s;
+        if (ev.get_string().get(s)) return "edge." + std::string(ek) + ": expected a string";
+        if (ek == "from") edge.from_id.assign(s);
+        else if (ek == "to") edge.to_id.assign(s);
+        else if (ek == "type") edge.type.assign(s);
+        else return "edge: unknown field '" + std::string(ek) + "'";
+      }
+    }
+    // Other fields (title, order_key, ...) are derived or unknown: ignored.
+    if (!err.empty()) return err;
+  }
+
+  if (is_edge) {
+    if (edge.from_id.empty() || edge.to_id.empty() || edge.type.empty()) {
+      return "edge: from, to and type are required";
+    }
+    batch.AddEdge(std::move(edge));
+    return "";
+  }
+  if (!has_id) return "id: required";
+  if (node.node_type.empty()) node.node_type = "text";
+  batch.Create(std::move(node));
+  return "";
+}
+
+}  // namespace
+
+Result<ImportSummary> ImportJsonl(Database& db, std::istream& in, const ImportOptions& options,
+                                  const ImportCallbacks& cb) {
+  ImportSummary summary;
+  ImportProgress progress;
+  od::parser parser;
+  WriteBatch batch;
+  std::vector<uint64_t> op_lines;
+  uint64_t batch_first_line = 0;
+
+  // Errors wait for their batch's commit so that they come out in line order.
+  std::vector<std::pair<uint64_t, std::string>> pending_errors;
+  auto report = [&](uint64_t line, const std::string& reason) {
+    ++summary.errors;
+    ++progress.errors;
+    pending_errors.emplace_back(line, reason);
+  };
+  auto emit_errors = [&]() {
+    std::stable_sort(pending_errors.begin(), pending_errors.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const auto& [line, reason] : pending_errors) {
+      if (cb.on_error) cb.on_error(options.source_name + ":" + std::to_string(line) + ": " + reason);
+    }
+    pending_errors.clear();
+  };
+
+  auto flush = [&](uint64_t last_line) -> Status {
+    if (batch.empty()) {
+      emit_errors();
+      return Status::OK();
+    }
+    WriteOptions w = options.write_options;
+    w.atomic = false;
+    w.stop_at_first_error = options.on_error == OnError::kAbort;
+    auto written = db.Write(batch, w);
+    if (!written.ok()) {
+      emit_errors();
+      return written.status();
+    }
+    BatchResult result = std::move(written).value();
+    uint64_t nodes = 0;
+    for (size_t i = 0; i < result.results.size(); ++i) {
+      const auto& r = result.results[i];
+      if (!r.status.ok()) {
+        report(op_lines[i], r.status.message());
+        if (options.on_error == OnError::kAbort) summary.aborted = true;
+        continue;
+      }
+      if (std::holds_alternative<WriteBatch::AddEdgeOp>(batch.ops()[i])) {
+        ++summary.edges;
+      } else {
+        ++nodes;
+      }
+    }
+    summary.nodes += nodes;
+    progress.nodes_written = summary.nodes;
+    ++summary.batches;
+    if (cb.on_commit) {
+      const uint64_t committed_last = summary.aborted ? op_lines[result.results.size() - 1] - 1
+                                                      : last_line;
+      cb.on_commit(batch_first_line, committed_last, nodes, result.last_change_seq);
+    }
+    batch.Clear();
+    op_lines.clear();
+    emit_errors();
+    return Status::OK();
+  };
+
+  std::string line;
+  uint64_t line_no = 0;
+  while (!summary.aborted && std::getline(in, line)) {
+    ++line_no;
+    progress.bytes_read += line.size() + 1;
+    progress.lines = line_no;
+    if (batch.empty()) batch_first_line = line_no;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    if (line.size() > options.max_line_bytes) {
+      report(line_no, "line is " + std::to_string(line.size()) + " bytes, the limit is " +
+                          std::to_string(options.max_line_bytes));
+    } else {
+      std::string err = ParseLine(parser, line, options, batch);
+      if (err.empty()) {
+        op_lines.push_back(line_no);
+      } else {
+        report(line_no, err);
+      }
+    }
+    if (summary.errors > 0 && options.on_error == OnError::kAbort) {
+      summary.aborted = true;
+      NS_RETURN_IF_ERROR(flush(line_no - 1));
+      break;
+    }
+    if (batch.size() >= options.batch_size) NS_RETURN_IF_ERROR(flush(line_no));
+    if (cb.on_progress && line_no % 4096 == 0) cb.on_progress(progress);
+  }
+  if (!summary.aborted) NS_RETURN_IF_ERROR(flush(line_no));
+  if (in.bad()) return Status::IOError("read error in " + options.source_name);
+  summary.lines = line_no;
+  progress.lines = line_no;
+  if (cb.on_progress) cb.on_progress(progress);
+  return summary;
+}
+
+}  // namespace nodespace::io

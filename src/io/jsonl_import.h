@@ -1,0 +1,60 @@
+// Streaming JSONL import: one node (or edge) per line, committed in batches.
+//
+// A batch is atomic: after a crash it is wholly present or wholly absent. A
+// bad line is reported as `file:line: reason`; with OnError::kSkip it is left
+// out and every good line still lands, with kAbort the import stops at it
+// (the good lines before it are committed).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <istream>
+#include <string>
+
+#include "nodespace/database.h"
+
+namespace nodespace::io {
+
+enum class OnError { kSkip, kAbort };
+
+struct ImportOptions {
+  size_t batch_size = 5000;
+  OnError on_error = OnError::kSkip;
+  bool with_embeddings = true;  // false: ignore "embedding" fields
+  size_t max_line_bytes = 16 << 20;
+  std::string source_name = "-";  // used in error messages
+  WriteOptions write_options;
+};
+
+struct ImportProgress {
+  uint64_t bytes_read = 0;
+  uint64_t lines = 0;
+  uint64_t nodes_written = 0;
+  uint64_t errors = 0;
+};
+
+struct ImportCallbacks {
+  // A bad line: "file:line: reason".
+  std::function<void(const std::string& message)> on_error;
+  // After each committed batch: its line range, nodes written, change seq.
+  std::function<void(uint64_t first_line, uint64_t last_line, uint64_t nodes, int64_t seq)>
+      on_commit;
+  std::function<void(const ImportProgress&)> on_progress;
+};
+
+struct ImportSummary {
+  uint64_t lines = 0;
+  uint64_t nodes = 0;
+  uint64_t edges = 0;
+  uint64_t errors = 0;
+  uint64_t batches = 0;
+  bool aborted = false;
+};
+
+// Reads `in` to the end. Returns a failed Status only for failures of the
+// database itself (I/O, disk full); bad input lines are counted in the
+// summary and reported through callbacks.
+Result<ImportSummary> ImportJsonl(Database& db, std::istream& in, const ImportOptions& options,
+                                  const ImportCallbacks& callbacks = {});
+
+}  // namespace nodespace::io

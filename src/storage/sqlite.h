@@ -1,0 +1,112 @@
+// Thin RAII wrappers over the SQLite C API that turn result codes into Status.
+//
+// Thread safety: a Connection and its Statements belong to one thread at a
+// time; callers serialise access (DatabaseImpl hands connections out).
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "nodespace/status.h"
+
+namespace nodespace::storage {
+
+// Maps an SQLite result code to a Status. The message keeps SQLite's own
+// wording after our context, never the SQL text.
+Status FromSqlite(int rc, sqlite3* db, std::string_view context);
+
+class Statement {
+ public:
+  Statement(sqlite3_stmt* stmt, sqlite3* db) : stmt_(stmt), db_(db) {}
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  // Binding indexes start at 1, as in SQLite.
+  Statement& Bind(int i, std::string_view text);
+  Statement& Bind(int i, int64_t value);
+  Statement& Bind(int i, int value) { return Bind(i, static_cast<int64_t>(value)); }
+  Statement& BindDouble(int i, double value);
+  Statement& BindBlob(int i, const void* data, size_t bytes);
+  Statement& BindNull(int i);
+
+  // Advances: true when a row is available, false when done.
+  Result<bool> Step();
+  // Runs a statement that returns no rows (resets it afterwards).
+  Status Run();
+  // Clears bindings and resets for reuse.
+  void Reset();
+
+  std::string_view ColumnText(int i) const;
+  std::string ColumnString(int i) const { return std::string(ColumnText(i)); }
+  int64_t ColumnInt(int i) const { return sqlite3_column_int64(stmt_, i); }
+  double ColumnDouble(int i) const { return sqlite3_column_double(stmt_, i); }
+  const void* ColumnBlob(int i) const { return sqlite3_column_blob(stmt_, i); }
+  int ColumnBytes(int i) const { return sqlite3_column_bytes(stmt_, i); }
+  bool ColumnIsNull(int i) const { return sqlite3_column_type(stmt_, i) == SQLITE_NULL; }
+
+ private:
+  sqlite3_stmt* stmt_;
+  sqlite3* db_;
+  Status bind_error_;
+};
+
+// Resets a cached statement when it goes out of scope, so that no read
+// transaction stays open by accident.
+class ScopedStatement {
+ public:
+  explicit ScopedStatement(Statement& stmt) : stmt_(stmt) {}
+  ~ScopedStatement() { stmt_.Reset(); }
+  Statement* operator->() { return &stmt_; }
+  Statement& operator*() { return stmt_; }
+
+ private:
+  Statement& stmt_;
+};
+
+class Connection {
+ public:
+  // Opens `file`; `read_only` opens with SQLITE_OPEN_READONLY.
+  static Result<std::unique_ptr<Connection>> Open(const std::string& file, bool read_only,
+                                                  bool create);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Runs one or more statements without results.
+  Status Exec(std::string_view sql);
+  // A prepared statement cached on this connection for its whole life.
+  Result<Statement*> Prepare(const std::string& sql);
+  // A single integer from a query (e.g. "PRAGMA user_version").
+  Result<int64_t> QueryInt(const std::string& sql);
+
+  int64_t LastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }
+  int Changes() const { return sqlite3_changes(db_); }
+  sqlite3* raw() const { return db_; }
+
+ private:
+  explicit Connection(sqlite3* db) : db_(db) {}
+  sqlite3* db_;
+  std::unordered_map<std::string, std::unique_ptr<Statement>> cache_;
+  std::unordered_map<std::string, sqlite3_stmt*> raw_cache_;
+};
+
+// BEGIN IMMEDIATE ... COMMIT, rolled back on destruction unless committed.
+class Transaction {
+ public:
+  explicit Transaction(Connection& conn) : conn_(conn) {}
+  ~Transaction();
+  Status Begin();
+  Status Commit();
+  void Rollback();
+
+ private:
+  Connection& conn_;
+  bool active_ = false;
+};
+
+}  // namespace nodespace::storage
