@@ -287,13 +287,13 @@ PhaseResult Measure(const std::string& name, const std::string& what,
   return r;
 }
 
-void ReadPass(const std::string& file, uint64_t limit, PhaseResult& r) {
+void ReadPass(const std::string& file, PhaseResult& r) {
   std::ifstream in(file);
   if (!in) Die("cannot read " + file);
   std::string line;
   uint64_t bytes = 0;
   const auto t0 = Clock::now();
-  while ((limit == 0 || r.rows < limit) && std::getline(in, line)) {
+  while (std::getline(in, line)) {
     bytes += line.size();
     ++r.rows;
   }
@@ -301,7 +301,7 @@ void ReadPass(const std::string& file, uint64_t limit, PhaseResult& r) {
   if (bytes == 0) Die(file + " is empty");
 }
 
-void ParsePass(const std::string& file, uint64_t limit, bool with_embeddings, PhaseResult& r) {
+void ParsePass(const std::string& file, bool with_embeddings, PhaseResult& r) {
   std::ifstream in(file);
   std::string line;
   od::parser parser;
@@ -309,7 +309,7 @@ void ParsePass(const std::string& file, uint64_t limit, bool with_embeddings, Ph
   uint64_t checksum = 0;
   const int64_t now = nodespace::ids::NowMs();
   const auto t0 = Clock::now();
-  while ((limit == 0 || r.rows < limit) && std::getline(in, line)) {
+  while (std::getline(in, line)) {
     if (!ParseRow(parser, line, with_embeddings, now, &row).empty()) {
       ++r.errors;
       continue;
@@ -339,7 +339,7 @@ void Exec(sqlite3* db, const char* sql) {
 
 // The baseline: a plain table, the same durability settings and page cache as
 // a NodeSpace writer connection, one prepared INSERT, a COMMIT every batch.
-void SqlitePass(const std::string& file, uint64_t limit, const fs::path& dir, bool with_embeddings,
+void SqlitePass(const std::string& file, const fs::path& dir, bool with_embeddings,
                 bool with_indexes, size_t batch_size, PhaseResult& r) {
   fs::remove_all(dir);
   fs::create_directories(dir);
@@ -378,7 +378,7 @@ void SqlitePass(const std::string& file, uint64_t limit, const fs::path& dir, bo
   size_t in_txn = 0;
   const int64_t now = nodespace::ids::NowMs();
   const auto t0 = Clock::now();
-  while ((limit == 0 || r.rows + r.errors < limit) && std::getline(in, line)) {
+  while (std::getline(in, line)) {
     if (!ParseRow(parser, line, with_embeddings, now, &row).empty()) {
       ++r.errors;
       continue;
@@ -418,8 +418,8 @@ void SqlitePass(const std::string& file, uint64_t limit, const fs::path& dir, bo
   r.batch_size = batch_size;
 }
 
-void NodeSpacePass(const std::string& file, uint64_t limit, const fs::path& dir,
-                   bool with_embeddings, size_t batch_size, PhaseResult& r) {
+void NodeSpacePass(const std::string& file, const fs::path& dir, bool with_embeddings,
+                   size_t batch_size, PhaseResult& r) {
   fs::remove_all(dir);
   const auto t_open = Clock::now();
   nodespace::Options options;
@@ -429,17 +429,8 @@ void NodeSpacePass(const std::string& file, uint64_t limit, const fs::path& dir,
   std::unique_ptr<nodespace::Database> db = std::move(opened).value();
   r.open_seconds = Seconds(t_open, Clock::now());
 
-  std::ifstream file_in(file);
-  if (!file_in) Die("cannot read " + file);
-  // --limit: hand the importer only the first `limit` lines.
-  std::istringstream limited;
-  std::istream* in = &file_in;
-  if (limit > 0) {
-    std::string text, line;
-    for (uint64_t i = 0; i < limit && std::getline(file_in, line); ++i) text += line + "\n";
-    limited.str(std::move(text));
-    in = &limited;
-  }
+  std::ifstream in(file);
+  if (!in) Die("cannot read " + file);
 
   nodespace::io::ImportOptions io;
   io.batch_size = batch_size;
@@ -458,7 +449,7 @@ void NodeSpacePass(const std::string& file, uint64_t limit, const fs::path& dir,
     }
   };
   const auto t0 = Clock::now();
-  auto summary = nodespace::io::ImportJsonl(*db, *in, io, cb);
+  auto summary = nodespace::io::ImportJsonl(*db, in, io, cb);
   r.seconds = Seconds(t0, Clock::now());
   if (!summary.ok()) Die("import failed: " + summary.status().ToString());
   r.rows = summary->nodes;
@@ -656,14 +647,25 @@ struct Args {
 };
 
 int BenchMain(const Args& a) {
-  const std::string file = (fs::path(a.data) / "nodes.jsonl").string();
+  std::string file = (fs::path(a.data) / "nodes.jsonl").string();
   if (!fs::exists(file)) Die(file + " does not exist");
   fs::create_directories(a.scratch);
   const fs::path scratch(a.scratch);
+  if (a.limit > 0) {  // every phase reads the same truncated copy
+    const std::string head =
+        (scratch / ("nodes.head" + std::to_string(a.limit) + ".jsonl")).string();
+    std::ifstream in(file);
+    std::ofstream out(head);
+    std::string line;
+    for (uint64_t i = 0; i < a.limit && std::getline(in, line); ++i) out << line << '\n';
+    if (!out) Die("cannot write " + head);
+    file = head;
+  }
 
   Json report;
   report["benchmark"] = "foundation_import";
   report["dataset"] = a.data;
+  report["input"] = file;
   report["input_bytes"] = static_cast<int64_t>(fs::file_size(file));
   report["limit"] = a.limit;
   report["machine"] = MachineInfo();
@@ -683,39 +685,39 @@ int BenchMain(const Args& a) {
 
   // The read pass always runs: it warms the page cache for the others.
   results.push_back(Measure("read", "std::getline only (warms the page cache)",
-                            [&](PhaseResult& r) { ReadPass(file, a.limit, r); }));
+                            [&](PhaseResult& r) { ReadPass(file, r); }));
   const uint64_t rows = results.back().rows;
   if (a.Wants("parse")) {
     results.push_back(Measure("parse", "simdjson ondemand, no embeddings",
-                              [&](PhaseResult& r) { ParsePass(file, a.limit, false, r); }));
+                              [&](PhaseResult& r) { ParsePass(file, false, r); }));
   }
   if (a.Wants("parse_emb")) {
     results.push_back(Measure("parse_emb", "simdjson ondemand, with embeddings",
-                              [&](PhaseResult& r) { ParsePass(file, a.limit, true, r); }));
+                              [&](PhaseResult& r) { ParsePass(file, true, r); }));
   }
   if (a.Wants("sqlite")) {
     results.push_back(Measure("sqlite", "raw SQLite, plain table, no embeddings", [&](auto& r) {
-      SqlitePass(file, a.limit, scratch / "sqlite", false, false, bs, r);
+      SqlitePass(file, scratch / "sqlite", false, false, bs, r);
     }));
   }
   if (a.Wants("sqlite_emb")) {
-    results.push_back(Measure(
-        "sqlite_emb", "raw SQLite, plain table, embedding blob",
-        [&](auto& r) { SqlitePass(file, a.limit, scratch / "sqlite_emb", true, false, bs, r); }));
+    results.push_back(
+        Measure("sqlite_emb", "raw SQLite, plain table, embedding blob",
+                [&](auto& r) { SqlitePass(file, scratch / "sqlite_emb", true, false, bs, r); }));
   }
   if (a.Wants("sqlite_idx")) {
-    results.push_back(Measure(
-        "sqlite_idx", "raw SQLite + NodeSpace's 4 indexes, no embeddings",
-        [&](auto& r) { SqlitePass(file, a.limit, scratch / "sqlite_idx", false, true, bs, r); }));
+    results.push_back(
+        Measure("sqlite_idx", "raw SQLite + NodeSpace's 4 indexes, no embeddings",
+                [&](auto& r) { SqlitePass(file, scratch / "sqlite_idx", false, true, bs, r); }));
   }
   if (a.Wants("nodespace")) {
     results.push_back(Measure("nodespace", "io::ImportJsonl, with_embeddings=false", [&](auto& r) {
-      NodeSpacePass(file, a.limit, scratch / "nodespace", false, bs, r);
+      NodeSpacePass(file, scratch / "nodespace", false, bs, r);
     }));
   }
   if (a.Wants("nodespace_emb")) {
     results.push_back(Measure("nodespace_emb", "io::ImportJsonl, with embeddings", [&](auto& r) {
-      NodeSpacePass(file, a.limit, scratch / "nodespace_emb", true, bs, r);
+      NodeSpacePass(file, scratch / "nodespace_emb", true, bs, r);
     }));
   }
   for (size_t extra : a.extra_batch_sizes) {
@@ -723,7 +725,7 @@ int BenchMain(const Args& a) {
     if (!a.Wants(name) && !a.Wants("nodespace_batches")) continue;
     results.push_back(
         Measure(name, "io::ImportJsonl, no embeddings, batch " + std::to_string(extra),
-                [&](auto& r) { NodeSpacePass(file, a.limit, scratch / name, false, extra, r); }));
+                [&](auto& r) { NodeSpacePass(file, scratch / name, false, extra, r); }));
     fs::remove_all(scratch / name);  // only its numbers are needed
   }
 

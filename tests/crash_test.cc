@@ -67,9 +67,8 @@ RunResult RunAndKill(const std::string& db, const std::string& input,
     const int devnull = open("/dev/null", O_WRONLY);
     dup2(devnull, STDERR_FILENO);
     close(pipe_fds[0]);
-    execl(NODESPACE_BIN, NODESPACE_BIN, "--db", db.c_str(), "import", input.c_str(),
-          "--batch-size", std::to_string(kBatchSize).c_str(), "--report-commits",
-          static_cast<char*>(nullptr));
+    execl(NODESPACE_BIN, NODESPACE_BIN, "--db", db.c_str(), "import", input.c_str(), "--batch-size",
+          std::to_string(kBatchSize).c_str(), "--report-commits", static_cast<char*>(nullptr));
     _exit(127);
   }
   close(pipe_fds[1]);
@@ -111,7 +110,8 @@ TEST(CrashTest, KilledImportsLeaveWholeBatchesAndAConsistentDatabase) {
     const std::string input = tmp.Sub("input.jsonl");
     WriteInput(input, round);
     // Most kills land mid-import; a few before the first commit or after the last.
-    const auto delay = std::chrono::microseconds(std::uniform_int_distribution<int>(0, 400000)(rng));
+    const auto delay =
+        std::chrono::microseconds(std::uniform_int_distribution<int>(0, 400000)(rng));
     const RunResult run = RunAndKill(db_dir, input, delay);
 
     auto db = Database::Open(db_dir);

@@ -152,8 +152,8 @@ int main(int argc, char** argv) {
     bool match = ignore_output || got.size() == expected.size();
     for (size_t k = 0; match && !ignore_output && k < got.size(); ++k) {
       const std::string& e = expected[k];
-      match = e.rfind("~ ", 0) == 0 ? std::regex_match(got[k], std::regex(e.substr(2)))
-                                    : got[k] == e;
+      match =
+          e.rfind("~ ", 0) == 0 ? std::regex_match(got[k], std::regex(e.substr(2))) : got[k] == e;
     }
     if (!exit_ok || !match) {
       ++failures;

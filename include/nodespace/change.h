@@ -27,9 +27,9 @@ struct Change {
   TimestampMs timestamp = 0;
   ChangeOp op = ChangeOp::kCreate;
   std::string node_id;
-  int64_t version = 0;     // the node's version after the change (0 for deletes)
-  std::string origin;      // WriteOptions::origin of the writer
-  std::string payload;     // JSON with op-specific details (parent, edge, ...)
+  int64_t version = 0;  // the node's version after the change (0 for deletes)
+  std::string origin;   // WriteOptions::origin of the writer
+  std::string payload;  // JSON with op-specific details (parent, edge, ...)
 };
 
 }  // namespace nodespace

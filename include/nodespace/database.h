@@ -40,7 +40,7 @@ using SubtreeVisitor = std::function<bool(const Node& node, int depth)>;
 struct DatabaseStats {
   int64_t node_count = 0;
   int64_t root_count = 0;
-  int64_t edge_count = 0;  // has_child links plus stored edges
+  int64_t edge_count = 0;         // has_child links plus stored edges
   int64_t stored_edge_count = 0;  // mentions, member_of, user edges
   int64_t change_seq = 0;
   int64_t storage_bytes = 0;  // every file in the database directory
@@ -86,8 +86,7 @@ class Database {
   // ---- Writes --------------------------------------------------------------
   Result<Node> Create(const NewNode& node, const WriteOptions& options = {});
   Result<Node> Update(const std::string& id, const NodePatch& patch,
-                      int64_t expected_version = kAnyVersion,
-                      const WriteOptions& options = {});
+                      int64_t expected_version = kAnyVersion, const WriteOptions& options = {});
   // Moves a node (and its subtree) under `new_parent_id` (empty: to the roots).
   // Rejects moves that would make a node its own ancestor.
   Result<Node> Move(const std::string& id, const std::string& new_parent_id,
@@ -103,8 +102,8 @@ class Database {
                                int64_t expected_version = kAnyVersion,
                                const WriteOptions& options = {});
   Status AddEdge(const Edge& edge, const WriteOptions& options = {});
-  Status RemoveEdge(const std::string& from_id, const std::string& to_id,
-                    const std::string& type, const WriteOptions& options = {});
+  Status RemoveEdge(const std::string& from_id, const std::string& to_id, const std::string& type,
+                    const WriteOptions& options = {});
   // Makes the node a member of the collection at `path` ("a:b:c"), creating
   // the collection nodes of the path that do not exist yet.
   Status AddToCollection(const std::string& id, const std::string& path,

@@ -20,14 +20,14 @@ std::optional<Lifecycle> ParseLifecycle(const std::string& name);
 using TimestampMs = int64_t;
 
 struct Node {
-  std::string id;         // UUIDv7 by default; date nodes use YYYY-MM-DD
-  std::string parent_id;  // empty for a root
-  std::string node_type;  // text, task, date, header, code-block, query, collection, ...
-  std::string content;    // markdown
-  std::string title;      // derived for roots and tasks (first line of content), else empty
+  std::string id;                 // UUIDv7 by default; date nodes use YYYY-MM-DD
+  std::string parent_id;          // empty for a root
+  std::string node_type;          // text, task, date, header, code-block, query, collection, ...
+  std::string content;            // markdown
+  std::string title;              // derived for roots and tasks (first line of content), else empty
   std::string properties = "{}";  // a JSON object, namespaced by type (e.g. {"task":{...}})
   Lifecycle lifecycle = Lifecycle::kActive;
-  int64_t version = 1;   // incremented by every change to this node
+  int64_t version = 1;  // incremented by every change to this node
   TimestampMs created_at = 0;
   TimestampMs modified_at = 0;
   std::vector<float> embedding;  // empty when the node has none

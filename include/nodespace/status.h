@@ -18,16 +18,16 @@ struct Node;
 
 enum class StatusCode : uint8_t {
   kOk = 0,
-  kNotFound,          // the named node, edge or file does not exist
-  kAlreadyExists,     // a node with that id exists
-  kInvalidArgument,   // the caller's input is malformed or breaks an invariant
-  kConflict,          // optimistic concurrency: the caller's version is stale
-  kCorruption,        // stored data failed a check
-  kIOError,           // the operating system or SQLite failed to read/write
-  kBusy,              // the database is locked by another writer for too long
-  kNotSupported,      // e.g. a database written by a newer version
-  kResourceExhausted, // disk full, size limit reached
-  kInternal,          // a bug: an invariant of our own was broken
+  kNotFound,           // the named node, edge or file does not exist
+  kAlreadyExists,      // a node with that id exists
+  kInvalidArgument,    // the caller's input is malformed or breaks an invariant
+  kConflict,           // optimistic concurrency: the caller's version is stale
+  kCorruption,         // stored data failed a check
+  kIOError,            // the operating system or SQLite failed to read/write
+  kBusy,               // the database is locked by another writer for too long
+  kNotSupported,       // e.g. a database written by a newer version
+  kResourceExhausted,  // disk full, size limit reached
+  kInternal,           // a bug: an invariant of our own was broken
 };
 
 // Short lower-case name of a code, e.g. "not_found"; stable, used in JSON.
@@ -87,7 +87,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : value_(std::move(value)) {}         // NOLINT(google-explicit-constructor)
   Result(Status status) : status_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     if (status_.ok()) status_ = Status::Internal("Result constructed from an OK status");
   }

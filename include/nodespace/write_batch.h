@@ -84,9 +84,9 @@ struct WriteOptions {
 struct BatchResult {
   struct OpResult {
     Status status;
-    std::string node_id;  // the node created/changed, when there is one
-    int64_t version = 0;  // its version after the operation
-    int64_t affected = 0; // nodes changed (a subtree delete counts each node)
+    std::string node_id;   // the node created/changed, when there is one
+    int64_t version = 0;   // its version after the operation
+    int64_t affected = 0;  // nodes changed (a subtree delete counts each node)
   };
   std::vector<OpResult> results;  // one per operation, in order
   size_t failed = 0;

@@ -1,7 +1,6 @@
 #include "cli/cli.h"
 
 #include <CLI/CLI.hpp>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -31,7 +30,8 @@ std::string FirstLine(const std::string& text, size_t max_bytes = 80) {
 std::string Summary(const Node& n) {
   std::string s = n.title.empty() ? FirstLine(n.content) : n.title;
   std::string out = s + "  [" + n.node_type + "] (" + n.id + ")";
-  if (n.lifecycle != Lifecycle::kActive) out += " {" + std::string(LifecycleName(n.lifecycle)) + "}";
+  if (n.lifecycle != Lifecycle::kActive)
+    out += " {" + std::string(LifecycleName(n.lifecycle)) + "}";
   return out;
 }
 
@@ -65,12 +65,13 @@ int Session::Run(const std::vector<std::string>& args) {
   const char* env_db = std::getenv("NODESPACE_DB");
   std::string db_path = env_db && *env_db ? env_db : "./nodespace-data";
   bool json = false;
-  app.add_option("--db", db_path, "database directory (default: $NODESPACE_DB or ./nodespace-data)");
+  app.add_option("--db", db_path,
+                 "database directory (default: $NODESPACE_DB or ./nodespace-data)");
   app.add_flag("--json", json, "machine-readable JSON output");
 
   // Shared option holders.
-  std::string id, parent, type = "text", content, content_file, properties, before, after, path,
-                  to, edge_type, file = "-", out_file, on_error = "skip";
+  std::string id, parent, type = "text", content, content_file, properties, before, after, path, to,
+                          edge_type, file = "-", out_file, on_error = "skip";
   std::optional<std::string> opt_content, opt_type, opt_properties, field;
   int64_t version = kAnyVersion;
   int depth = -1;
@@ -81,11 +82,14 @@ int Session::Run(const std::vector<std::string>& args) {
   auto* init = app.add_subcommand("init", "create an empty database");
   auto* imp = app.add_subcommand("import", "import nodes from JSONL (FILE or - for stdin)");
   imp->add_option("file", file, "JSONL file, - for stdin")->required();
-  imp->add_option("--batch-size", batch_size, "nodes per transaction")->check(CLI::Range(1, 1000000));
-  imp->add_option("--on-error", on_error, "skip: report bad lines and go on; abort: stop at the first")
+  imp->add_option("--batch-size", batch_size, "nodes per transaction")
+      ->check(CLI::Range(1, 1000000));
+  imp->add_option("--on-error", on_error,
+                  "skip: report bad lines and go on; abort: stop at the first")
       ->check(CLI::IsMember({"skip", "abort"}));
   imp->add_flag("--no-embeddings", no_embeddings, "ignore embedding fields");
-  imp->add_flag("--report-commits", report_commits, "print a line on stdout after each committed batch");
+  imp->add_flag("--report-commits", report_commits,
+                "print a line on stdout after each committed batch");
   auto* exp = app.add_subcommand("export", "write every node as JSONL (re-importable)");
   exp->add_option("-o,--out", out_file, "output file (default stdout)");
   exp->add_option("--root", id, "export only this subtree");
@@ -501,8 +505,7 @@ int Session::Run(const std::vector<std::string>& args) {
                     .dump()
              << "\n";
       } else {
-        out_ << c.seq << " " << ChangeOpName(c.op) << " " << c.node_id << " v" << c.version
-             << "\n";
+        out_ << c.seq << " " << ChangeOpName(c.op) << " " << c.node_id << " v" << c.version << "\n";
       }
     }
     return kExitOk;
@@ -510,14 +513,11 @@ int Session::Run(const std::vector<std::string>& args) {
   if (stats->parsed()) {
     auto s = db.Stats();
     if (!s.ok()) return fail(s.status());
-    nlohmann::json j = {{"node_count", s->node_count},
-                        {"root_count", s->root_count},
-                        {"edge_count", s->edge_count},
-                        {"stored_edge_count", s->stored_edge_count},
-                        {"embedding_count", s->embedding_count},
-                        {"change_seq", s->change_seq},
-                        {"storage_bytes", s->storage_bytes},
-                        {"schema_version", s->schema_version}};
+    nlohmann::json j = {
+        {"node_count", s->node_count},           {"root_count", s->root_count},
+        {"edge_count", s->edge_count},           {"stored_edge_count", s->stored_edge_count},
+        {"embedding_count", s->embedding_count}, {"change_seq", s->change_seq},
+        {"storage_bytes", s->storage_bytes},     {"schema_version", s->schema_version}};
     if (json) {
       out_ << j.dump() << "\n";
     } else {

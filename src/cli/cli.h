@@ -14,8 +14,8 @@ namespace nodespace::cli {
 
 // Exit codes.
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitError = 1;  // the command failed (message on stderr)
-inline constexpr int kExitUsage = 2;  // bad arguments
+inline constexpr int kExitError = 1;    // the command failed (message on stderr)
+inline constexpr int kExitUsage = 2;    // bad arguments
 inline constexpr int kExitPartial = 3;  // import finished but some lines were rejected
 
 class Session {

@@ -39,8 +39,8 @@ void ProgressBar::Update(uint64_t bytes, uint64_t items) {
     const double eta = frac > 0 ? secs * (1 - frac) / frac : 0;
     std::snprintf(line, sizeof(line), "\r[%s] %3d%%  %s nodes  %s/s  ETA %d:%02d ", bar.c_str(),
                   static_cast<int>(frac * 100), WithThousands(items).c_str(),
-                  WithThousands(static_cast<uint64_t>(rate)).c_str(),
-                  static_cast<int>(eta) / 60, static_cast<int>(eta) % 60);
+                  WithThousands(static_cast<uint64_t>(rate)).c_str(), static_cast<int>(eta) / 60,
+                  static_cast<int>(eta) % 60);
   } else {
     std::snprintf(line, sizeof(line), "\r%s nodes  %s/s ", WithThousands(items).c_str(),
                   WithThousands(static_cast<uint64_t>(rate)).c_str());

@@ -11,7 +11,9 @@ namespace nodespace {
 
 namespace fs = std::filesystem;
 
-int CurrentSchemaVersion() { return storage::kSchemaVersion; }
+int CurrentSchemaVersion() {
+  return storage::kSchemaVersion;
+}
 
 Database::Impl::Impl(std::string path, Options options)
     : path_(std::move(path)), options_(std::move(options)) {}
@@ -64,6 +66,13 @@ Status Database::Impl::Open() {
     NS_ASSIGN_OR_RETURN(auto conn, storage::Connection::Open(db_file_, true, false));
     NS_RETURN_IF_ERROR(ConfigureConnection(*conn, false));
     NS_ASSIGN_OR_RETURN(int version, storage::StoredSchemaVersion(*conn));
+    if (version > storage::kSchemaVersion) {
+      // Migrating cannot help here: say so, as a writable open would.
+      return Status::NotSupported("database schema version " + std::to_string(version) +
+                                  " is newer than this build supports (" +
+                                  std::to_string(storage::kSchemaVersion) +
+                                  "); upgrade nodespace to open it");
+    }
     if (version != storage::kSchemaVersion) {
       return Status::NotSupported(
           "database schema version " + std::to_string(version) + " differs from this build's (" +
@@ -92,10 +101,16 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path, const 
 Database::Database(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Database::~Database() = default;
 
-const std::string& Database::path() const { return impl_->path(); }
-const Options& Database::options() const { return impl_->options(); }
+const std::string& Database::path() const {
+  return impl_->path();
+}
+const Options& Database::options() const {
+  return impl_->options();
+}
 
-Result<Node> Database::Get(const std::string& id) const { return impl_->Get(id); }
+Result<Node> Database::Get(const std::string& id) const {
+  return impl_->Get(id);
+}
 Result<std::vector<Node>> Database::Children(const std::string& parent_id,
                                              const ListOptions& options) const {
   return impl_->Children(parent_id, options);
@@ -192,11 +207,17 @@ Result<BatchResult> Database::Write(const WriteBatch& batch, const WriteOptions&
   return impl_->Write(batch, options);
 }
 
-int64_t Database::LastChangeSeq() const { return impl_->LastChangeSeq(); }
+int64_t Database::LastChangeSeq() const {
+  return impl_->LastChangeSeq();
+}
 Result<std::vector<Change>> Database::ChangesSince(int64_t after_seq, size_t limit) const {
   return impl_->ChangesSince(after_seq, limit);
 }
-Result<DatabaseStats> Database::Stats() const { return impl_->Stats(); }
-Status Database::CheckIntegrity() const { return impl_->CheckIntegrity(); }
+Result<DatabaseStats> Database::Stats() const {
+  return impl_->Stats();
+}
+Status Database::CheckIntegrity() const {
+  return impl_->CheckIntegrity();
+}
 
 }  // namespace nodespace

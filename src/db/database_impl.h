@@ -50,8 +50,8 @@ class Database::Impl {
                          const WriteOptions& options);
   Status RemoveFromCollection(const std::string& id, const std::string& path,
                               const WriteOptions& options);
-  Result<int64_t> SetLifecycle(const std::string& id, Lifecycle lifecycle,
-                               int64_t expected_version, const WriteOptions& options);
+  Result<int64_t> SetLifecycle(const std::string& id, Lifecycle lifecycle, int64_t expected_version,
+                               const WriteOptions& options);
 
  private:
   // A reader connection lent for the duration of one read.
@@ -81,7 +81,8 @@ class Database::Impl {
   };
   // Runs `fn` inside one write transaction and commits.
   template <typename Fn>
-  auto WithWriteTxn(const WriteOptions& options, Fn&& fn) -> decltype(fn(std::declval<WriteContext&>()));
+  auto WithWriteTxn(const WriteOptions& options, Fn&& fn)
+      -> decltype(fn(std::declval<WriteContext&>()));
 
   // Each mutation checks everything it can before its first write, so a
   // failure leaves the transaction as it found it.
@@ -90,8 +91,7 @@ class Database::Impl {
                           int64_t expected_version);
   Result<Node> MoveNode(WriteContext& ctx, const std::string& id, const std::string& new_parent,
                         const Position& position, int64_t expected_version);
-  Result<int64_t> DeleteSubtree(WriteContext& ctx, const std::string& id,
-                                int64_t expected_version);
+  Result<int64_t> DeleteSubtree(WriteContext& ctx, const std::string& id, int64_t expected_version);
   Result<int64_t> SetLifecycleInTxn(WriteContext& ctx, const std::string& id, Lifecycle lifecycle,
                                     int64_t expected_version);
   Status AddEdgeInTxn(WriteContext& ctx, const Edge& edge);
@@ -113,13 +113,12 @@ class Database::Impl {
   Status ValidateEmbedding(WriteContext& ctx, const std::vector<float>& embedding);
   Status SyncMentions(WriteContext& ctx, const std::string& id, const std::string& content,
                       bool had_content);
-  Status AppendChange(WriteContext& ctx, ChangeOp op, const std::string& node_id,
-                      int64_t version, const std::string& payload);
+  Status AppendChange(WriteContext& ctx, ChangeOp op, const std::string& node_id, int64_t version,
+                      const std::string& payload);
   Status CollectSubtree(storage::Connection& conn, const std::string& id);
   Result<std::string> ResolveCollection(storage::Connection& conn, const std::string& path,
                                         WriteContext* create_in);
-  Result<std::vector<Node>> ListNodes(const std::string& sql, const std::string& arg,
-                                      size_t limit);
+  Result<std::vector<Node>> ListNodes(const std::string& sql, const std::string& arg, size_t limit);
 
   const std::string path_;
   const Options options_;

@@ -15,7 +15,9 @@ using storage::Statement;
 
 namespace {
 
-std::string Quote(const std::string& s) { return "'" + s + "'"; }
+std::string Quote(const std::string& s) {
+  return "'" + s + "'";
+}
 
 // Ends a read transaction when it goes out of scope.
 class ReadSnapshot {
@@ -323,9 +325,10 @@ Status Database::Impl::CheckIntegrity() {
                               " rows between seq " + std::to_string(min_seq) + " and " +
                               std::to_string(max_seq));
   }
-  NS_ASSIGN_OR_RETURN(int64_t orphans,
-                      conn->QueryInt("SELECT count(*) FROM nodes c WHERE c.parent_id != '' AND "
-                                     "NOT EXISTS (SELECT 1 FROM nodes p WHERE p.id = c.parent_id)"));
+  NS_ASSIGN_OR_RETURN(
+      int64_t orphans,
+      conn->QueryInt("SELECT count(*) FROM nodes c WHERE c.parent_id != '' AND "
+                     "NOT EXISTS (SELECT 1 FROM nodes p WHERE p.id = c.parent_id)"));
   if (orphans > 0) {
     return Status::Corruption(std::to_string(orphans) + " nodes have a missing parent");
   }

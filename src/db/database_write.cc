@@ -1,6 +1,11 @@
 // The write path: validation, optimistic concurrency, the tree invariants and
 // the change log, all inside one SQLite transaction per call or batch.
+#include <sqlite3.h>
+
+#include <algorithm>
 #include <cmath>
+#include <optional>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -19,6 +24,178 @@ using storage::Statement;
 namespace {
 
 std::string Quote(const std::string& s) { return "'" + s + "'"; }
+
+// Whether JSON text that nlohmann::json::accept()s is an object: its first
+// token (after the byte order mark and whitespace nlohmann skips) is '{'.
+bool IsJsonObjectText(std::string_view text) {
+  if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
+  const size_t first = text.find_first_not_of(" \t\n\r");
+  return first != std::string_view::npos && text[first] == '{';
+}
+
+// A fast syntax check for the common shape of properties. True only for text
+// nlohmann::json::accept() accepts too (a subset of JSON: no byte order mark,
+// no \u escapes of surrogates, numbers far from double overflow, nesting up to
+// 64); false means "not sure", and the caller asks nlohmann. Bytes >= 0x80 in
+// strings are taken as they are: the caller has checked that `text` is UTF-8.
+bool IsSimpleValidJson(std::string_view text) {
+  const char* p = text.data();
+  const char* const end = p + text.size();
+  auto skip_ws = [&] {
+    while (p != end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) ++p;
+  };
+  auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
+  auto string = [&]() -> bool {  // at the opening quote
+    for (++p; p != end; ++p) {
+      const auto c = static_cast<unsigned char>(*p);
+      if (c == '"') {
+        ++p;
+        return true;
+      }
+      if (c < 0x20) return false;
+      if (c != '\\') continue;
+      if (++p == end) return false;
+      switch (*p) {
+        case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+          continue;
+        case 'u': {
+          if (end - p < 5) return false;
+          unsigned v = 0;
+          for (int k = 1; k <= 4; ++k) {
+            const char h = p[k];
+            const int d = is_digit(h) ? h - '0'
+                          : (h >= 'a' && h <= 'f') ? h - 'a' + 10
+                          : (h >= 'A' && h <= 'F') ? h - 'A' + 10
+                                                     : -1;
+            if (d < 0) return false;
+            v = v * 16 + static_cast<unsigned>(d);
+          }
+          if (v >= 0xD800 && v <= 0xDFFF) return false;
+          p += 4;
+          continue;
+        }
+        default:
+          return false;
+      }
+    }
+    return false;
+  };
+  auto number = [&]() -> bool {
+    if (*p == '-') ++p;
+    if (p == end || !is_digit(*p)) return false;
+    const char* digits = p;
+    if (*p == '0') {
+      ++p;
+    } else {
+      while (p != end && is_digit(*p)) ++p;
+    }
+    const long int_digits = p - digits;
+    if (p != end && *p == '.') {
+      ++p;
+      if (p == end || !is_digit(*p)) return false;
+      while (p != end && is_digit(*p)) ++p;
+    }
+    long exponent = 0;
+    if (p != end && (*p == 'e' || *p == 'E')) {
+      ++p;
+      bool negative = false;
+      if (p != end && (*p == '+' || *p == '-')) negative = *p++ == '-';
+      if (p == end || !is_digit(*p)) return false;
+      for (; p != end && is_digit(*p); ++p) {
+        exponent = exponent * 10 + (*p - '0');
+        if (exponent > 1000) return false;
+      }
+      if (negative) exponent = 0;  // underflow is no error
+    }
+    return int_digits + exponent <= 300;  // far below DBL_MAX (about 1.8e308)
+  };
+  enum class Want { kValue, kKey, kAfter };
+  Want want = Want::kValue;
+  char stack[64];
+  int depth = 0;
+  while (true) {
+    skip_ws();
+    if (p == end) return want == Want::kAfter && depth == 0;
+    if (want == Want::kAfter) {
+      if (depth == 0) return false;  // something after the value
+      const char open = stack[depth - 1];
+      const char c = *p++;
+      if (c == ',') {
+        want = open == '{' ? Want::kKey : Want::kValue;
+      } else if (c == (open == '{' ? '}' : ']')) {
+        --depth;
+      } else {
+        return false;
+      }
+      continue;
+    }
+    if (want == Want::kKey) {
+      if (*p != '"' || !string()) return false;
+      skip_ws();
+      if (p == end || *p++ != ':') return false;
+      want = Want::kValue;
+      continue;
+    }
+    const char c = *p;
+    if (c == '{' || c == '[') {
+      ++p;
+      skip_ws();
+      if (p != end && *p == (c == '{' ? '}' : ']')) {
+        ++p;
+        want = Want::kAfter;
+        continue;
+      }
+      if (depth == static_cast<int>(sizeof stack)) return false;
+      stack[depth++] = c;
+      want = c == '{' ? Want::kKey : Want::kValue;
+      continue;
+    }
+    if (c == '"') {
+      if (!string()) return false;
+    } else if (c == '-' || is_digit(c)) {
+      if (!number()) return false;
+    } else {
+      bool literal = false;
+      for (std::string_view word : {"true", "false", "null"}) {
+        if (static_cast<size_t>(end - p) >= word.size() &&
+            std::string_view(p, word.size()) == word) {
+          p += word.size();
+          literal = true;
+          break;
+        }
+      }
+      if (!literal) return false;
+    }
+    want = Want::kAfter;
+  }
+}
+
+// Whether nlohmann::json::dump() writes `s` verbatim between quotes: printable
+// ASCII without '"' and '\\' (anything else takes the nlohmann path).
+bool IsPlainJsonString(std::string_view s) {
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c >= 0x7F || c == '"' || c == '\\') return false;
+  }
+  return true;
+}
+
+// The change-log payload of a create: byte for byte what
+// nlohmann::json{{"parent_id", ...}, {"order_key", ...}}.dump() writes (keys
+// sorted), without building the object in the common case.
+std::string CreatePayload(const std::string& parent_id, const std::string& order_key) {
+  if (!IsPlainJsonString(parent_id) || !IsPlainJsonString(order_key)) {
+    return nlohmann::json{{"parent_id", parent_id}, {"order_key", order_key}}.dump();
+  }
+  std::string out;
+  out.reserve(32 + parent_id.size() + order_key.size());
+  out += "{\"order_key\":\"";
+  out += order_key;
+  out += "\",\"parent_id\":\"";
+  out += parent_id;
+  out += "\"}";
+  return out;
+}
 
 bool DerivesTitle(const std::string& parent_id, const std::string& node_type) {
   return parent_id.empty() || node_type == "task";
@@ -104,17 +281,28 @@ Status Database::Impl::ValidateProperties(WriteContext& ctx, const std::string& 
   if (!content::IsValidUtf8(properties)) {
     return Status::InvalidArgument("properties are not valid UTF-8");
   }
-  nlohmann::json json = nlohmann::json::parse(properties, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded()) return Status::InvalidArgument("properties are not valid JSON");
-  if (!json.is_object()) return Status::InvalidArgument("properties must be a JSON object");
+  // A syntax check is all most writes need; the DOM is built only when a
+  // schema applies (accept() and parse() share one grammar, and
+  // IsSimpleValidJson only says yes where accept() does).
+  if (!IsSimpleValidJson(properties) && !nlohmann::json::accept(properties)) {
+    return Status::InvalidArgument("properties are not valid JSON");
+  }
+  if (!IsJsonObjectText(properties)) {
+    return Status::InvalidArgument("properties must be a JSON object");
+  }
+  std::optional<nlohmann::json> dom;
+  auto json = [&]() -> const nlohmann::json& {
+    if (!dom) dom = nlohmann::json::parse(properties, nullptr, /*allow_exceptions=*/false);
+    return *dom;
+  };
 
   if (node_type == "schema") {
-    NS_ASSIGN_OR_RETURN(schema::TypeSchema parsed, schema::ParseSchemaNode(json));
+    NS_ASSIGN_OR_RETURN(schema::TypeSchema parsed, schema::ParseSchemaNode(json()));
     (void)parsed;
     ctx.user_schemas.reset();  // this transaction now sees the new schema
   }
   if (const schema::TypeSchema* builtin = schema::BuiltinSchema(node_type)) {
-    NS_RETURN_IF_ERROR(schema::Validate(json, *builtin));
+    NS_RETURN_IF_ERROR(schema::Validate(json(), *builtin));
   }
   if (!ctx.user_schemas) {
     std::map<std::string, schema::TypeSchema> schemas;
@@ -131,13 +319,13 @@ Status Database::Impl::ValidateProperties(WriteContext& ctx, const std::string& 
       if (parsed.ok()) schemas[parsed->for_type] = std::move(parsed).value();
     }
     if (node_type == "schema") {
-      auto parsed = schema::ParseSchemaNode(json);
+      auto parsed = schema::ParseSchemaNode(json());
       schemas[parsed->for_type] = std::move(parsed).value();
     }
     ctx.user_schemas = std::move(schemas);
   }
   auto it = ctx.user_schemas->find(node_type);
-  if (it != ctx.user_schemas->end()) NS_RETURN_IF_ERROR(schema::Validate(json, it->second));
+  if (it != ctx.user_schemas->end()) NS_RETURN_IF_ERROR(schema::Validate(json(), it->second));
   return Status::OK();
 }
 
@@ -238,17 +426,27 @@ Result<std::string> Database::Impl::ComputeKey(WriteContext& ctx, const std::str
   };
   switch (pos.kind) {
     case Position::Kind::kLast: {
-      NS_ASSIGN_OR_RETURN(std::string last,
-                          one_key("SELECT order_key FROM nodes WHERE parent_id = ?1 AND id != ?2 "
-                                  "AND ?3 = '' ORDER BY order_key DESC LIMIT 1",
-                                  ""));
+      // With no node to exclude (a create), the index answers on its own:
+      // `id != ''` holds for every node and would cost a table lookup.
+      NS_ASSIGN_OR_RETURN(
+          std::string last,
+          one_key(exclude_id.empty()
+                      ? "SELECT order_key FROM nodes WHERE parent_id = ?1 AND ?2 = '' AND ?3 = '' "
+                        "ORDER BY order_key DESC LIMIT 1"
+                      : "SELECT order_key FROM nodes WHERE parent_id = ?1 AND id != ?2 "
+                        "AND ?3 = '' ORDER BY order_key DESC LIMIT 1",
+                  ""));
       return order_key::Between(last, "");
     }
     case Position::Kind::kFirst: {
-      NS_ASSIGN_OR_RETURN(std::string first,
-                          one_key("SELECT order_key FROM nodes WHERE parent_id = ?1 AND id != ?2 "
-                                  "AND ?3 = '' ORDER BY order_key ASC LIMIT 1",
-                                  ""));
+      NS_ASSIGN_OR_RETURN(
+          std::string first,
+          one_key(exclude_id.empty()
+                      ? "SELECT order_key FROM nodes WHERE parent_id = ?1 AND ?2 = '' AND ?3 = '' "
+                        "ORDER BY order_key ASC LIMIT 1"
+                      : "SELECT order_key FROM nodes WHERE parent_id = ?1 AND id != ?2 "
+                        "AND ?3 = '' ORDER BY order_key ASC LIMIT 1",
+                  ""));
       return order_key::Between("", first);
     }
     case Position::Kind::kBefore:
@@ -394,8 +592,8 @@ Result<Node> Database::Impl::CreateNode(WriteContext& ctx, const NewNode& in) {
   }
   NS_RETURN_IF_ERROR(ins->Run());
   NS_RETURN_IF_ERROR(SyncMentions(ctx, n.id, n.content, /*had_content=*/false));
-  nlohmann::json payload = {{"parent_id", n.parent_id}, {"order_key", n.order_key}};
-  NS_RETURN_IF_ERROR(AppendChange(ctx, ChangeOp::kCreate, n.id, n.version, payload.dump()));
+  NS_RETURN_IF_ERROR(AppendChange(ctx, ChangeOp::kCreate, n.id, n.version,
+                                  CreatePayload(n.parent_id, n.order_key)));
   return n;
 }
 
@@ -683,10 +881,8 @@ Result<std::string> Database::Impl::ResolveCollection(Connection& conn, const st
 
 Result<BatchResult> Database::Impl::Write(const WriteBatch& batch, const WriteOptions& options) {
   return WithWriteTxn(options, [&](WriteContext& ctx) -> Result<BatchResult> {
-    BatchResult out;
-    out.results.reserve(batch.size());
-    for (size_t i = 0; i < batch.ops().size(); ++i) {
-      if (!options.atomic) NS_RETURN_IF_ERROR(ctx.conn.Exec("SAVEPOINT op"));
+    const std::vector<WriteBatch::Op>& ops = batch.ops();
+    auto apply = [&](const WriteBatch::Op& any_op) {
       BatchResult::OpResult r;
       std::visit(
           [&](const auto& op) {
@@ -722,27 +918,110 @@ Result<BatchResult> Database::Impl::Write(const WriteBatch& batch, const WriteOp
               r.status = RemoveEdgeInTxn(ctx, op.from_id, op.to_id, op.type);
             }
           },
-          batch.ops()[i]);
+          any_op);
       if (!r.status.ok()) {
-        // I/O failures end the batch whatever the mode: the transaction may be unusable.
-        const StatusCode c = r.status.code();
-        const bool fatal = c == StatusCode::kIOError || c == StatusCode::kResourceExhausted ||
-                           c == StatusCode::kCorruption || c == StatusCode::kBusy ||
-                           c == StatusCode::kInternal;
-        if (options.atomic || fatal) {
-          if (batch.size() == 1) return r.status;
-          return r.status.WithContext("operation " + std::to_string(i + 1));
-        }
-        NS_RETURN_IF_ERROR(ctx.conn.Exec("ROLLBACK TO op; RELEASE op"));
-        ++out.failed;
-        if (options.stop_at_first_error) {
-          out.results.push_back(std::move(r));
-          break;
-        }
-      } else if (!options.atomic) {
-        NS_RETURN_IF_ERROR(ctx.conn.Exec("RELEASE op"));
+        // A failed operation may have cached state it never committed (the
+        // schema it defined, the embedding dimension it recorded) before its
+        // savepoint was rolled back: reload both when next needed.
+        ctx.user_schemas.reset();
+        ctx.embedding_dim.reset();
       }
-      out.results.push_back(std::move(r));
+      return r;
+    };
+    // The error that ends the whole batch (the transaction rolls back).
+    auto batch_error = [&](size_t i, const Status& st) {
+      if (batch.size() == 1) return st;
+      return st.WithContext("operation " + std::to_string(i + 1));
+    };
+    // I/O failures end the batch whatever the mode: the transaction may be unusable.
+    auto fatal = [](const Status& st) {
+      const StatusCode c = st.code();
+      return c == StatusCode::kIOError || c == StatusCode::kResourceExhausted ||
+             c == StatusCode::kCorruption || c == StatusCode::kBusy ||
+             c == StatusCode::kInternal;
+    };
+    auto run = [&](const char* sql) -> Status {
+      NS_ASSIGN_OR_RETURN(Statement * stmt, ctx.conn.Prepare(sql));
+      return stmt->Run();
+    };
+
+    BatchResult out;
+    out.results.reserve(batch.size());
+    if (options.atomic) {
+      for (size_t i = 0; i < ops.size(); ++i) {
+        BatchResult::OpResult r = apply(ops[i]);
+        if (!r.status.ok()) return batch_error(i, r.status);
+        out.results.push_back(std::move(r));
+      }
+    } else {
+      // Each operation is undone on its own when it fails. A savepoint per
+      // operation is costly (SQLite copies every page an operation touches
+      // into the statement journal), so up to kSavepointGroup operations run
+      // under one savepoint. An operation that fails before writing anything
+      // (the usual case: validation) needs no undo. One that fails after a
+      // write rolls back its group, which is then replayed with a savepoint
+      // per operation; the outcome is the same as with per-operation
+      // savepoints throughout.
+      constexpr size_t kSavepointGroup = 256;
+      sqlite3* raw = ctx.conn.raw();
+      bool stop = false;
+      size_t i = 0;
+      while (i < ops.size() && !stop) {
+        const size_t group_start = i;
+        const size_t group_failed = out.failed;
+        const size_t group_end = std::min(ops.size(), i + kSavepointGroup);
+        NS_RETURN_IF_ERROR(run("SAVEPOINT op_group"));
+        bool replay = false;
+        for (; i < group_end; ++i) {
+          const int64_t changes_before = sqlite3_total_changes64(raw);
+          BatchResult::OpResult r = apply(ops[i]);
+          if (!r.status.ok()) {
+            if (fatal(r.status)) return batch_error(i, r.status);
+            if (sqlite3_total_changes64(raw) != changes_before) {
+              replay = true;
+              break;
+            }
+            ++out.failed;
+            out.results.push_back(std::move(r));
+            if (options.stop_at_first_error) {
+              stop = true;
+              break;
+            }
+            continue;
+          }
+          out.results.push_back(std::move(r));
+        }
+        if (!replay) {
+          NS_RETURN_IF_ERROR(run("RELEASE op_group"));
+          continue;
+        }
+        // ops[i] failed after writing: undo the group, then replay
+        // ops[group_start..i] one savepoint each.
+        const size_t failed_op = i;
+        NS_RETURN_IF_ERROR(run("ROLLBACK TO op_group"));
+        NS_RETURN_IF_ERROR(run("RELEASE op_group"));
+        ctx.user_schemas.reset();  // may describe writes just rolled back
+        ctx.embedding_dim.reset();
+        out.results.resize(group_start);
+        out.failed = group_failed;
+        for (i = group_start; i <= failed_op; ++i) {
+          NS_RETURN_IF_ERROR(run("SAVEPOINT op"));
+          BatchResult::OpResult r = apply(ops[i]);
+          if (!r.status.ok()) {
+            if (fatal(r.status)) return batch_error(i, r.status);
+            NS_RETURN_IF_ERROR(ctx.conn.Exec("ROLLBACK TO op; RELEASE op"));
+            ++out.failed;
+            out.results.push_back(std::move(r));
+            if (options.stop_at_first_error) {
+              stop = true;
+              break;
+            }
+          } else {
+            NS_RETURN_IF_ERROR(run("RELEASE op"));
+            out.results.push_back(std::move(r));
+          }
+        }
+      }
     }
     NS_ASSIGN_OR_RETURN(out.last_change_seq,
                         ctx.conn.QueryInt("SELECT ifnull(max(seq), 0) FROM changes"));

@@ -1,22 +1,34 @@
+#include "nodespace/status.h"
+
 #include "nodespace/change.h"
 #include "nodespace/node.h"
-#include "nodespace/status.h"
 
 namespace nodespace {
 
 const char* StatusCodeName(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk: return "ok";
-    case StatusCode::kNotFound: return "not_found";
-    case StatusCode::kAlreadyExists: return "already_exists";
-    case StatusCode::kInvalidArgument: return "invalid_argument";
-    case StatusCode::kConflict: return "conflict";
-    case StatusCode::kCorruption: return "corruption";
-    case StatusCode::kIOError: return "io_error";
-    case StatusCode::kBusy: return "busy";
-    case StatusCode::kNotSupported: return "not_supported";
-    case StatusCode::kResourceExhausted: return "resource_exhausted";
-    case StatusCode::kInternal: return "internal";
+    case StatusCode::kOk:
+      return "ok";
+    case StatusCode::kNotFound:
+      return "not_found";
+    case StatusCode::kAlreadyExists:
+      return "already_exists";
+    case StatusCode::kInvalidArgument:
+      return "invalid_argument";
+    case StatusCode::kConflict:
+      return "conflict";
+    case StatusCode::kCorruption:
+      return "corruption";
+    case StatusCode::kIOError:
+      return "io_error";
+    case StatusCode::kBusy:
+      return "busy";
+    case StatusCode::kNotSupported:
+      return "not_supported";
+    case StatusCode::kResourceExhausted:
+      return "resource_exhausted";
+    case StatusCode::kInternal:
+      return "internal";
   }
   return "unknown";
 }
@@ -41,9 +53,12 @@ Status Status::WithContext(const std::string& context) const {
 
 const char* LifecycleName(Lifecycle lifecycle) {
   switch (lifecycle) {
-    case Lifecycle::kActive: return "active";
-    case Lifecycle::kArchived: return "archived";
-    case Lifecycle::kDeleted: return "deleted";
+    case Lifecycle::kActive:
+      return "active";
+    case Lifecycle::kArchived:
+      return "archived";
+    case Lifecycle::kDeleted:
+      return "deleted";
   }
   return "active";
 }
@@ -57,12 +72,18 @@ std::optional<Lifecycle> ParseLifecycle(const std::string& name) {
 
 const char* ChangeOpName(ChangeOp op) {
   switch (op) {
-    case ChangeOp::kCreate: return "create";
-    case ChangeOp::kUpdate: return "update";
-    case ChangeOp::kMove: return "move";
-    case ChangeOp::kDelete: return "delete";
-    case ChangeOp::kEdgeAdd: return "edge_add";
-    case ChangeOp::kEdgeRemove: return "edge_remove";
+    case ChangeOp::kCreate:
+      return "create";
+    case ChangeOp::kUpdate:
+      return "update";
+    case ChangeOp::kMove:
+      return "move";
+    case ChangeOp::kDelete:
+      return "delete";
+    case ChangeOp::kEdgeAdd:
+      return "edge_add";
+    case ChangeOp::kEdgeRemove:
+      return "edge_remove";
   }
   return "unknown";
 }

@@ -3,7 +3,13 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
 
 #include "model/ids.h"
 
@@ -12,10 +18,17 @@ namespace {
 
 namespace od = simdjson::ondemand;
 
-// Parses one line into a batch operation. Returns an error message, or "" on
+// What a good line becomes: a node to create or an edge to add.
+struct LineOp {
+  bool is_edge = false;
+  NewNode node;
+  Edge edge;
+};
+
+// Parses one line into an operation. Returns an error message, or "" on
 // success.
 std::string ParseLine(od::parser& parser, std::string& buf, const ImportOptions& options,
-                      WriteBatch& batch) {
+                      LineOp* out) {
   const size_t len = buf.size();
   buf.reserve(len + simdjson::SIMDJSON_PADDING);
   od::document doc;
@@ -153,14 +166,144 @@ std::string ParseLine(od::parser& parser, std::string& buf, const ImportOptions&
     if (edge.from_id.empty() || edge.to_id.empty() || edge.type.empty()) {
       return "edge: from, to and type are required";
     }
-    batch.AddEdge(std::move(edge));
+    out->is_edge = true;
+    out->edge = std::move(edge);
     return "";
   }
   if (!has_id) return "id: required";
+  // An empty id would make Create pick a fresh UUID: the line's node would get
+  // a different identity on every import.
+  if (node.id.empty()) return "id: must not be empty";
   if (node.node_type.empty()) node.node_type = "text";
-  batch.Create(std::move(node));
+  out->node = std::move(node);
   return "";
 }
+
+// One input line, read and parsed.
+struct ParsedLine {
+  enum class Kind : uint8_t { kBlank, kTooLong, kError, kOp };
+  Kind kind = Kind::kBlank;
+  uint64_t bytes = 0;  // the line as read plus its newline (progress counts these)
+  size_t size = 0;     // the line without a trailing '\r'
+  std::string error;   // kError
+  LineOp op;           // kOp
+};
+
+// Reads and parses lines in input order. Parsing costs about as much as
+// writing, so once an import is known to be large (StartReadAhead), a worker
+// thread reads and parses ahead while the caller's thread writes; everything
+// else (callbacks, writes, error order) stays on the caller's thread and in
+// line order. Small inputs never start the thread.
+class LineReader {
+ public:
+  LineReader(std::istream& in, const ImportOptions& options) : in_(in), options_(options) {}
+  ~LineReader() { Stop(); }
+  LineReader(const LineReader&) = delete;
+  LineReader& operator=(const LineReader&) = delete;
+
+  // The next line; false at the end of the input. Rethrows what reading
+  // threw on the worker.
+  bool Next(ParsedLine* out) {
+    if (!worker_.joinable()) return ReadLine(out);
+    if (pos_ == chunk_.size()) {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return !ready_.empty() || done_; });
+      if (ready_.empty()) {
+        if (error_) std::rethrow_exception(error_);
+        return false;
+      }
+      chunk_ = std::move(ready_.front());
+      ready_.pop_front();
+      pos_ = 0;
+      cv_.notify_all();
+    }
+    *out = std::move(chunk_[pos_++]);
+    return true;
+  }
+
+  // From now on a worker thread reads ahead (bounded to kMaxChunks chunks).
+  void StartReadAhead() {
+    if (!worker_.joinable()) worker_ = std::thread([this] { Work(); });
+  }
+
+  // Ends the read-ahead; the stream is not touched afterwards.
+  void Stop() {
+    if (!worker_.joinable()) return;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    worker_.join();
+  }
+
+ private:
+  static constexpr size_t kChunkLines = 256;
+  static constexpr size_t kMaxChunks = 16;
+
+  bool ReadLine(ParsedLine* out) {
+    if (!std::getline(in_, line_)) return false;
+    *out = ParsedLine();
+    out->bytes = line_.size() + 1;
+    if (!line_.empty() && line_.back() == '\r') line_.pop_back();
+    out->size = line_.size();
+    if (line_.find_first_not_of(" \t") == std::string::npos) return true;
+    if (line_.size() > options_.max_line_bytes) {
+      out->kind = ParsedLine::Kind::kTooLong;
+      return true;
+    }
+    out->error = ParseLine(parser_, line_, options_, &out->op);
+    out->kind = out->error.empty() ? ParsedLine::Kind::kOp : ParsedLine::Kind::kError;
+    return true;
+  }
+
+  void Work() {
+    try {
+      bool end = false;
+      while (!end) {
+        std::vector<ParsedLine> chunk(kChunkLines);
+        size_t n = 0;
+        while (n < kChunkLines && !stop_.load(std::memory_order_relaxed)) {
+          if (!ReadLine(&chunk[n])) {
+            end = true;
+            break;
+          }
+          ++n;
+        }
+        chunk.resize(n);
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return stop_ || ready_.size() < kMaxChunks; });
+        if (stop_) return;
+        if (!chunk.empty()) ready_.push_back(std::move(chunk));
+        done_ = end;
+        cv_.notify_all();
+      }
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mu_);
+      error_ = std::current_exception();
+      done_ = true;
+      cv_.notify_all();
+    }
+  }
+
+  std::istream& in_;
+  const ImportOptions& options_;
+  std::string line_;   // owned by whichever thread reads
+  od::parser parser_;  // likewise
+  std::vector<ParsedLine> chunk_;  // the caller's current chunk
+  size_t pos_ = 0;
+
+  std::thread worker_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::vector<ParsedLine>> ready_;  // guarded by mu_
+  bool done_ = false;                          // guarded by mu_
+  std::exception_ptr error_;                   // guarded by mu_
+  std::atomic<bool> stop_{false};
+};
+
+// Imports with more lines than this read and parse on a second thread.
+constexpr uint64_t kReadAheadAfterLines = 2048;
 
 }  // namespace
 
@@ -168,10 +311,11 @@ Result<ImportSummary> ImportJsonl(Database& db, std::istream& in, const ImportOp
                                   const ImportCallbacks& cb) {
   ImportSummary summary;
   ImportProgress progress;
-  od::parser parser;
   WriteBatch batch;
   std::vector<uint64_t> op_lines;
-  uint64_t batch_first_line = 0;
+  // A batch's range starts right after the previous batch's, so that the bad
+  // and blank lines read before its first operation are part of it.
+  uint64_t batch_first_line = 1;
 
   // Errors wait for their batch's commit so that they come out in line order.
   std::vector<std::pair<uint64_t, std::string>> pending_errors;
@@ -204,11 +348,12 @@ Result<ImportSummary> ImportJsonl(Database& db, std::istream& in, const ImportOp
     }
     BatchResult result = std::move(written).value();
     uint64_t nodes = 0;
+    bool stopped = false;  // kAbort: a failed operation ended this batch early
     for (size_t i = 0; i < result.results.size(); ++i) {
       const auto& r = result.results[i];
       if (!r.status.ok()) {
         report(op_lines[i], r.status.message());
-        if (options.on_error == OnError::kAbort) summary.aborted = true;
+        if (options.on_error == OnError::kAbort) summary.aborted = stopped = true;
         continue;
       }
       if (std::holds_alternative<WriteBatch::AddEdgeOp>(batch.ops()[i])) {
@@ -221,35 +366,39 @@ Result<ImportSummary> ImportJsonl(Database& db, std::istream& in, const ImportOp
     progress.nodes_written = summary.nodes;
     ++summary.batches;
     if (cb.on_commit) {
-      const uint64_t committed_last = summary.aborted ? op_lines[result.results.size() - 1] - 1
-                                                      : last_line;
+      // Only an operation that failed here ends the range early; a bad line
+      // that aborted the import is already excluded from `last_line`.
+      const uint64_t committed_last = stopped ? op_lines[result.results.size() - 1] - 1 : last_line;
       cb.on_commit(batch_first_line, committed_last, nodes, result.last_change_seq);
     }
+    batch_first_line = last_line + 1;
     batch.Clear();
     op_lines.clear();
     emit_errors();
     return Status::OK();
   };
 
-  std::string line;
+  LineReader reader(in, options);
+  ParsedLine parsed;
   uint64_t line_no = 0;
-  while (!summary.aborted && std::getline(in, line)) {
+  while (!summary.aborted && reader.Next(&parsed)) {
     ++line_no;
-    progress.bytes_read += line.size() + 1;
+    if (line_no == kReadAheadAfterLines) reader.StartReadAhead();
+    progress.bytes_read += parsed.bytes;
     progress.lines = line_no;
-    if (batch.empty()) batch_first_line = line_no;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.find_first_not_of(" \t") == std::string::npos) continue;
-    if (line.size() > options.max_line_bytes) {
-      report(line_no, "line is " + std::to_string(line.size()) + " bytes, the limit is " +
+    if (parsed.kind == ParsedLine::Kind::kBlank) continue;
+    if (parsed.kind == ParsedLine::Kind::kTooLong) {
+      report(line_no, "line is " + std::to_string(parsed.size) + " bytes, the limit is " +
                           std::to_string(options.max_line_bytes));
+    } else if (parsed.kind == ParsedLine::Kind::kError) {
+      report(line_no, parsed.error);
     } else {
-      std::string err = ParseLine(parser, line, options, batch);
-      if (err.empty()) {
-        op_lines.push_back(line_no);
+      if (parsed.op.is_edge) {
+        batch.AddEdge(std::move(parsed.op.edge));
       } else {
-        report(line_no, err);
+        batch.Create(std::move(parsed.op.node));
       }
+      op_lines.push_back(line_no);
     }
     if (summary.errors > 0 && options.on_error == OnError::kAbort) {
       summary.aborted = true;
@@ -259,6 +408,7 @@ Result<ImportSummary> ImportJsonl(Database& db, std::istream& in, const ImportOp
     if (batch.size() >= options.batch_size) NS_RETURN_IF_ERROR(flush(line_no));
     if (cb.on_progress && line_no % 4096 == 0) cb.on_progress(progress);
   }
+  reader.Stop();  // the stream is ours alone again
   if (!summary.aborted) NS_RETURN_IF_ERROR(flush(line_no));
   if (in.bad()) return Status::IOError("read error in " + options.source_name);
   summary.lines = line_no;

@@ -7,7 +7,8 @@ namespace nodespace::io {
 nlohmann::json NodeToJson(const Node& node, bool with_embedding) {
   nlohmann::json j;
   j["id"] = node.id;
-  j["parent_id"] = node.parent_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(node.parent_id);
+  j["parent_id"] =
+      node.parent_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(node.parent_id);
   j["node_type"] = node.node_type;
   j["content"] = node.content;
   if (!node.title.empty()) j["title"] = node.title;
@@ -24,8 +25,9 @@ nlohmann::json NodeToJson(const Node& node, bool with_embedding) {
 nlohmann::json EdgeToJson(const Edge& edge) {
   nlohmann::json props = nlohmann::json::parse(edge.properties, nullptr, false);
   if (props.is_discarded()) props = nlohmann::json::object();
-  return {{"edge", {{"from", edge.from_id}, {"to", edge.to_id}, {"type", edge.type},
-                    {"properties", props}}}};
+  return {
+      {"edge",
+       {{"from", edge.from_id}, {"to", edge.to_id}, {"type", edge.type}, {"properties", props}}}};
 }
 
 }  // namespace nodespace::io

@@ -2,9 +2,8 @@
 // docs/formats/jsonl.md describes the line format.
 #pragma once
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "nodespace/node.h"
 

@@ -58,8 +58,33 @@ std::string_view Trim(std::string_view s) {
 }
 
 bool IsIdChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         c == '-' || c == '_' || c == '.' || c == ':';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '_' || c == '.' || c == ':';
+}
+
+// Length of the run of `c` starting at `i`.
+size_t RunLength(std::string_view s, size_t i, char c) {
+  size_t j = i;
+  while (j < s.size() && s[j] == c) ++j;
+  return j - i;
+}
+
+// The fence character at `i` when a line starting there opens or closes a
+// fenced code block (three or more ` or ~), else 0.
+char FenceAt(std::string_view s, size_t i) {
+  if (i >= s.size() || (s[i] != '`' && s[i] != '~')) return 0;
+  return RunLength(s, i, s[i]) >= 3 ? s[i] : 0;
+}
+
+// Where the paragraph holding `i` ends: the newline before the next blank or
+// fence line, or the end of the text. An inline code span never crosses it.
+size_t ParagraphEnd(std::string_view s, size_t i) {
+  for (size_t nl = s.find('\n', i); nl != std::string_view::npos; nl = s.find('\n', nl + 1)) {
+    size_t j = nl + 1;
+    while (j < s.size() && (s[j] == ' ' || s[j] == '\t' || s[j] == '\r')) ++j;
+    if (j == s.size() || s[j] == '\n' || FenceAt(s, j) != 0) return nl;
+  }
+  return s.size();
 }
 
 }  // namespace
@@ -103,19 +128,26 @@ std::vector<std::string> ExtractMentions(std::string_view md) {
     if (seen.insert(s).second) out.push_back(std::move(s));
   };
   const size_t n = md.size();
-  bool in_fence = false;
+  // An open fenced block: its character and length. Only a fence of the same
+  // character and at least that length closes it (CommonMark).
+  char fence_char = 0;
+  size_t fence_len = 0;
   bool at_line_start = true;
   for (size_t i = 0; i < n;) {
     if (at_line_start) {
       size_t j = i;
       while (j < n && (md[j] == ' ' || md[j] == '\t')) ++j;
-      if (md.substr(j, 3) == "```" || md.substr(j, 3) == "~~~") {
-        in_fence = !in_fence;
+      const char f = FenceAt(md, j);
+      const size_t len = f != 0 ? RunLength(md, j, f) : 0;
+      if (f != 0 && (fence_char == 0 || (f == fence_char && len >= fence_len))) {
+        fence_char = fence_char == 0 ? f : 0;
+        fence_len = len;
         const size_t nl = md.find('\n', j);
         i = nl == std::string_view::npos ? n : nl + 1;
         continue;
       }
     }
+    const bool in_fence = fence_char != 0;
     at_line_start = false;
     const char c = md[i];
     if (c == '\n') {
@@ -127,21 +159,33 @@ std::vector<std::string> ExtractMentions(std::string_view md) {
       ++i;
       continue;
     }
-    if (c == '`') {  // inline code span
-      const size_t close = md.find('`', i + 1);
-      i = close == std::string_view::npos ? n : close + 1;
+    if (c == '`') {
+      // An inline code span: a run of backticks closed by the next run of the
+      // same length in the same paragraph. An unmatched run is literal text,
+      // so a stray backtick does not hide the rest of the content.
+      const size_t run = RunLength(md, i, '`');
+      const size_t end = ParagraphEnd(md, i);
+      size_t close = md.find('`', i + run);
+      while (close < end && RunLength(md, close, '`') != run) {
+        close = md.find('`', close + RunLength(md, close, '`'));
+      }
+      i = close < end ? close + run : i + run;
       continue;
     }
     if (c == '[' && i + 1 < n && md[i + 1] == '[') {
+      // A wiki link ends on its own line; a "]]" further down (in a code block,
+      // say) must not swallow the lines in between.
       const size_t close = md.find("]]", i + 2);
-      if (close != std::string_view::npos) {
+      if (close != std::string_view::npos && close < md.find('\n', i + 2)) {
         std::string_view inner = md.substr(i + 2, close - i - 2);
         add(inner.substr(0, inner.find('|')));
         i = close + 2;
         continue;
       }
     }
-    if (c == '@' && (i == 0 || !IsIdChar(md[i - 1]))) {
+    // After an id character or '+' the '@' is inside an e-mail address
+    // (name@host, name+tag@host), not a mention.
+    if (c == '@' && (i == 0 || (!IsIdChar(md[i - 1]) && md[i - 1] != '+'))) {
       size_t j = i + 1;
       while (j < n && IsIdChar(md[j])) ++j;
       // Trailing punctuation ends a sentence, not an id.

@@ -50,9 +50,9 @@ std::string NewUuidV7() {
   b[8] = static_cast<unsigned char>(0x80 | (b[8] & 0x3F));
   char out[37];
   std::snprintf(out, sizeof(out),
-                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-                b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-                b[14], b[15]);
+                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+                b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+                b[15]);
   return out;
 }
 
@@ -68,7 +68,9 @@ int ToInt(std::string_view s) {
   for (char c : s) v = v * 10 + (c - '0');
   return v;
 }
-bool IsLeap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+bool IsLeap(int y) {
+  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
 int DaysInMonth(int y, int m) {
   static const int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   return m == 2 && IsLeap(y) ? 29 : kDays[m - 1];
@@ -123,7 +125,9 @@ std::string FormatTimestamp(TimestampMs ms) {
 }
 
 bool ParseTimestamp(std::string_view s, TimestampMs* out) {
-  if (IsDigits(s) && s.size() != 10) {  // plain milliseconds (a 10-char date would be digits+-)
+  // Plain milliseconds, whatever their length: a date always holds '-', so
+  // all-digit text is never one (ten digits are milliseconds too).
+  if (IsDigits(s)) {
     if (s.size() > 15) return false;
     *out = std::stoll(std::string(s));
     return true;

@@ -129,8 +129,8 @@ TEST(Ids, IsValidId) {
   EXPECT_FALSE(IsValidId(std::string("a\0b", 3), 256));
 }
 
-constexpr TimestampMs kMay1 = 1714521600000;         // 2024-05-01T00:00:00Z
-constexpr TimestampMs kMay1Noon = 1714564800000;     // 2024-05-01T12:00:00Z
+constexpr TimestampMs kMay1 = 1714521600000;      // 2024-05-01T00:00:00Z
+constexpr TimestampMs kMay1Noon = 1714564800000;  // 2024-05-01T12:00:00Z
 
 TimestampMs Parse(std::string_view text) {
   TimestampMs ms = -12345;
@@ -189,24 +189,39 @@ TEST(Ids, ParseTimestampPlainMillis) {
 
 TEST(Ids, ParseTimestampRejects) {
   TimestampMs ms = 77;
-  for (const char* bad :
-       {"", "x", "2024-05", "2024-13-01", "2024-02-30", "2024-05-01T",
-        "2024-05-01T12", "2024-05-01T12:00Z", "2024-05-01T24:00:00Z", "2024-05-01T12:60:00Z",
-        "2024-05-01T12:00:61Z", "2024-05-01T12:00:00.Z", "2024-05-01T12:00:00+0200",
-        "2024-05-01T12:00:00+02", "2024-05-01T12:00:00ZZ", "2024-05-01T12:00:00 Z",
-        "2024-05-01X12:00:00Z", "2024-05-01Z", "-5", "12ab", "1234567890123456",
-        "2024-05-01T1a:00:00Z"}) {
+  for (const char* bad : {"",
+                          "x",
+                          "2024-05",
+                          "2024-13-01",
+                          "2024-02-30",
+                          "2024-05-01T",
+                          "2024-05-01T12",
+                          "2024-05-01T12:00Z",
+                          "2024-05-01T24:00:00Z",
+                          "2024-05-01T12:60:00Z",
+                          "2024-05-01T12:00:61Z",
+                          "2024-05-01T12:00:00.Z",
+                          "2024-05-01T12:00:00+0200",
+                          "2024-05-01T12:00:00+02",
+                          "2024-05-01T12:00:00ZZ",
+                          "2024-05-01T12:00:00 Z",
+                          "2024-05-01X12:00:00Z",
+                          "2024-05-01Z",
+                          "-5",
+                          "12ab",
+                          "1234567890123456",
+                          "2024-05-01T1a:00:00Z"}) {
     EXPECT_FALSE(ParseTimestamp(bad, &ms)) << "'" << bad << "' should not parse";
   }
   EXPECT_EQ(ms, 77);  // untouched on failure
 }
 
 TEST(Ids, TimestampRoundTrips) {
-  for (TimestampMs t : {TimestampMs{0}, TimestampMs{1}, TimestampMs{999}, TimestampMs{-1},
-                        TimestampMs{-86400000}, kMay1, kMay1Noon, kMay1Noon + 1,
-                        kMay1Noon + 999, TimestampMs{951782400000},  // 2000-02-29
-                        TimestampMs{4102444799999},                  // 2099-12-31T23:59:59.999
-                        TimestampMs{253402300799000}}) {            // 9999-12-31T23:59:59
+  for (TimestampMs t :
+       {TimestampMs{0}, TimestampMs{1}, TimestampMs{999}, TimestampMs{-1}, TimestampMs{-86400000},
+        kMay1, kMay1Noon, kMay1Noon + 1, kMay1Noon + 999, TimestampMs{951782400000},  // 2000-02-29
+        TimestampMs{4102444799999},       // 2099-12-31T23:59:59.999
+        TimestampMs{253402300799000}}) {  // 9999-12-31T23:59:59
     TimestampMs back = 0;
     const std::string text = FormatTimestamp(t);
     ASSERT_TRUE(ParseTimestamp(text, &back)) << text;

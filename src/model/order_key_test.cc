@@ -156,13 +156,13 @@ TEST(OrderKey, IsValid) {
   EXPECT_TRUE(IsValid("a001"));
 
   EXPECT_FALSE(IsValid(""));
-  EXPECT_FALSE(IsValid("a"));      // integer part too short
-  EXPECT_FALSE(IsValid("b0"));     // 'b' announces three characters
-  EXPECT_FALSE(IsValid("0a"));     // bad head
-  EXPECT_FALSE(IsValid("~1"));     // parked keys are never valid
-  EXPECT_FALSE(IsValid("a0V0"));   // fraction ends in '0'
-  EXPECT_FALSE(IsValid("a0 "));    // not a digit
-  EXPECT_FALSE(IsValid("a0-"));    // not a digit
+  EXPECT_FALSE(IsValid("a"));       // integer part too short
+  EXPECT_FALSE(IsValid("b0"));      // 'b' announces three characters
+  EXPECT_FALSE(IsValid("0a"));      // bad head
+  EXPECT_FALSE(IsValid("~1"));      // parked keys are never valid
+  EXPECT_FALSE(IsValid("a0V0"));    // fraction ends in '0'
+  EXPECT_FALSE(IsValid("a0 "));     // not a digit
+  EXPECT_FALSE(IsValid("a0-"));     // not a digit
   EXPECT_FALSE(IsValid("a0\xC3"));  // not a digit
 }
 

@@ -7,8 +7,8 @@
 namespace nodespace::schema {
 namespace {
 
-const char* const kFieldTypes[] = {"string", "number",   "integer", "boolean", "date",
-                                   "datetime", "enum", "array",   "object"};
+const char* const kFieldTypes[] = {"string",   "number", "integer", "boolean", "date",
+                                   "datetime", "enum",   "array",   "object"};
 
 bool IsKnownType(const std::string& t) {
   return std::any_of(std::begin(kFieldTypes), std::end(kFieldTypes),
@@ -34,7 +34,7 @@ Status CheckField(const std::string& path, const nlohmann::json& v, const FieldS
   if (t == "object") return v.is_object() ? Status::OK() : bad("an object");
   if (t == "date") {
     return v.is_string() && ids::IsDateId(v.get<std::string>()) ? Status::OK()
-                                                                  : bad("a date YYYY-MM-DD");
+                                                                : bad("a date YYYY-MM-DD");
   }
   if (t == "datetime") {
     TimestampMs ms;
@@ -43,9 +43,8 @@ Status CheckField(const std::string& path, const nlohmann::json& v, const FieldS
                : bad("an ISO 8601 date-time");
   }
   if (t == "enum") {
-    if (v.is_string() &&
-        std::find(spec.values.begin(), spec.values.end(), v.get<std::string>()) !=
-            spec.values.end()) {
+    if (v.is_string() && std::find(spec.values.begin(), spec.values.end(), v.get<std::string>()) !=
+                             spec.values.end()) {
       return Status::OK();
     }
     std::string allowed;
@@ -60,8 +59,9 @@ Status CheckField(const std::string& path, const nlohmann::json& v, const FieldS
 Result<TypeSchema> ParseSchemaNode(const nlohmann::json& properties) {
   if (!properties.is_object() || !properties.contains("schema") ||
       !properties["schema"].is_object()) {
-    return Status::InvalidArgument("schema node needs properties {\"schema\": {\"for\": ..., "
-                                   "\"fields\": {...}}}");
+    return Status::InvalidArgument(
+        "schema node needs properties {\"schema\": {\"for\": ..., "
+        "\"fields\": {...}}}");
   }
   const auto& s = properties["schema"];
   TypeSchema out;
@@ -76,7 +76,8 @@ Result<TypeSchema> ParseSchemaNode(const nlohmann::json& properties) {
     out.allow_unknown_fields = s["allow_unknown_fields"].get<bool>();
   }
   if (s.contains("fields")) {
-    if (!s["fields"].is_object()) return Status::InvalidArgument("schema.fields: expected an object");
+    if (!s["fields"].is_object())
+      return Status::InvalidArgument("schema.fields: expected an object");
     for (const auto& [name, f] : s["fields"].items()) {
       const std::string path = "schema.fields." + name;
       if (!f.is_object() || !f.contains("type") || !f["type"].is_string()) {
@@ -132,15 +133,16 @@ Status Validate(const nlohmann::json& properties, const TypeSchema& schema) {
   if (!properties.contains(schema.for_type)) {
     for (const auto& [name, spec] : schema.fields) {
       if (spec.required) {
-        return Status::InvalidArgument(schema.for_type + "." + name + ": required property missing");
+        return Status::InvalidArgument(schema.for_type + "." + name +
+                                       ": required property missing");
       }
     }
     return Status::OK();
   }
   const auto& ns = properties[schema.for_type];
   if (!ns.is_object()) {
-    return Status::InvalidArgument(schema.for_type + ": expected an object of " +
-                                   schema.for_type + " properties");
+    return Status::InvalidArgument(schema.for_type + ": expected an object of " + schema.for_type +
+                                   " properties");
   }
   for (const auto& [name, spec] : schema.fields) {
     const std::string path = schema.for_type + "." + name;

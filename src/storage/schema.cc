@@ -87,16 +87,16 @@ Status MigrateSchema(Connection& conn) {
   if (stored > kSchemaVersion) {
     return Status::NotSupported("database schema version " + std::to_string(stored) +
                                 " is newer than this build supports (" +
-                                std::to_string(kSchemaVersion) +
-                                "); upgrade nodespace to open it");
+                                std::to_string(kSchemaVersion) + "); upgrade nodespace to open it");
   }
   if (stored == 0) {
     // A file with tables but no version is not ours.
     NS_ASSIGN_OR_RETURN(int64_t tables,
                         conn.QueryInt("SELECT count(*) FROM sqlite_master WHERE type='table'"));
     if (tables > 0) {
-      return Status::Corruption("file has tables but no NodeSpace schema version; "
-                                "not a NodeSpace database");
+      return Status::Corruption(
+          "file has tables but no NodeSpace schema version; "
+          "not a NodeSpace database");
     }
   }
   return RunSteps(conn, stored, kSchemaVersion);

@@ -37,8 +37,8 @@ Status FromSqlite(int rc, sqlite3* db, std::string_view context) {
 }
 
 Statement& Statement::Bind(int i, std::string_view text) {
-  int rc = sqlite3_bind_text(stmt_, i, text.data(), static_cast<int>(text.size()),
-                             SQLITE_TRANSIENT);
+  int rc =
+      sqlite3_bind_text(stmt_, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
   if (rc != SQLITE_OK && bind_error_.ok()) bind_error_ = FromSqlite(rc, db_, "bind");
   return *this;
 }
