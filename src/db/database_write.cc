@@ -4,10 +4,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "db/database_impl.h"
 #include "model/content.h"
@@ -23,7 +22,9 @@ using storage::Statement;
 
 namespace {
 
-std::string Quote(const std::string& s) { return "'" + s + "'"; }
+std::string Quote(const std::string& s) {
+  return "'" + s + "'";
+}
 
 // Whether JSON text that nlohmann::json::accept()s is an object: its first
 // token (after the byte order mark and whitespace nlohmann skips) is '{'.
@@ -56,17 +57,24 @@ bool IsSimpleValidJson(std::string_view text) {
       if (c != '\\') continue;
       if (++p == end) return false;
       switch (*p) {
-        case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+        case '"':
+        case '\\':
+        case '/':
+        case 'b':
+        case 'f':
+        case 'n':
+        case 'r':
+        case 't':
           continue;
         case 'u': {
           if (end - p < 5) return false;
           unsigned v = 0;
           for (int k = 1; k <= 4; ++k) {
             const char h = p[k];
-            const int d = is_digit(h) ? h - '0'
+            const int d = is_digit(h)              ? h - '0'
                           : (h >= 'a' && h <= 'f') ? h - 'a' + 10
                           : (h >= 'A' && h <= 'F') ? h - 'A' + 10
-                                                     : -1;
+                                                   : -1;
             if (d < 0) return false;
             v = v * 16 + static_cast<unsigned>(d);
           }
@@ -223,9 +231,9 @@ auto Database::Impl::WithWriteTxn(const WriteOptions& options, Fn&& fn)
 }
 
 Result<std::optional<Node>> Database::Impl::LoadNode(Connection& conn, const std::string& id) {
-  NS_ASSIGN_OR_RETURN(Statement * stmt,
-                      conn.Prepare(std::string("SELECT ") + storage::kNodeColumns +
-                                   " FROM nodes WHERE id = ?1"));
+  NS_ASSIGN_OR_RETURN(
+      Statement * stmt,
+      conn.Prepare(std::string("SELECT ") + storage::kNodeColumns + " FROM nodes WHERE id = ?1"));
   ScopedStatement s(*stmt);
   s->Bind(1, id);
   NS_ASSIGN_OR_RETURN(bool row, s->Step());
@@ -254,16 +262,14 @@ Status Database::Impl::ValidateContent(const std::string& content) const {
   }
   size_t bad = 0;
   if (!content::IsValidUtf8(content, &bad)) {
-    return Status::InvalidArgument("content is not valid UTF-8 (byte " + std::to_string(bad) +
-                                   ")");
+    return Status::InvalidArgument("content is not valid UTF-8 (byte " + std::to_string(bad) + ")");
   }
   return Status::OK();
 }
 
 Status Database::Impl::ValidateType(const std::string& node_type) const {
   if (node_type.empty()) return Status::InvalidArgument("node_type must not be empty");
-  if (node_type.size() > 64 || !ids::IsValidId(node_type, 64) ||
-      !content::IsValidUtf8(node_type)) {
+  if (node_type.size() > 64 || !ids::IsValidId(node_type, 64) || !content::IsValidUtf8(node_type)) {
     return Status::InvalidArgument("node_type " + Quote(node_type) +
                                    " must be 1-64 bytes without spaces or control characters");
   }
@@ -347,8 +353,9 @@ Status Database::Impl::ValidateEmbedding(WriteContext& ctx, const std::vector<fl
     ctx.embedding_dim = row ? std::stoll(s->ColumnString(0)) : 0;
   }
   if (*ctx.embedding_dim == 0) {
-    NS_ASSIGN_OR_RETURN(Statement * stmt,
-                        ctx.conn.Prepare("INSERT INTO meta(key, value) VALUES('embedding_dim', ?1)"));
+    NS_ASSIGN_OR_RETURN(
+        Statement * stmt,
+        ctx.conn.Prepare("INSERT INTO meta(key, value) VALUES('embedding_dim', ?1)"));
     NS_RETURN_IF_ERROR(stmt->Bind(1, std::to_string(v.size())).Run());
     ctx.embedding_dim = static_cast<int64_t>(v.size());
   } else if (static_cast<int64_t>(v.size()) != *ctx.embedding_dim) {
@@ -415,8 +422,7 @@ Status Database::Impl::EnsureParent(WriteContext& ctx, const std::string& parent
 }
 
 Result<std::string> Database::Impl::ComputeKey(WriteContext& ctx, const std::string& parent_id,
-                                               const Position& pos,
-                                               const std::string& exclude_id) {
+                                               const Position& pos, const std::string& exclude_id) {
   auto one_key = [&](const std::string& sql, const std::string& bound) -> Result<std::string> {
     NS_ASSIGN_OR_RETURN(Statement * stmt, ctx.conn.Prepare(sql));
     ScopedStatement s(*stmt);
@@ -479,8 +485,7 @@ Result<std::string> Database::Impl::ComputeKey(WriteContext& ctx, const std::str
   return Status::Internal("unknown position kind");
 }
 
-Result<std::string> Database::Impl::KeyForPosition(WriteContext& ctx,
-                                                   const std::string& parent_id,
+Result<std::string> Database::Impl::KeyForPosition(WriteContext& ctx, const std::string& parent_id,
                                                    const Position& pos,
                                                    const std::string& exclude_id) {
   auto key = ComputeKey(ctx, parent_id, pos, exclude_id);
@@ -522,8 +527,7 @@ Status Database::Impl::RenumberSiblings(WriteContext& ctx, const std::string& pa
       if (!row) return Status::Internal("renumbered node vanished");
       version = s->ColumnInt(0);
     }
-    nlohmann::json payload = {{"parent_id", parent_id}, {"order_key", keys[i]},
-                              {"renumber", true}};
+    nlohmann::json payload = {{"parent_id", parent_id}, {"order_key", keys[i]}, {"renumber", true}};
     NS_RETURN_IF_ERROR(AppendChange(ctx, ChangeOp::kMove, ids[i], version, payload.dump()));
   }
   return Status::OK();
@@ -747,9 +751,8 @@ Result<int64_t> Database::Impl::SetLifecycleInTxn(WriteContext& ctx, const std::
   NS_ASSIGN_OR_RETURN(Node root, LoadForWrite(ctx, id, expected_version));
   (void)root;
   NS_RETURN_IF_ERROR(CollectSubtree(ctx.conn, id));
-  nlohmann::json payload = {{"fields", {"lifecycle"}},
-                            {"lifecycle", LifecycleName(lifecycle)},
-                            {"subtree_root", id}};
+  nlohmann::json payload = {
+      {"fields", {"lifecycle"}}, {"lifecycle", LifecycleName(lifecycle)}, {"subtree_root", id}};
   NS_ASSIGN_OR_RETURN(
       Statement * log,
       ctx.conn.Prepare("INSERT INTO changes(ts, op, node_id, version, origin, payload) "
@@ -808,7 +811,8 @@ Status Database::Impl::AddEdgeInTxn(WriteContext& ctx, const Edge& e) {
                       ctx.conn.Prepare("INSERT INTO edges(from_id, to_id, type, properties) "
                                        "VALUES(?1, ?2, ?3, ?4) ON CONFLICT DO UPDATE SET "
                                        "properties = excluded.properties"));
-  NS_RETURN_IF_ERROR(ins->Bind(1, e.from_id).Bind(2, e.to_id).Bind(3, e.type).Bind(4, props.dump()).Run());
+  NS_RETURN_IF_ERROR(
+      ins->Bind(1, e.from_id).Bind(2, e.to_id).Bind(3, e.type).Bind(4, props.dump()).Run());
   nlohmann::json payload = {{"to_id", e.to_id}, {"type", e.type}, {"properties", props}};
   return AppendChange(ctx, ChangeOp::kEdgeAdd, e.from_id, from->version, payload.dump());
 }
@@ -816,7 +820,8 @@ Status Database::Impl::AddEdgeInTxn(WriteContext& ctx, const Edge& e) {
 Status Database::Impl::RemoveEdgeInTxn(WriteContext& ctx, const std::string& from,
                                        const std::string& to, const std::string& type) {
   if (type == kEdgeMentions) {
-    return Status::InvalidArgument("mentions edges are derived from content links; edit the content");
+    return Status::InvalidArgument(
+        "mentions edges are derived from content links; edit the content");
   }
   NS_ASSIGN_OR_RETURN(Statement * del, ctx.conn.Prepare("DELETE FROM edges WHERE from_id = ?1 "
                                                         "AND to_id = ?2 AND type = ?3"));
@@ -834,13 +839,14 @@ Result<std::string> Database::Impl::ResolveCollection(Connection& conn, const st
   size_t start = 0;
   while (true) {
     const size_t colon = path.find(':', start);
-    parts.push_back(path.substr(start, colon == std::string::npos ? std::string::npos
-                                                                   : colon - start));
+    parts.push_back(
+        path.substr(start, colon == std::string::npos ? std::string::npos : colon - start));
     if (colon == std::string::npos) break;
     start = colon + 1;
   }
   for (const auto& p : parts) {
-    if (p.empty()) return Status::InvalidArgument("collection path " + Quote(path) + " has an empty part");
+    if (p.empty())
+      return Status::InvalidArgument("collection path " + Quote(path) + " has an empty part");
   }
   // A top-level collection is a member of nothing; each later part is a
   // member of the previous one.
@@ -872,7 +878,8 @@ Result<std::string> Database::Impl::ResolveCollection(Connection& conn, const st
       c.content = parts[i];
       NS_ASSIGN_OR_RETURN(Node created, CreateNode(*create_in, c));
       found = created.id;
-      if (i > 0) NS_RETURN_IF_ERROR(AddEdgeInTxn(*create_in, {found, current, kEdgeMemberOf, "{}"}));
+      if (i > 0)
+        NS_RETURN_IF_ERROR(AddEdgeInTxn(*create_in, {found, current, kEdgeMemberOf, "{}"}));
     }
     current = found;
   }
@@ -937,8 +944,7 @@ Result<BatchResult> Database::Impl::Write(const WriteBatch& batch, const WriteOp
     auto fatal = [](const Status& st) {
       const StatusCode c = st.code();
       return c == StatusCode::kIOError || c == StatusCode::kResourceExhausted ||
-             c == StatusCode::kCorruption || c == StatusCode::kBusy ||
-             c == StatusCode::kInternal;
+             c == StatusCode::kCorruption || c == StatusCode::kBusy || c == StatusCode::kInternal;
     };
     auto run = [&](const char* sql) -> Status {
       NS_ASSIGN_OR_RETURN(Statement * stmt, ctx.conn.Prepare(sql));
@@ -1039,21 +1045,25 @@ Result<int64_t> Database::Impl::SetLifecycle(const std::string& id, Lifecycle li
 
 Status Database::Impl::AddToCollection(const std::string& id, const std::string& path,
                                        const WriteOptions& options) {
-  return WithWriteTxn(options, [&](WriteContext& ctx) -> Result<bool> {
-           NS_ASSIGN_OR_RETURN(std::string collection, ResolveCollection(ctx.conn, path, &ctx));
-           NS_RETURN_IF_ERROR(AddEdgeInTxn(ctx, {id, collection, kEdgeMemberOf, "{}"}));
-           return true;
-         })
+  return WithWriteTxn(
+             options,
+             [&](WriteContext& ctx) -> Result<bool> {
+               NS_ASSIGN_OR_RETURN(std::string collection, ResolveCollection(ctx.conn, path, &ctx));
+               NS_RETURN_IF_ERROR(AddEdgeInTxn(ctx, {id, collection, kEdgeMemberOf, "{}"}));
+               return true;
+             })
       .status();
 }
 
 Status Database::Impl::RemoveFromCollection(const std::string& id, const std::string& path,
                                             const WriteOptions& options) {
-  return WithWriteTxn(options, [&](WriteContext& ctx) -> Result<bool> {
-           NS_ASSIGN_OR_RETURN(std::string collection, ResolveCollection(ctx.conn, path, nullptr));
-           NS_RETURN_IF_ERROR(RemoveEdgeInTxn(ctx, id, collection, kEdgeMemberOf));
-           return true;
-         })
+  return WithWriteTxn(options,
+                      [&](WriteContext& ctx) -> Result<bool> {
+                        NS_ASSIGN_OR_RETURN(std::string collection,
+                                            ResolveCollection(ctx.conn, path, nullptr));
+                        NS_RETURN_IF_ERROR(RemoveEdgeInTxn(ctx, id, collection, kEdgeMemberOf));
+                        return true;
+                      })
       .status();
 }
 

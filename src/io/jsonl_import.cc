@@ -152,10 +152,14 @@ std::string ParseLine(od::parser& parser, std::string& buf, const ImportOptions&
         }
         std::string_view s;
         if (ev.get_string().get(s)) return "edge." + std::string(ek) + ": expected a string";
-        if (ek == "from") edge.from_id.assign(s);
-        else if (ek == "to") edge.to_id.assign(s);
-        else if (ek == "type") edge.type.assign(s);
-        else return "edge: unknown field '" + std::string(ek) + "'";
+        if (ek == "from")
+          edge.from_id.assign(s);
+        else if (ek == "to")
+          edge.to_id.assign(s);
+        else if (ek == "type")
+          edge.type.assign(s);
+        else
+          return "edge: unknown field '" + std::string(ek) + "'";
       }
     }
     // Other fields (title, order_key, ...) are derived or unknown: ignored.
@@ -288,8 +292,8 @@ class LineReader {
 
   std::istream& in_;
   const ImportOptions& options_;
-  std::string line_;   // owned by whichever thread reads
-  od::parser parser_;  // likewise
+  std::string line_;               // owned by whichever thread reads
+  od::parser parser_;              // likewise
   std::vector<ParsedLine> chunk_;  // the caller's current chunk
   size_t pos_ = 0;
 
@@ -328,7 +332,8 @@ Result<ImportSummary> ImportJsonl(Database& db, std::istream& in, const ImportOp
     std::stable_sort(pending_errors.begin(), pending_errors.end(),
                      [](const auto& a, const auto& b) { return a.first < b.first; });
     for (const auto& [line, reason] : pending_errors) {
-      if (cb.on_error) cb.on_error(options.source_name + ":" + std::to_string(line) + ": " + reason);
+      if (cb.on_error)
+        cb.on_error(options.source_name + ":" + std::to_string(line) + ": " + reason);
     }
     pending_errors.clear();
   };
