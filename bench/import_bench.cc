@@ -11,20 +11,26 @@
 //   sqlite_emb   the same with the embedding stored as a float32 blob
 //   sqlite_idx   the plain-table baseline plus NodeSpace's indexes (id unique,
 //                parent, type, created_at): what index maintenance costs
+//   sqlite_schema  raw SQLite running the statements a create needs (id and
+//                parent lookups, last sibling key, node row, change-log row)
+//                on NodeSpace's own tables: the floor under NodeSpace's schema
+//   sqlite_schema_emb  the same with the embedding blob
 //   nodespace    io::ImportJsonl, with_embeddings=false, Durability::kFull
 //   nodespace_emb      the same with embeddings
 //   nodespace_b<N>     nodespace with another batch size (--extra-batch-sizes)
 //   cold open    a fresh process that runs Database::Open + Get(id), with the
 //                page cache warm and (as root) after dropping it
-// For each import: seconds, rows/s, CPU time, peak RSS of the phase (VmHWM,
-// reset between phases through /proc/self/clear_refs) and the bytes on disk
-// after the database is closed.
+// Each phase runs in a child process of its own. For each: seconds, rows/s,
+// CPU time (all threads), peak RSS of the phase (VmHWM of its process) and,
+// for imports, the bytes on disk after the database is closed.
 //
 //   nodespace_import_bench --data /tmp/nsdata/100k --scratch /tmp/nsbench/100k
 //       --out /tmp/nsbench/100k.json
 // Options: --batch-size N (5000), --extra-batch-sizes N,M (none), --limit ROWS
 // (first ROWS lines only), --phases a,b,... (default: all), --warm-runs N (5),
-// --cold-runs N (3, needs root), --get-id ID (default: the middle row).
+// --cold-runs N (3, needs root), --get-id ID (default: the middle row),
+// --page-cache-mib N (SQLite page cache of the writing phases; default 64, as
+// Options::page_cache_mib).
 //
 // Child modes (used by the cold-open phase, usable by hand):
 //   nodespace_import_bench --cold-open DB_DIR --get-id ID
@@ -52,8 +58,13 @@
 #include <vector>
 
 #include "io/jsonl_import.h"
+#include "model/content.h"
 #include "model/ids.h"
+#include "model/order_key.h"
 #include "nodespace/database.h"
+
+#define NS_STRINGIFY_INNER(x) #x
+#define NS_STRINGIFY(x) NS_STRINGIFY_INNER(x)
 
 namespace {
 
@@ -61,6 +72,10 @@ namespace fs = std::filesystem;
 namespace od = simdjson::ondemand;
 using Json = nlohmann::ordered_json;
 using Clock = std::chrono::steady_clock;
+
+// SQLite page cache per connection for every phase that writes (NodeSpace's
+// Options::page_cache_mib and the baselines' cache_size); 64 is the default.
+int g_page_cache_mib = nodespace::Options().page_cache_mib;
 
 double Seconds(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
@@ -265,9 +280,67 @@ struct PhaseResult {
   }
 };
 
-// Runs `fn` as one phase: CPU time, peak RSS and load average around it.
+PhaseResult FromJson(const Json& j) {
+  PhaseResult r;
+  r.name = j.at("name").get<std::string>();
+  r.what = j.at("what").get<std::string>();
+  r.rows = j.at("rows").get<uint64_t>();
+  r.errors = j.at("errors").get<uint64_t>();
+  r.batch_size = j.value("batch_size", size_t{0});
+  r.embeddings = j.at("embeddings").get<bool>();
+  r.seconds = j.at("seconds").get<double>();
+  r.open_seconds = j.value("open_seconds", 0.0);
+  r.close_seconds = j.value("close_seconds", 0.0);
+  r.cpu_user = j.at("cpu_user_seconds").get<double>();
+  r.cpu_sys = j.at("cpu_sys_seconds").get<double>();
+  r.peak_rss_kb = j.at("peak_rss_kb").get<int64_t>();
+  r.disk_bytes = j.value("disk_bytes", int64_t{-1});
+  r.load_before = j.at("loadavg_before").get<double>();
+  r.load_after = j.at("loadavg_after").get<double>();
+  return r;
+}
+
+PhaseResult MeasureHere(const std::string& name, const std::string& what,
+                        const std::function<void(PhaseResult&)>& fn);
+
+// Runs `fn` as one phase in a child process of its own, so that its peak RSS
+// is its own (not memory the allocator kept from an earlier phase), and
+// records CPU time, peak RSS and the load average around it.
 PhaseResult Measure(const std::string& name, const std::string& what,
                     const std::function<void(PhaseResult&)>& fn) {
+  int fds[2];
+  if (pipe(fds) != 0) Die("pipe failed");
+  std::cout.flush();
+  std::cerr.flush();
+  const pid_t pid = fork();
+  if (pid < 0) Die("fork failed");
+  if (pid == 0) {
+    close(fds[0]);
+    const std::string out = MeasureHere(name, what, fn).ToJson().dump();
+    size_t done = 0;
+    while (done < out.size()) {
+      const ssize_t n = write(fds[1], out.data() + done, out.size() - done);
+      if (n <= 0) _exit(3);
+      done += static_cast<size_t>(n);
+    }
+    close(fds[1]);
+    std::cerr.flush();
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fds[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) Die("phase " + name + " failed");
+  return FromJson(Json::parse(out));
+}
+
+PhaseResult MeasureHere(const std::string& name, const std::string& what,
+                        const std::function<void(PhaseResult&)>& fn) {
   std::cerr << "[" << name << "] " << what << " ..." << std::endl;
   PhaseResult r;
   r.name = name;
@@ -350,7 +423,7 @@ void SqlitePass(const std::string& file, const fs::path& dir, bool with_embeddin
         db, "open");
   Exec(db, "PRAGMA journal_mode = WAL");
   Exec(db, "PRAGMA synchronous = FULL");
-  Exec(db, "PRAGMA cache_size = -65536");
+  Exec(db, ("PRAGMA cache_size = -" + std::to_string(g_page_cache_mib * 1024)).c_str());
   Exec(db, "PRAGMA temp_store = MEMORY");
   Exec(db,
        "CREATE TABLE nodes(id TEXT NOT NULL, parent_id TEXT NOT NULL, node_type TEXT NOT NULL, "
@@ -418,12 +491,122 @@ void SqlitePass(const std::string& file, const fs::path& dir, bool with_embeddin
   r.batch_size = batch_size;
 }
 
+// The floor under NodeSpace's own schema: raw SQLite running the statements
+// a create needs (id and parent lookups, the last sibling key, the node row,
+// the change-log row) on the tables and indexes Database::Open creates, with
+// SQLITE_STATIC binds and no per-node savepoint, validation or C++ objects.
+void SqliteSchemaPass(const std::string& file, const fs::path& dir, bool with_embeddings,
+                      size_t batch_size, PhaseResult& r) {
+  fs::remove_all(dir);
+  {
+    auto created = nodespace::Database::Open(dir.string());
+    if (!created.ok()) Die("create " + dir.string() + ": " + created.status().ToString());
+  }
+  const std::string db_file = (dir / "nodespace.db").string();
+  const auto t_open = Clock::now();
+  sqlite3* db = nullptr;
+  Check(sqlite3_open_v2(db_file.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), db, "open");
+  Exec(db, "PRAGMA journal_mode = WAL");
+  Exec(db, "PRAGMA synchronous = FULL");
+  Exec(db, ("PRAGMA cache_size = -" + std::to_string(g_page_cache_mib * 1024)).c_str());
+  Exec(db, "PRAGMA temp_store = MEMORY");
+  auto prepare = [&](const char* sql) {
+    sqlite3_stmt* stmt = nullptr;
+    Check(sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr), db, sql);
+    return stmt;
+  };
+  sqlite3_stmt* exists = prepare("SELECT 1 FROM nodes WHERE id = ?1");
+  sqlite3_stmt* last_key =
+      prepare("SELECT order_key FROM nodes WHERE parent_id = ?1 ORDER BY order_key DESC LIMIT 1");
+  sqlite3_stmt* ins = prepare(
+      "INSERT INTO nodes(id, parent_id, order_key, node_type, content, title, properties, "
+      "lifecycle, version, created_at, modified_at, embedding) "
+      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, 1, ?8, ?8, ?9)");
+  sqlite3_stmt* log = prepare(
+      "INSERT INTO changes(ts, op, node_id, version, origin, payload) "
+      "VALUES(?1, 1, ?2, 1, '', ?3)");
+  r.open_seconds = Seconds(t_open, Clock::now());
+  auto text = [](sqlite3_stmt* st, int i, const std::string& v) {
+    sqlite3_bind_text(st, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+  };
+  auto found = [&](const std::string& id) {
+    text(exists, 1, id);
+    const bool row = sqlite3_step(exists) == SQLITE_ROW;
+    sqlite3_reset(exists);
+    return row;
+  };
+
+  std::ifstream in(file);
+  std::string line, key, title, payload;
+  od::parser parser;
+  Row row;
+  size_t in_txn = 0;
+  const int64_t now = nodespace::ids::NowMs();
+  const auto t0 = Clock::now();
+  while (std::getline(in, line)) {
+    if (!ParseRow(parser, line, with_embeddings, now, &row).empty()) {
+      ++r.errors;
+      continue;
+    }
+    if (in_txn == 0) Exec(db, "BEGIN IMMEDIATE");
+    if (found(row.id) || (!row.parent_id.empty() && !found(row.parent_id))) {
+      ++r.errors;
+      continue;
+    }
+    text(last_key, 1, row.parent_id);
+    std::string last;
+    if (sqlite3_step(last_key) == SQLITE_ROW) {
+      last = reinterpret_cast<const char*>(sqlite3_column_text(last_key, 0));
+    }
+    sqlite3_reset(last_key);
+    key = nodespace::order_key::Between(last, "").value();
+    title = row.parent_id.empty() ? nodespace::content::DeriveTitle(row.content) : "";
+    text(ins, 1, row.id);
+    text(ins, 2, row.parent_id);
+    text(ins, 3, key);
+    text(ins, 4, row.node_type);
+    text(ins, 5, row.content);
+    text(ins, 6, title);
+    text(ins, 7, row.properties);
+    sqlite3_bind_int64(ins, 8, row.created_at);
+    if (row.embedding.empty()) {
+      sqlite3_bind_null(ins, 9);
+    } else {
+      sqlite3_bind_blob(ins, 9, row.embedding.data(),
+                        static_cast<int>(row.embedding.size() * sizeof(float)), SQLITE_STATIC);
+    }
+    Check(sqlite3_step(ins), db, "insert");
+    sqlite3_reset(ins);
+    payload = "{\"order_key\":\"" + key + "\",\"parent_id\":\"" + row.parent_id + "\"}";
+    sqlite3_bind_int64(log, 1, now);
+    text(log, 2, row.id);
+    text(log, 3, payload);
+    Check(sqlite3_step(log), db, "insert change");
+    sqlite3_reset(log);
+    ++r.rows;
+    if (++in_txn == batch_size) {
+      Exec(db, "COMMIT");
+      in_txn = 0;
+    }
+  }
+  if (in_txn > 0) Exec(db, "COMMIT");
+  r.seconds = Seconds(t0, Clock::now());
+  const auto t_close = Clock::now();
+  for (sqlite3_stmt* st : {exists, last_key, ins, log}) sqlite3_finalize(st);
+  Check(sqlite3_close(db), nullptr, "close");
+  r.close_seconds = Seconds(t_close, Clock::now());
+  r.disk_bytes = DiskBytes(dir);
+  r.batch_size = batch_size;
+  r.embeddings = with_embeddings;
+}
+
 void NodeSpacePass(const std::string& file, const fs::path& dir, bool with_embeddings,
                    size_t batch_size, PhaseResult& r) {
   fs::remove_all(dir);
   const auto t_open = Clock::now();
   nodespace::Options options;
   options.durability = nodespace::Durability::kFull;
+  options.page_cache_mib = g_page_cache_mib;
   auto opened = nodespace::Database::Open(dir.string(), options);
   if (!opened.ok()) Die("open " + dir.string() + ": " + opened.status().ToString());
   std::unique_ptr<nodespace::Database> db = std::move(opened).value();
@@ -602,7 +785,10 @@ Json MachineInfo() {
   j["debian_version"] = ReadFirstLine("/etc/debian_version");
   j["compiler"] = __VERSION__;
   j["sqlite_version"] = sqlite3_libversion();
-  j["simdjson_builtin_implementation"] = simdjson::builtin_implementation()->name();
+  // ondemand (stage 2) is compiled into each translation unit for the
+  // kernel its compiler flags allow; stage 1 dispatches at run time.
+  j["simdjson_ondemand_kernel"] = NS_STRINGIFY(SIMDJSON_BUILTIN_IMPLEMENTATION);
+  j["simdjson_library_builtin"] = simdjson::builtin_implementation()->name();
   j["simdjson_active_implementation"] = simdjson::get_active_implementation()->name();
   return j;
 }
@@ -668,10 +854,12 @@ int BenchMain(const Args& a) {
   report["input"] = file;
   report["input_bytes"] = static_cast<int64_t>(fs::file_size(file));
   report["limit"] = a.limit;
+  report["batch_size"] = a.batch_size;
+  report["page_cache_mib"] = g_page_cache_mib;
   report["machine"] = MachineInfo();
-  std::cerr << "simdjson builtin (ondemand) implementation: "
-            << report["machine"]["simdjson_builtin_implementation"].get<std::string>()
-            << ", active (stage 1): "
+  std::cerr << "simdjson ondemand kernel (compile time): "
+            << report["machine"]["simdjson_ondemand_kernel"].get<std::string>()
+            << ", stage 1 (run time): "
             << report["machine"]["simdjson_active_implementation"].get<std::string>() << std::endl;
 
   std::vector<PhaseResult> results;
@@ -710,6 +898,16 @@ int BenchMain(const Args& a) {
         Measure("sqlite_idx", "raw SQLite + NodeSpace's 4 indexes, no embeddings",
                 [&](auto& r) { SqlitePass(file, scratch / "sqlite_idx", false, true, bs, r); }));
   }
+  if (a.Wants("sqlite_schema")) {
+    results.push_back(
+        Measure("sqlite_schema", "raw SQLite, NodeSpace's schema and per-node statements",
+                [&](auto& r) { SqliteSchemaPass(file, scratch / "sqlite_schema", false, bs, r); }));
+  }
+  if (a.Wants("sqlite_schema_emb")) {
+    results.push_back(Measure(
+        "sqlite_schema_emb", "sqlite_schema plus the embedding blob",
+        [&](auto& r) { SqliteSchemaPass(file, scratch / "sqlite_schema_emb", true, bs, r); }));
+  }
   if (a.Wants("nodespace")) {
     results.push_back(Measure("nodespace", "io::ImportJsonl, with_embeddings=false", [&](auto& r) {
       NodeSpacePass(file, scratch / "nodespace", false, bs, r);
@@ -747,7 +945,9 @@ int BenchMain(const Args& a) {
   };
   ratio("nodespace", "sqlite");
   ratio("nodespace", "sqlite_idx");
+  ratio("nodespace", "sqlite_schema");
   ratio("nodespace_emb", "sqlite_emb");
+  ratio("nodespace_emb", "sqlite_schema_emb");
   report["ratios"] = ratios;
 
   // Cold open + first Get, in fresh processes.
@@ -774,12 +974,12 @@ int BenchMain(const Args& a) {
   report["cold_open"] = cold;
   struct rusage ru {};
   getrusage(RUSAGE_SELF, &ru);
-  report["process_peak_rss_kb"] = ru.ru_maxrss;
+  report["parent_process_peak_rss_kb"] = ru.ru_maxrss;
 
   // Human-readable table.
   std::cout << "\nFoundation benchmark: " << a.data << " (" << Thousands(rows) << " rows, "
             << Thousands(report["input_bytes"].get<double>() / 1048576.0) << " MiB of JSONL)\n";
-  std::cout << "simdjson ondemand: " << report["machine"]["simdjson_builtin_implementation"]
+  std::cout << "simdjson ondemand: " << report["machine"]["simdjson_ondemand_kernel"]
             << ", stage 1: " << report["machine"]["simdjson_active_implementation"] << "\n\n";
   std::printf("%-20s %10s %10s %12s %9s %9s %10s %12s\n", "phase", "rows", "seconds", "rows/s",
               "cpu s", "close s", "peak MiB", "disk MiB");
@@ -792,7 +992,7 @@ int BenchMain(const Args& a) {
   }
   std::cout << "\nNodeSpace / baseline\n";
   for (const auto& [k, v] : ratios.items()) {
-    std::printf("  %-28s time x%.2f   rate x%.2f   disk x%.2f\n", k.c_str(),
+    std::printf("  %-34s time x%.2f   rate x%.2f   disk x%.2f\n", k.c_str(),
                 v["time_ratio"].get<double>(), v["rate_ratio"].get<double>(),
                 v["disk_ratio"].get<double>());
   }
@@ -812,7 +1012,10 @@ int BenchMain(const Args& a) {
     line("warm", v["warm"]);
     line("cold", v["cold"]);
   }
-  std::cout << "\nprocess peak RSS " << Thousands(ru.ru_maxrss / 1024.0) << " MiB" << std::endl;
+  int64_t largest_kb = 0;
+  for (const auto& r : results) largest_kb = std::max(largest_kb, r.peak_rss_kb);
+  std::cout << "\nlargest peak RSS of a phase " << Thousands(largest_kb / 1024.0)
+            << " MiB (each phase runs in a process of its own)" << std::endl;
 
   if (!a.out.empty()) {
     std::ofstream out(a.out);
@@ -824,13 +1027,15 @@ int BenchMain(const Args& a) {
 }
 
 void Usage() {
-  std::cerr << "usage: nodespace_import_bench --data DIR --scratch DIR [--out FILE.json]\n"
-               "         [--batch-size N] [--extra-batch-sizes N,M] [--limit ROWS]\n"
-               "         [--phases read,parse,parse_emb,sqlite,sqlite_emb,sqlite_idx,nodespace,\n"
-               "                   nodespace_emb,nodespace_batches,cold_open]\n"
-               "         [--warm-runs N] [--cold-runs N] [--get-id ID]\n"
-               "       nodespace_import_bench --cold-open DB_DIR --get-id ID\n"
-               "       nodespace_import_bench --cold-open-sqlite DB_FILE --get-id ID\n";
+  std::cerr
+      << "usage: nodespace_import_bench --data DIR --scratch DIR [--out FILE.json]\n"
+         "         [--batch-size N] [--extra-batch-sizes N,M] [--limit ROWS]\n"
+         "         [--phases read,parse,parse_emb,sqlite,sqlite_emb,sqlite_idx,sqlite_schema,\n"
+         "                   nodespace,"
+         "                   sqlite_schema_emb,nodespace_emb,nodespace_batches,cold_open]\n"
+         "         [--warm-runs N] [--cold-runs N] [--get-id ID] [--page-cache-mib N]\n"
+         "       nodespace_import_bench --cold-open DB_DIR --get-id ID\n"
+         "       nodespace_import_bench --cold-open-sqlite DB_FILE --get-id ID\n";
 }
 
 }  // namespace
@@ -865,6 +1070,8 @@ int main(int argc, char** argv) {
       a.warm_runs = std::stoi(next());
     else if (arg == "--cold-runs")
       a.cold_runs = std::stoi(next());
+    else if (arg == "--page-cache-mib")
+      g_page_cache_mib = std::stoi(next());
     else if (arg == "--get-id")
       a.get_id = next();
     else if (arg == "--cold-open")

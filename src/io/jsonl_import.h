@@ -54,6 +54,11 @@ struct ImportSummary {
 // Reads `in` to the end. Returns a failed Status only for failures of the
 // database itself (I/O, disk full); bad input lines are counted in the
 // summary and reported through callbacks.
+//
+// Past its first 2048 lines an import reads and parses on a second thread
+// while the calling thread writes; callbacks still run on the calling thread,
+// in line order. Nothing else may use `in` during the call, and after an
+// aborted import `in` may have been read beyond the line that stopped it.
 Result<ImportSummary> ImportJsonl(Database& db, std::istream& in, const ImportOptions& options,
                                   const ImportCallbacks& callbacks = {});
 
