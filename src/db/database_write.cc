@@ -11,6 +11,7 @@
 #include "db/database_impl.h"
 #include "model/content.h"
 #include "model/ids.h"
+#include "model/json_shape.h"
 #include "model/order_key.h"
 #include "storage/node_rows.h"
 
@@ -24,158 +25,6 @@ namespace {
 
 std::string Quote(const std::string& s) {
   return "'" + s + "'";
-}
-
-// Whether JSON text that nlohmann::json::accept()s is an object: its first
-// token (after the byte order mark and whitespace nlohmann skips) is '{'.
-bool IsJsonObjectText(std::string_view text) {
-  if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
-  const size_t first = text.find_first_not_of(" \t\n\r");
-  return first != std::string_view::npos && text[first] == '{';
-}
-
-// A fast syntax check for the common shape of properties. True only for text
-// nlohmann::json::accept() accepts too (a subset of JSON: no byte order mark,
-// no \u escapes of surrogates, numbers far from double overflow, nesting up to
-// 64); false means "not sure", and the caller asks nlohmann. Bytes >= 0x80 in
-// strings are taken as they are: the caller has checked that `text` is UTF-8.
-bool IsSimpleValidJson(std::string_view text) {
-  const char* p = text.data();
-  const char* const end = p + text.size();
-  auto skip_ws = [&] {
-    while (p != end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) ++p;
-  };
-  auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
-  auto string = [&]() -> bool {  // at the opening quote
-    for (++p; p != end; ++p) {
-      const auto c = static_cast<unsigned char>(*p);
-      if (c == '"') {
-        ++p;
-        return true;
-      }
-      if (c < 0x20) return false;
-      if (c != '\\') continue;
-      if (++p == end) return false;
-      switch (*p) {
-        case '"':
-        case '\\':
-        case '/':
-        case 'b':
-        case 'f':
-        case 'n':
-        case 'r':
-        case 't':
-          continue;
-        case 'u': {
-          if (end - p < 5) return false;
-          unsigned v = 0;
-          for (int k = 1; k <= 4; ++k) {
-            const char h = p[k];
-            const int d = is_digit(h)              ? h - '0'
-                          : (h >= 'a' && h <= 'f') ? h - 'a' + 10
-                          : (h >= 'A' && h <= 'F') ? h - 'A' + 10
-                                                   : -1;
-            if (d < 0) return false;
-            v = v * 16 + static_cast<unsigned>(d);
-          }
-          if (v >= 0xD800 && v <= 0xDFFF) return false;
-          p += 4;
-          continue;
-        }
-        default:
-          return false;
-      }
-    }
-    return false;
-  };
-  auto number = [&]() -> bool {
-    if (*p == '-') ++p;
-    if (p == end || !is_digit(*p)) return false;
-    const char* digits = p;
-    if (*p == '0') {
-      ++p;
-    } else {
-      while (p != end && is_digit(*p)) ++p;
-    }
-    const long int_digits = p - digits;
-    if (p != end && *p == '.') {
-      ++p;
-      if (p == end || !is_digit(*p)) return false;
-      while (p != end && is_digit(*p)) ++p;
-    }
-    long exponent = 0;
-    if (p != end && (*p == 'e' || *p == 'E')) {
-      ++p;
-      bool negative = false;
-      if (p != end && (*p == '+' || *p == '-')) negative = *p++ == '-';
-      if (p == end || !is_digit(*p)) return false;
-      for (; p != end && is_digit(*p); ++p) {
-        exponent = exponent * 10 + (*p - '0');
-        if (exponent > 1000) return false;
-      }
-      if (negative) exponent = 0;  // underflow is no error
-    }
-    return int_digits + exponent <= 300;  // far below DBL_MAX (about 1.8e308)
-  };
-  enum class Want { kValue, kKey, kAfter };
-  Want want = Want::kValue;
-  char stack[64];
-  int depth = 0;
-  while (true) {
-    skip_ws();
-    if (p == end) return want == Want::kAfter && depth == 0;
-    if (want == Want::kAfter) {
-      if (depth == 0) return false;  // something after the value
-      const char open = stack[depth - 1];
-      const char c = *p++;
-      if (c == ',') {
-        want = open == '{' ? Want::kKey : Want::kValue;
-      } else if (c == (open == '{' ? '}' : ']')) {
-        --depth;
-      } else {
-        return false;
-      }
-      continue;
-    }
-    if (want == Want::kKey) {
-      if (*p != '"' || !string()) return false;
-      skip_ws();
-      if (p == end || *p++ != ':') return false;
-      want = Want::kValue;
-      continue;
-    }
-    const char c = *p;
-    if (c == '{' || c == '[') {
-      ++p;
-      skip_ws();
-      if (p != end && *p == (c == '{' ? '}' : ']')) {
-        ++p;
-        want = Want::kAfter;
-        continue;
-      }
-      if (depth == static_cast<int>(sizeof stack)) return false;
-      stack[depth++] = c;
-      want = c == '{' ? Want::kKey : Want::kValue;
-      continue;
-    }
-    if (c == '"') {
-      if (!string()) return false;
-    } else if (c == '-' || is_digit(c)) {
-      if (!number()) return false;
-    } else {
-      bool literal = false;
-      for (std::string_view word : {"true", "false", "null"}) {
-        if (static_cast<size_t>(end - p) >= word.size() &&
-            std::string_view(p, word.size()) == word) {
-          p += word.size();
-          literal = true;
-          break;
-        }
-      }
-      if (!literal) return false;
-    }
-    want = Want::kAfter;
-  }
 }
 
 // Whether nlohmann::json::dump() writes `s` verbatim between quotes: printable
@@ -288,13 +137,14 @@ Status Database::Impl::ValidateProperties(WriteContext& ctx, const std::string& 
     return Status::InvalidArgument("properties are not valid UTF-8");
   }
   // A syntax check is all most writes need; the DOM is built only when a
-  // schema applies (accept() and parse() share one grammar, and
-  // IsSimpleValidJson only says yes where accept() does).
-  if (!IsSimpleValidJson(properties) && !nlohmann::json::accept(properties)) {
-    return Status::InvalidArgument("properties are not valid JSON");
-  }
-  if (!IsJsonObjectText(properties)) {
-    return Status::InvalidArgument("properties must be a JSON object");
+  // schema applies.
+  switch (json_shape::Classify(properties)) {
+    case json_shape::Shape::kInvalid:
+      return Status::InvalidArgument("properties are not valid JSON");
+    case json_shape::Shape::kOtherValue:
+      return Status::InvalidArgument("properties must be a JSON object");
+    case json_shape::Shape::kObject:
+      break;
   }
   std::optional<nlohmann::json> dom;
   auto json = [&]() -> const nlohmann::json& {
