@@ -4,7 +4,8 @@
 set -euo pipefail
 
 PACKAGES=(
-  build-essential cmake ninja-build pkg-config clang clang-format clang-tidy
+  build-essential cmake ninja-build pkg-config git
+  clang libclang-rt-14-dev clang-format clang-tidy
   libsqlite3-dev sqlite3 nlohmann-json3-dev libsimdjson-dev libcli11-dev
   libgtest-dev libgmock-dev
   python3 wordnet-base

@@ -197,9 +197,12 @@ TEST_F(JsonlTest, BadLinesAreReportedWithTheirLineNumbers) {
   EXPECT_EQ(roots->size(), 1u);  // nothing made up an id for line 3 or 9
 }
 
+// Long enough that the importer reads and parses ahead on its second thread
+// (after 2,048 lines): errors, ranges and rows must be the same as without.
 TEST_F(JsonlTest, SkipKeepsEveryGoodLineAcrossBatches) {
+  constexpr int kLines = 10000;
   std::vector<std::string> lines;
-  for (int i = 0; i < 50; ++i) {
+  for (int i = 0; i < kLines; ++i) {
     if (i % 7 == 3) {
       lines.push_back(R"({"id":"bad-)" + std::to_string(i) + R"(","parent_id":"missing"})");
     } else if (i % 11 == 5) {
@@ -209,17 +212,17 @@ TEST_F(JsonlTest, SkipKeepsEveryGoodLineAcrossBatches) {
     }
   }
   ImportOptions o;
-  o.batch_size = 4;
+  o.batch_size = 97;  // batch edges fall on good and bad lines alike
   const Imported r = Import(Lines(lines), o);
   uint64_t good = 0;
-  for (int i = 0; i < 50; ++i) {
+  for (int i = 0; i < kLines; ++i) {
     const bool bad = i % 7 == 3 || i % 11 == 5;
     if (!bad) ++good;
     EXPECT_EQ(Exists("n" + std::to_string(i)), !bad) << i;
   }
   EXPECT_EQ(r.summary.nodes, good);
-  EXPECT_EQ(r.summary.errors, 50 - good);
-  EXPECT_EQ(r.errors.size(), 50 - good);
+  EXPECT_EQ(r.summary.errors, kLines - good);
+  EXPECT_EQ(r.errors.size(), kLines - good);
   // Errors come in line order.
   for (size_t i = 1; i < r.errors.size(); ++i) {
     const auto line_of = [](const std::string& e) { return std::stoul(e.substr(e.find(':') + 1)); };
@@ -228,12 +231,33 @@ TEST_F(JsonlTest, SkipKeepsEveryGoodLineAcrossBatches) {
   // The committed ranges tile the input.
   ASSERT_FALSE(r.commits.empty());
   EXPECT_EQ(r.commits.front().first_line, 1u);
-  EXPECT_EQ(r.commits.back().last_line, 50u);
+  EXPECT_EQ(r.commits.back().last_line, static_cast<uint64_t>(kLines));
   for (size_t i = 1; i < r.commits.size(); ++i) {
     EXPECT_EQ(r.commits[i].first_line, r.commits[i - 1].last_line + 1) << r.commits[i];
     EXPECT_GT(r.commits[i].seq, r.commits[i - 1].seq);
   }
   EXPECT_EQ(r.commits.back().seq, db_->LastChangeSeq());
+  EXPECT_TRUE(db_->CheckIntegrity().ok());
+}
+
+TEST_F(JsonlTest, AbortPastTheReadAheadThresholdKeepsOnlyEarlierLines) {
+  constexpr int kLines = 6000, kBadLine = 4321;  // 1-based
+  std::vector<std::string> lines;
+  for (int i = 1; i <= kLines; ++i) {
+    lines.push_back(i == kBadLine ? std::string("{broken")
+                                  : R"({"id":"n)" + std::to_string(i) + R"("})");
+  }
+  ImportOptions o;
+  o.batch_size = 1000;
+  o.on_error = OnError::kAbort;
+  const Imported r = Import(Lines(lines), o);
+  EXPECT_TRUE(r.summary.aborted);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0], "in.jsonl:4321: malformed JSON");
+  EXPECT_EQ(r.summary.nodes, static_cast<uint64_t>(kBadLine - 1));
+  for (int i = 1; i <= kLines; ++i) EXPECT_EQ(Exists("n" + std::to_string(i)), i < kBadLine) << i;
+  ASSERT_FALSE(r.commits.empty());
+  EXPECT_EQ(r.commits.back().last_line, static_cast<uint64_t>(kBadLine - 1));
   EXPECT_TRUE(db_->CheckIntegrity().ok());
 }
 
