@@ -7,6 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   clang libclang-rt-14-dev clang-format clang-tidy
   libsqlite3-dev sqlite3 nlohmann-json3-dev libsimdjson-dev libcli11-dev
+  libstemmer-dev libeigen3-dev libcpp-httplib-dev libhnswlib-dev
   libgtest-dev libgmock-dev
   python3 wordnet-base
 )

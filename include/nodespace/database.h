@@ -17,6 +17,7 @@
 #include "nodespace/change.h"
 #include "nodespace/node.h"
 #include "nodespace/options.h"
+#include "nodespace/search.h"
 #include "nodespace/status.h"
 #include "nodespace/write_batch.h"
 
@@ -36,6 +37,14 @@ struct SubtreeOptions {
 // its children, siblings in order). `depth` is 0 for the subtree's root.
 // Return false to stop early.
 using SubtreeVisitor = std::function<bool(const Node& node, int depth)>;
+
+// What fitting or running the built-in embedder did.
+struct EmbedReport {
+  std::string model;          // e.g. "lsa-v1:256:<fingerprint>"
+  int64_t embedded = 0;       // nodes given a vector
+  int64_t without_terms = 0;  // nodes whose text has no word the model knows
+  double fit_seconds = 0;
+};
 
 struct DatabaseStats {
   int64_t node_count = 0;
@@ -82,6 +91,27 @@ class Database {
   Result<std::vector<std::string>> CollectionsOf(const std::string& id) const;
   // Direct members of the collection at `path`.
   Result<std::vector<Node>> CollectionMembers(const std::string& path) const;
+
+  // ---- Search ---------------------------------------------------------------
+  // BM25 full-text search; see search.h for the query syntax. InvalidArgument
+  // for a query with nothing to search for or too many terms.
+  Result<TextSearchResult> SearchText(const TextSearchOptions& options) const;
+  // k nearest nodes to a vector (or to text, through the database's
+  // embedder), optionally filtered. The vector index catches up with every
+  // committed write first, so results never miss an acknowledged write.
+  // InvalidArgument for a vector of the wrong dimension.
+  Result<VectorSearchResult> SearchVector(const VectorSearchOptions& options) const;
+
+  // ---- Built-in embedder ------------------------------------------------------
+  // Fits the offline LSA embedder (TF-IDF + truncated SVD) on the database's
+  // own text, stores it beside the database and gives every active node a
+  // vector, so VectorSearchOptions::text works with no model download.
+  // Calling it again refits on the current text (same dims). Refused when the
+  // database holds vectors supplied by callers.
+  Result<EmbedReport> FitBuiltinEmbedder(int dims = 256);
+  // Gives nodes created or edited since (and still without a vector) one from
+  // the fitted embedder. Does nothing when none is fitted.
+  Result<EmbedReport> EmbedPending();
 
   // ---- Writes --------------------------------------------------------------
   Result<Node> Create(const NewNode& node, const WriteOptions& options = {});

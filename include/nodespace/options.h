@@ -3,7 +3,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 
 namespace nodespace {
 
@@ -43,6 +45,26 @@ struct Options {
   // Sibling order keys longer than this trigger a renumbering of the siblings
   // (one transaction). Keys grow only on repeated inserts at the same spot.
   size_t max_order_key_length = 48;
+
+  // ---- vectors ----
+  // Metric of a database's vectors, fixed by its first embedding:
+  // "cosine", "dot" or "l2".
+  std::string vector_metric = "cosine";
+  // Up to this many vectors a search scores every one (exact and, at that
+  // size, fastest); above it a query walks the HNSW graph.
+  size_t exact_search_max_vectors = 10000;
+  // HNSW graph parameters (see docs/formats/vector-index.md).
+  uint32_t hnsw_m = 16;
+  uint32_t hnsw_ef_construction = 200;
+  uint32_t hnsw_ef_search = 64;
+  // Rewrite the vector index file after this many applied changes (it is
+  // always rewritten when the database closes). A crash in between loses only
+  // index work: the next open catches up from the change log.
+  size_t vector_index_save_every = 50000;
+
+  // Where the engine reports what it did on its own (an index rebuilt, a
+  // corrupt file replaced). Null: one line on stderr.
+  std::function<void(std::string_view)> info_log;
 };
 
 }  // namespace nodespace

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "cli/progress.h"
+#include "cli/search_command.h"
 #include "io/jsonl_export.h"
 #include "io/jsonl_import.h"
 #include "io/node_json.h"
@@ -165,6 +166,10 @@ int Session::Run(const std::vector<std::string>& args) {
   changes->add_option("--limit", limit)->check(CLI::Range(1, 1000000));
   auto* stats = app.add_subcommand("stats", "counts and sizes");
   auto* check = app.add_subcommand("check", "verify integrity (SQLite, change log, tree)");
+  SearchArgs search_args;
+  auto* search = AddSearchCommand(app, search_args);
+  EmbedArgs embed_args;
+  auto* embed = AddEmbedCommand(app, embed_args);
 
   std::vector<std::string> reversed(args.rbegin(), args.rend());
   try {
@@ -454,6 +459,8 @@ int Session::Run(const std::vector<std::string>& args) {
     print_nodes(*nodes);
     return kExitOk;
   }
+  if (search->parsed()) return RunSearch(db, search_args, json, out_, err_);
+  if (embed->parsed()) return RunEmbed(db, embed_args, json, out_, err_);
   if (backlinks->parsed()) {
     auto nodes = db.Backlinks(id);
     if (!nodes.ok()) return fail(nodes.status());

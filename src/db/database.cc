@@ -5,6 +5,7 @@
 #include <string>
 
 #include "db/database_impl.h"
+#include "index/vector/metric.h"
 #include "storage/schema.h"
 
 namespace nodespace {
@@ -44,6 +45,8 @@ Status Database::Impl::ConfigureConnection(storage::Connection& conn, bool write
 }
 
 Status Database::Impl::Open() {
+  NS_RETURN_IF_ERROR(vector::ParseMetric(options_.vector_metric).status());
+  vectors_ = std::make_unique<VectorStore>(path_, options_);
   std::error_code ec;
   const bool dir_exists = fs::is_directory(path_, ec);
   if (fs::exists(path_, ec) && !dir_exists) {
@@ -212,6 +215,18 @@ int64_t Database::LastChangeSeq() const {
 }
 Result<std::vector<Change>> Database::ChangesSince(int64_t after_seq, size_t limit) const {
   return impl_->ChangesSince(after_seq, limit);
+}
+Result<TextSearchResult> Database::SearchText(const TextSearchOptions& options) const {
+  return impl_->SearchText(options);
+}
+Result<VectorSearchResult> Database::SearchVector(const VectorSearchOptions& options) const {
+  return impl_->SearchVector(options);
+}
+Result<EmbedReport> Database::FitBuiltinEmbedder(int dims) {
+  return impl_->FitBuiltinEmbedder(dims);
+}
+Result<EmbedReport> Database::EmbedPending() {
+  return impl_->EmbedPending();
 }
 Result<DatabaseStats> Database::Stats() const {
   return impl_->Stats();

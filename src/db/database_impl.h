@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "db/vector_store.h"
+#include "embed/lsa_embedder.h"
 #include "model/schema.h"
 #include "nodespace/database.h"
 #include "storage/sqlite.h"
@@ -43,6 +45,14 @@ class Database::Impl {
   Result<std::vector<Change>> ChangesSince(int64_t after_seq, size_t limit);
   Result<DatabaseStats> Stats();
   Status CheckIntegrity();
+
+  // ---- search (database_search.cc) ----
+  Result<TextSearchResult> SearchText(const TextSearchOptions& options);
+  Result<VectorSearchResult> SearchVector(const VectorSearchOptions& options);
+
+  // ---- built-in embedder (database_embed.cc) ----
+  Result<EmbedReport> FitBuiltinEmbedder(int dims);
+  Result<EmbedReport> EmbedPending();
 
   // ---- writes (database_write.cc) ----
   Result<BatchResult> Write(const WriteBatch& batch, const WriteOptions& options);
@@ -120,6 +130,14 @@ class Database::Impl {
                                         WriteContext* create_in);
   Result<std::vector<Node>> ListNodes(const std::string& sql, const std::string& arg, size_t limit);
 
+  // Sets meta keys (and runs `extra_sql`) in one write transaction.
+  Status WriteMeta(const std::map<std::string, std::string>& values, const std::string& extra_sql);
+  std::string ModelPath() const;
+  Result<std::shared_ptr<embed::LsaEmbedder>> BuiltinEmbedder();
+  Result<std::vector<float>> EmbedQuery(const std::string& text);
+  // Vectors for every active node (`all`) or for those without one.
+  Result<EmbedReport> EmbedNodes(bool all);
+
   const std::string path_;
   const Options options_;
   std::string db_file_;
@@ -129,6 +147,11 @@ class Database::Impl {
 
   std::mutex reader_mu_;
   std::vector<std::unique_ptr<storage::Connection>> idle_readers_;  // guarded by reader_mu_
+
+  // Derived from the nodes table; declared after options_, which it reads.
+  std::unique_ptr<VectorStore> vectors_;
+  std::mutex embedder_mu_;
+  std::shared_ptr<embed::LsaEmbedder> embedder_;  // guarded by embedder_mu_; loaded lazily
 };
 
 }  // namespace nodespace

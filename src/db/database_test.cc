@@ -24,23 +24,6 @@
 namespace nodespace {
 namespace {
 
-#define ASSERT_OK(expr)                                       \
-  do {                                                        \
-    const ::nodespace::Status _st = (expr);                   \
-    ASSERT_TRUE(_st.ok()) << #expr << ": " << _st.ToString(); \
-  } while (0)
-#define EXPECT_OK(expr)                                       \
-  do {                                                        \
-    const ::nodespace::Status _st = (expr);                   \
-    EXPECT_TRUE(_st.ok()) << #expr << ": " << _st.ToString(); \
-  } while (0)
-#define ASSERT_OK_AND_ASSIGN_IMPL(tmp, lhs, expr)                    \
-  auto tmp = (expr);                                                 \
-  ASSERT_TRUE(tmp.ok()) << #expr << ": " << tmp.status().ToString(); \
-  lhs = std::move(tmp).value()
-#define ASSERT_OK_AND_ASSIGN(lhs, expr) \
-  ASSERT_OK_AND_ASSIGN_IMPL(NS_CONCAT(_test_result_, __LINE__), lhs, expr)
-
 NewNode Make(const std::string& id, const std::string& parent_id = "",
              const std::string& content = "") {
   NewNode n;
@@ -1297,6 +1280,12 @@ TEST(DatabaseOpen, MigratesAnOlderSchemaKeepingTheRows) {
   EXPECT_EQ(stats.node_count, 1);
   ASSERT_OK_AND_ASSIGN(Node old, db->Get("old"));
   EXPECT_EQ(old.content, "# From v1");
+  // The full-text index added by a later version covers rows written before it.
+  TextSearchOptions q;
+  q.query = "from";
+  ASSERT_OK_AND_ASSIGN(TextSearchResult found, db->SearchText(q));
+  ASSERT_EQ(found.hits.size(), 1u);
+  EXPECT_EQ(found.hits[0].node.id, "old");
   EXPECT_EQ(old.version, 3);
   EXPECT_EQ(old.created_at, 1000);
   ASSERT_OK_AND_ASSIGN(auto changes, db->ChangesSince(0));

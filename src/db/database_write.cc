@@ -205,8 +205,11 @@ Status Database::Impl::ValidateEmbedding(WriteContext& ctx, const std::vector<fl
   if (*ctx.embedding_dim == 0) {
     NS_ASSIGN_OR_RETURN(
         Statement * stmt,
-        ctx.conn.Prepare("INSERT INTO meta(key, value) VALUES('embedding_dim', ?1)"));
-    NS_RETURN_IF_ERROR(stmt->Bind(1, std::to_string(v.size())).Run());
+        ctx.conn.Prepare(
+            "INSERT INTO meta(key, value) VALUES('embedding_dim', ?1), "
+            "('vector_metric', ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value"));
+    NS_RETURN_IF_ERROR(
+        stmt->Bind(1, std::to_string(v.size())).Bind(2, options_.vector_metric).Run());
     ctx.embedding_dim = static_cast<int64_t>(v.size());
   } else if (static_cast<int64_t>(v.size()) != *ctx.embedding_dim) {
     return Status::InvalidArgument("vector has " + std::to_string(v.size()) +
@@ -580,15 +583,18 @@ Result<int64_t> Database::Impl::DeleteSubtree(WriteContext& ctx, const std::stri
   NS_RETURN_IF_ERROR(ctx.conn.Exec(
       "DELETE FROM edges WHERE from_id IN (SELECT id FROM temp.subtree);"
       "DELETE FROM edges WHERE type != 'mentions' AND to_id IN (SELECT id FROM temp.subtree);"));
-  NS_ASSIGN_OR_RETURN(Statement * log,
-                      ctx.conn.Prepare("INSERT INTO changes(ts, op, node_id, version, origin, "
-                                       "payload) SELECT ?1, ?2, id, 0, ?3, ?4 FROM temp.subtree "
-                                       "ORDER BY rowid"));
-  nlohmann::json payload = {{"subtree_root", id}};
+  // The payload names the storage row the node occupied: derived indexes
+  // keyed by row (the vector index) need it once the row is gone.
+  NS_ASSIGN_OR_RETURN(
+      Statement * log,
+      ctx.conn.Prepare(
+          "INSERT INTO changes(ts, op, node_id, version, origin, payload) "
+          "SELECT ?1, ?2, t.id, 0, ?3, json_object('subtree_root', ?4, 'row', "
+          "n.rowid) FROM temp.subtree t JOIN nodes n ON n.id = t.id ORDER BY t.rowid"));
   NS_RETURN_IF_ERROR(log->Bind(1, ctx.now)
                          .Bind(2, static_cast<int64_t>(ChangeOp::kDelete))
                          .Bind(3, ctx.options.origin)
-                         .Bind(4, payload.dump())
+                         .Bind(4, id)
                          .Run());
   NS_RETURN_IF_ERROR(ctx.conn.Exec(
       "DELETE FROM nodes WHERE id IN (SELECT id FROM temp.subtree); DELETE FROM temp.subtree;"));
@@ -896,6 +902,20 @@ Status Database::Impl::RemoveFromCollection(const std::string& id, const std::st
                         return true;
                       })
       .status();
+}
+
+Status Database::Impl::WriteMeta(const std::map<std::string, std::string>& values,
+                                 const std::string& extra_sql) {
+  return WithWriteTxn(WriteOptions{}, [&](WriteContext& ctx) -> Status {
+    NS_ASSIGN_OR_RETURN(Statement * stmt,
+                        ctx.conn.Prepare("INSERT INTO meta(key, value) VALUES (?1, ?2) ON "
+                                         "CONFLICT(key) DO UPDATE SET value = excluded.value"));
+    for (const auto& [key, value] : values) {
+      ScopedStatement s(*stmt);
+      NS_RETURN_IF_ERROR(s->Bind(1, key).Bind(2, value).Run());
+    }
+    return extra_sql.empty() ? Status::OK() : ctx.conn.Exec(extra_sql);
+  });
 }
 
 }  // namespace nodespace

@@ -54,6 +54,32 @@ CREATE TABLE changes(
 ALTER TABLE changes ADD COLUMN origin TEXT NOT NULL DEFAULT '';
 CREATE INDEX nodes_by_created ON nodes(created_at);
 )sql",
+    // 2 -> 3: full-text index over title and content. External content (the
+    // text lives once, in `nodes`); triggers keep it in the same transaction
+    // as every node write, so it can never disagree with the store.
+    // porter(unicode61) gives case and diacritic folding plus English stems.
+    R"sql(
+CREATE VIRTUAL TABLE nodes_fts USING fts5(
+  title, content,
+  content = 'nodes', content_rowid = 'rowid',
+  tokenize = 'porter unicode61 remove_diacritics 2'
+);
+CREATE VIRTUAL TABLE nodes_fts_terms USING fts5vocab(nodes_fts, 'row');
+CREATE TRIGGER nodes_fts_insert AFTER INSERT ON nodes BEGIN
+  INSERT INTO nodes_fts(rowid, title, content) VALUES (new.rowid, new.title, new.content);
+END;
+CREATE TRIGGER nodes_fts_delete AFTER DELETE ON nodes BEGIN
+  INSERT INTO nodes_fts(nodes_fts, rowid, title, content)
+    VALUES ('delete', old.rowid, old.title, old.content);
+END;
+CREATE TRIGGER nodes_fts_update AFTER UPDATE OF title, content ON nodes
+  WHEN old.title IS NOT new.title OR old.content IS NOT new.content BEGIN
+  INSERT INTO nodes_fts(nodes_fts, rowid, title, content)
+    VALUES ('delete', old.rowid, old.title, old.content);
+  INSERT INTO nodes_fts(rowid, title, content) VALUES (new.rowid, new.title, new.content);
+END;
+INSERT INTO nodes_fts(nodes_fts) VALUES ('rebuild');
+)sql",
 };
 static_assert(sizeof(kMigrationSteps) / sizeof(kMigrationSteps[0]) == kSchemaVersion);
 

@@ -1,0 +1,198 @@
+// The built-in embedder: fitting it on the database's own text, giving nodes
+// without a vector one, and embedding query text.
+#include <chrono>
+
+#include "db/database_impl.h"
+#include "embed/lsa_embedder.h"
+#include "env/env.h"
+
+namespace nodespace {
+namespace {
+
+using storage::Connection;
+using storage::ScopedStatement;
+using storage::Statement;
+
+constexpr const char* kBuiltinEmbedder = "lsa";
+constexpr size_t kEmbedBatch = 2000;
+
+Result<std::string> Meta(Connection& conn, const char* key) {
+  NS_ASSIGN_OR_RETURN(Statement * stmt, conn.Prepare("SELECT value FROM meta WHERE key = ?1"));
+  ScopedStatement s(*stmt);
+  s->Bind(1, std::string_view(key));
+  NS_ASSIGN_OR_RETURN(bool row, s->Step());
+  return row ? s->ColumnString(0) : std::string();
+}
+
+}  // namespace
+
+std::string Database::Impl::ModelPath() const {
+  return path_ + "/lsa.model";
+}
+
+Result<std::shared_ptr<embed::LsaEmbedder>> Database::Impl::BuiltinEmbedder() {
+  std::string configured;
+  {
+    NS_ASSIGN_OR_RETURN(ReaderLease conn, AcquireReader());
+    NS_ASSIGN_OR_RETURN(configured, Meta(*conn, "embedder"));
+  }
+  if (configured != kBuiltinEmbedder) {
+    return Status::InvalidArgument(
+        "this database has no embedder for query text; run `nodespace embed` to fit the "
+        "built-in one, or search with a query vector");
+  }
+  std::lock_guard<std::mutex> lock(embedder_mu_);
+  if (embedder_ == nullptr) {
+    Result<std::unique_ptr<embed::LsaModel>> model =
+        embed::LsaModel::Load(*Env::Default(), ModelPath());
+    if (!model.ok()) {
+      return model.status().WithContext(
+          "the built-in embedder's model (refit it with `nodespace "
+          "embed`)");
+    }
+    embedder_ = std::make_shared<embed::LsaEmbedder>(std::move(*model));
+  }
+  return embedder_;
+}
+
+Result<std::vector<float>> Database::Impl::EmbedQuery(const std::string& text) {
+  NS_ASSIGN_OR_RETURN(std::shared_ptr<embed::LsaEmbedder> embedder, BuiltinEmbedder());
+  Result<std::vector<float>> v = embedder->EmbedText(text);
+  if (!v.ok() && v.status().code() == StatusCode::kNotFound) {
+    return Status::InvalidArgument("none of the query's words occur in this database's text");
+  }
+  return v;
+}
+
+Result<EmbedReport> Database::Impl::FitBuiltinEmbedder(int dims) {
+  if (options_.read_only) return Status::NotSupported("database is open read-only");
+  if (dims < 2 || dims > 4096) return Status::InvalidArgument("dims must be between 2 and 4096");
+  EmbedReport report;
+  embed::LsaFitOptions fit;
+  fit.dims = dims;
+  std::string stored_dims;
+  {
+    NS_ASSIGN_OR_RETURN(ReaderLease conn, AcquireReader());
+    NS_ASSIGN_OR_RETURN(std::string embedder, Meta(*conn, "embedder"));
+    NS_ASSIGN_OR_RETURN(stored_dims, Meta(*conn, "embedding_dim"));
+    if (!stored_dims.empty() && embedder != kBuiltinEmbedder) {
+      return Status::InvalidArgument("this database holds " + stored_dims +
+                                     "-dim vectors supplied by callers; the built-in embedder "
+                                     "would mix two vector spaces");
+    }
+    // A refit keeps the dimension the stored vectors have.
+    if (!stored_dims.empty()) fit.dims = std::stoi(stored_dims);
+    // In a small database most words occur once; keep them, or short notes
+    // would have no known word at all.
+    NS_ASSIGN_OR_RETURN(int64_t nodes, conn->QueryInt("SELECT count(*) FROM nodes"));
+    if (nodes < 10000) fit.min_df = 1;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  embed::LsaFitStats stats;
+  // Each pass reads the text again rather than holding a million strings.
+  auto scan = [this](const embed::CorpusVisitor& visit) -> Status {
+    NS_ASSIGN_OR_RETURN(ReaderLease conn, AcquireReader());
+    NS_ASSIGN_OR_RETURN(Statement * stmt,
+                        conn->Prepare("SELECT content FROM nodes WHERE lifecycle = 0"));
+    ScopedStatement s(*stmt);
+    while (true) {
+      NS_ASSIGN_OR_RETURN(bool row, s->Step());
+      if (!row) break;
+      visit(s->ColumnText(0));
+    }
+    return Status::OK();
+  };
+  NS_ASSIGN_OR_RETURN(std::unique_ptr<embed::LsaModel> model,
+                      embed::LsaModel::Fit(scan, fit, &stats));
+  if (!stored_dims.empty() && std::to_string(model->dims()) != stored_dims) {
+    return Status::InvalidArgument("the text now supports only " + std::to_string(model->dims()) +
+                                   " dims, the stored vectors have " + stored_dims);
+  }
+  NS_RETURN_IF_ERROR(model->Save(*Env::Default(), ModelPath()));
+  report.model = model->name();
+  report.fit_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  {
+    std::lock_guard<std::mutex> lock(embedder_mu_);
+    embedder_ = std::make_shared<embed::LsaEmbedder>(std::move(model));
+  }
+  // The partial index finds the nodes still waiting for a vector without
+  // scanning the rest.
+  NS_RETURN_IF_ERROR(WriteMeta({{"embedder", kBuiltinEmbedder}, {"embedder_model", report.model}},
+                               "CREATE INDEX IF NOT EXISTS nodes_without_vector ON nodes(rowid) "
+                               "WHERE embedding IS NULL AND lifecycle = 0"));
+  NS_ASSIGN_OR_RETURN(EmbedReport embedded, EmbedNodes(/*all=*/true));
+  report.embedded = embedded.embedded;
+  report.without_terms = embedded.without_terms;
+  return report;
+}
+
+Result<EmbedReport> Database::Impl::EmbedPending() {
+  {
+    NS_ASSIGN_OR_RETURN(ReaderLease conn, AcquireReader());
+    NS_ASSIGN_OR_RETURN(std::string embedder, Meta(*conn, "embedder"));
+    if (embedder != kBuiltinEmbedder) return EmbedReport{};
+  }
+  return EmbedNodes(/*all=*/false);
+}
+
+Result<EmbedReport> Database::Impl::EmbedNodes(bool all) {
+  NS_ASSIGN_OR_RETURN(std::shared_ptr<embed::LsaEmbedder> embedder, BuiltinEmbedder());
+  EmbedReport report;
+  report.model = embedder->name();
+  int64_t after_rowid = 0;
+  while (true) {
+    struct Pending {
+      std::string id;
+      int64_t version;
+      std::string content;
+    };
+    std::vector<Pending> batch;
+    {
+      NS_ASSIGN_OR_RETURN(ReaderLease conn, AcquireReader());
+      NS_ASSIGN_OR_RETURN(
+          Statement * stmt,
+          conn->Prepare(all ? "SELECT rowid, id, version, content FROM nodes WHERE lifecycle = 0 "
+                              "AND rowid > ?1 ORDER BY rowid LIMIT ?2"
+                            : "SELECT rowid, id, version, content FROM nodes INDEXED BY "
+                              "nodes_without_vector WHERE embedding IS NULL AND lifecycle = 0 "
+                              "AND rowid > ?1 ORDER BY rowid LIMIT ?2"));
+      ScopedStatement s(*stmt);
+      s->Bind(1, after_rowid).Bind(2, static_cast<int64_t>(kEmbedBatch));
+      while (true) {
+        NS_ASSIGN_OR_RETURN(bool row, s->Step());
+        if (!row) break;
+        after_rowid = s->ColumnInt(0);
+        batch.push_back({s->ColumnString(1), s->ColumnInt(2), s->ColumnString(3)});
+      }
+    }
+    if (batch.empty()) break;
+    std::vector<std::string> texts;
+    texts.reserve(batch.size());
+    for (const Pending& p : batch) texts.push_back(p.content);
+    NS_ASSIGN_OR_RETURN(std::vector<std::vector<float>> vectors, embedder->Embed(texts));
+    WriteBatch writes;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (vectors[i].empty()) {
+        ++report.without_terms;  // no vocabulary term: stays without a vector
+        continue;
+      }
+      NodePatch patch;
+      patch.embedding = std::move(vectors[i]);
+      // The version read with the text: a node edited meanwhile is skipped
+      // and picked up by the next pass.
+      writes.Update(batch[i].id, std::move(patch), batch[i].version);
+    }
+    if (writes.empty()) continue;
+    WriteOptions wo;
+    wo.atomic = false;
+    wo.origin = "embedder";
+    NS_ASSIGN_OR_RETURN(BatchResult written, Write(writes, wo));
+    for (const auto& r : written.results) {
+      if (r.status.ok()) ++report.embedded;
+    }
+  }
+  return report;
+}
+
+}  // namespace nodespace

@@ -1,0 +1,153 @@
+// Database::Impl search entry points: full-text and vector search.
+#include <algorithm>
+#include <cctype>
+
+#include "db/database_impl.h"
+#include "index/text/text_search.h"
+#include "storage/node_rows.h"
+
+namespace nodespace {
+namespace {
+
+using storage::Connection;
+using storage::ScopedStatement;
+using storage::Statement;
+
+constexpr size_t kMaxK = 10000;
+
+// "lexname" -> "$.lexname", "task.status" -> "$.task.status". Segments are
+// restricted so a path can never change the meaning of the JSON path.
+Result<std::string> JsonPath(const std::string& path) {
+  std::string out = "$.\"";
+  bool part_empty = true;
+  for (char ch : path) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (ch == '.') {
+      if (part_empty) break;
+      out.append("\".\"");
+      part_empty = true;
+    } else if (std::isalnum(c) || ch == '_' || ch == '-') {
+      out.push_back(ch);
+      part_empty = false;
+    } else {
+      return Status::InvalidArgument("property path '" + path +
+                                     "' may hold only letters, digits, '_', '-' and '.'");
+    }
+  }
+  if (part_empty) {
+    return Status::InvalidArgument("property path '" + path + "' has an empty part");
+  }
+  out.push_back('"');
+  return out;
+}
+
+// The sorted rowids of active nodes with a vector that pass `filter`.
+Result<std::vector<int64_t>> AllowedRows(Connection& conn, const SearchFilter& filter) {
+  std::string sql;
+  std::vector<std::string> args;
+  auto arg = [&](std::string value) {
+    args.push_back(std::move(value));
+    std::string placeholder = "?";
+    placeholder += std::to_string(args.size());
+    return placeholder;
+  };
+  if (!filter.under.empty()) {
+    sql += "WITH RECURSIVE sub(id) AS (SELECT " + arg(filter.under) +
+           " UNION ALL SELECT n.id FROM nodes n JOIN sub ON n.parent_id = sub.id) ";
+  }
+  sql += "SELECT rowid FROM nodes WHERE lifecycle = 0 AND embedding IS NOT NULL";
+  if (!filter.node_types.empty()) {
+    sql += " AND node_type IN (";
+    for (size_t i = 0; i < filter.node_types.size(); ++i) {
+      sql += (i ? ", " : "") + arg(filter.node_types[i]);
+    }
+    sql += ")";
+  }
+  std::vector<int64_t> int_args;
+  if (filter.created_from) sql += " AND created_at >= " + std::to_string(*filter.created_from);
+  if (filter.created_before) {
+    sql += " AND created_at < " + std::to_string(*filter.created_before);
+  }
+  for (const SearchFilter::PropertyIn& p : filter.properties) {
+    NS_ASSIGN_OR_RETURN(std::string path, JsonPath(p.path));
+    if (p.values.empty()) {
+      return Status::InvalidArgument("property filter on '" + p.path + "' lists no values");
+    }
+    sql += " AND CAST(json_extract(properties, " + arg(path) + ") AS TEXT) IN (";
+    for (size_t i = 0; i < p.values.size(); ++i) sql += (i ? ", " : "") + arg(p.values[i]);
+    sql += ")";
+  }
+  if (!filter.under.empty()) sql += " AND id IN (SELECT id FROM sub)";
+  sql += " ORDER BY rowid";
+  NS_ASSIGN_OR_RETURN(Statement * stmt, conn.Prepare(sql));
+  ScopedStatement s(*stmt);
+  for (size_t i = 0; i < args.size(); ++i) s->Bind(static_cast<int>(i + 1), args[i]);
+  std::vector<int64_t> rows;
+  while (true) {
+    NS_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) break;
+    rows.push_back(s->ColumnInt(0));
+  }
+  return rows;
+}
+
+}  // namespace
+
+Result<TextSearchResult> Database::Impl::SearchText(const TextSearchOptions& options) {
+  NS_ASSIGN_OR_RETURN(ReaderLease conn, AcquireReader());
+  return text::SearchText(*conn, options);
+}
+
+Result<VectorSearchResult> Database::Impl::SearchVector(const VectorSearchOptions& options) {
+  if (options.k == 0 || options.k > kMaxK) {
+    return Status::InvalidArgument("k must be between 1 and " + std::to_string(kMaxK));
+  }
+  if (options.vector.empty() == options.text.empty()) {
+    return Status::InvalidArgument("give either a query vector or query text, not both or neither");
+  }
+  std::vector<float> query = options.vector;
+  if (!options.text.empty()) {
+    NS_ASSIGN_OR_RETURN(query, EmbedQuery(options.text));
+  }
+  NS_ASSIGN_OR_RETURN(ReaderLease conn, AcquireReader());
+  // One read transaction: the filter, the catch-up and the rows all see the
+  // same snapshot.
+  NS_RETURN_IF_ERROR(conn->Exec("BEGIN"));
+  struct EndRead {
+    Connection& c;
+    ~EndRead() { (void)c.Exec("COMMIT"); }
+  } end_read{*conn};
+
+  NS_RETURN_IF_ERROR(vectors_->Sync(*conn));
+  VectorStore::Query q;
+  q.vector = query;
+  q.k = options.k;
+  q.ef = options.ef;
+  q.exact = options.exact;
+  std::vector<int64_t> allowed;
+  VectorSearchResult out;
+  if (!options.filter.empty()) {
+    NS_ASSIGN_OR_RETURN(allowed, AllowedRows(*conn, options.filter));
+    q.allowed = &allowed;
+    out.allowed_count = static_cast<int64_t>(allowed.size());
+  }
+  NS_ASSIGN_OR_RETURN(VectorStore::Answer answer, vectors_->Search(q));
+  out.plan = answer.plan;
+  out.index_size = answer.index_size;
+  out.distances_computed = answer.result.stats.distances_computed;
+  NS_ASSIGN_OR_RETURN(Statement * stmt,
+                      conn->Prepare(std::string("SELECT ") + storage::kNodeColumns +
+                                    " FROM nodes WHERE rowid = ?1"));
+  for (const vector::Neighbor& n : answer.result.neighbors) {
+    ScopedStatement s(*stmt);
+    s->Bind(1, n.label);
+    NS_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row)
+      return Status::Internal("vector index names row " + std::to_string(n.label) +
+                              " which does not exist");
+    out.hits.push_back({storage::ReadNodeRow(*s), n.distance});
+  }
+  return out;
+}
+
+}  // namespace nodespace

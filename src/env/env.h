@@ -1,0 +1,84 @@
+// The filesystem interface for every file NodeSpace writes itself (index
+// files, embedder models, backups). SQLite does its own I/O; everything else
+// goes through an Env so tests can fail a write, fill the disk or drop data
+// that was never synced (FaultInjectionEnv).
+//
+// Thread safety: Env implementations are safe to call from several threads.
+// A MappedFile is immutable after it is returned and may be read concurrently.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "nodespace/status.h"
+
+namespace nodespace {
+
+// A read-only view of a whole file. Pages are read on first touch, so opening
+// a large file costs one mmap call, not a read of the file.
+class MappedFile {
+ public:
+  virtual ~MappedFile() = default;
+  virtual const uint8_t* data() const = 0;
+  virtual size_t size() const = 0;
+};
+
+// A file opened for appending. Data is durable only after Sync() returns OK.
+class WritableFile {
+ public:
+  virtual ~WritableFile() = default;
+  virtual Status Append(std::string_view data) = 0;
+  virtual Status Sync() = 0;
+  // Closes the descriptor; a file not closed is closed by the destructor,
+  // ignoring errors.
+  virtual Status Close() = 0;
+};
+
+class Env {
+ public:
+  virtual ~Env() = default;
+
+  // The process-wide real filesystem.
+  static Env* Default();
+
+  virtual Result<std::unique_ptr<MappedFile>> MapReadOnly(const std::string& path) = 0;
+  // Creates or truncates `path`.
+  virtual Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) = 0;
+  virtual Status RenameFile(const std::string& from, const std::string& to) = 0;
+  virtual Status RemoveFile(const std::string& path) = 0;
+  virtual bool FileExists(const std::string& path) = 0;
+  // Makes a rename or a new file in `dir` durable.
+  virtual Status SyncDir(const std::string& dir) = 0;
+  virtual Result<std::vector<uint8_t>> ReadFile(const std::string& path) = 0;
+};
+
+// Writes `data` to `path` so that after a crash the file holds either its old
+// contents or all of `data`, never a mix: write a temporary file beside it,
+// sync it, rename it over `path`, sync the directory.
+Status WriteFileAtomically(Env& env, const std::string& path, std::string_view data);
+
+// A WritableFile that streams into a temporary file and replaces `path` on
+// Commit(), with the same all-or-nothing promise as WriteFileAtomically.
+// Destroying it without Commit() removes the temporary file.
+class AtomicFileWriter {
+ public:
+  static Result<std::unique_ptr<AtomicFileWriter>> Open(Env& env, const std::string& path);
+  ~AtomicFileWriter();
+  Status Append(std::string_view data) { return file_->Append(data); }
+  Status Commit();
+
+ private:
+  AtomicFileWriter(Env& env, std::string path, std::string tmp, std::unique_ptr<WritableFile> f)
+      : env_(env), path_(std::move(path)), tmp_path_(std::move(tmp)), file_(std::move(f)) {}
+  Env& env_;
+  std::string path_;
+  std::string tmp_path_;
+  std::unique_ptr<WritableFile> file_;
+  bool committed_ = false;
+};
+
+}  // namespace nodespace

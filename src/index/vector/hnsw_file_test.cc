@@ -1,0 +1,245 @@
+// The index file: round trip, every corruption case, failed saves.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+
+#include "env/fault_injection_env.h"
+#include "index/vector/crc32c.h"
+#include "index/vector/hnsw_index.h"
+#include "index/vector/test_data.h"
+#include "test_util.h"
+
+namespace nodespace::vector {
+namespace {
+
+using testdata::RandomVectors;
+
+class HnswFileTest : public ::testing::Test {
+ protected:
+  static constexpr size_t kDim = 16;
+
+  void SetUp() override {
+    data_ = RandomVectors(600, kDim, 3);
+    queries_ = RandomVectors(20, kDim, 4);
+    path_ = dir_.Sub("index.hnsw");
+  }
+
+  std::unique_ptr<HnswIndex> MakeIndex(bool int8 = false) {
+    HnswOptions opt;
+    opt.dim = kDim;
+    opt.m = 8;
+    opt.ef_construction = 64;
+    opt.int8 = int8;
+    opt.int8_train_size = 300;
+    auto index = HnswIndex::Create(opt).value();
+    for (size_t i = 0; i < 600; ++i) {
+      EXPECT_TRUE(index->Insert(int64_t(i) * 3, {data_.data() + i * kDim, kDim}).ok());
+    }
+    for (int64_t i = 0; i < 30; ++i) EXPECT_TRUE(index->Remove(i * 9).ok());
+    return index;
+  }
+
+  std::vector<uint8_t> ReadAll() { return *Env::Default()->ReadFile(path_); }
+  void WriteAll(const std::vector<uint8_t>& bytes) {
+    std::ofstream f(path_, std::ios::binary | std::ios::trunc);
+    f.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+  }
+  // Rewrites the header checksum after a deliberate header edit.
+  static void FixHeaderCrc(std::vector<uint8_t>& bytes) {
+    uint32_t crc = Crc32c(bytes.data(), 508);
+    std::memcpy(bytes.data() + 508, &crc, 4);
+  }
+  Status OpenStatus() { return HnswIndex::Open(*Env::Default(), path_).status(); }
+
+  void ExpectSameResults(const HnswIndex& a, const HnswIndex& b) {
+    for (size_t q = 0; q < 20; ++q) {
+      std::span<const float> query(queries_.data() + q * kDim, kDim);
+      auto ra = a.Search(query, 10, 32);
+      auto rb = b.Search(query, 10, 32);
+      ASSERT_TRUE(ra.ok() && rb.ok());
+      ASSERT_EQ(ra->neighbors.size(), rb->neighbors.size());
+      for (size_t i = 0; i < ra->neighbors.size(); ++i) {
+        EXPECT_EQ(ra->neighbors[i].label, rb->neighbors[i].label);
+        EXPECT_EQ(ra->neighbors[i].distance, rb->neighbors[i].distance);
+      }
+    }
+  }
+
+  testing::TempDir dir_;
+  std::string path_;
+  std::vector<float> data_, queries_;
+};
+
+TEST_F(HnswFileTest, HnswRoundTripGivesIdenticalResults) {
+  for (bool int8 : {false, true}) {
+    auto index = MakeIndex(int8);
+    ASSERT_TRUE(index->Save(*Env::Default(), path_, 1234).ok());
+    auto opened = HnswIndex::Open(*Env::Default(), path_);
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    HnswIndex& o = **opened;
+    EXPECT_TRUE(o.is_mapped());
+    EXPECT_EQ(o.applied_seq(), 1234u);
+    EXPECT_EQ(o.size(), index->size());
+    EXPECT_EQ(o.slot_count(), index->slot_count());
+    EXPECT_EQ(o.quantizer_trained(), int8);
+    EXPECT_TRUE(o.Verify().ok());
+    EXPECT_TRUE(o.Contains(3));
+    EXPECT_FALSE(o.Contains(9));
+    EXPECT_FALSE(o.Contains(4));
+    ExpectSameResults(*index, o);
+    std::vector<int64_t> allowed = {3, 6, 12, 300, 301};
+    auto ea = index->SearchExactAllowed({queries_.data(), kDim}, 3, allowed);
+    auto eb = o.SearchExactAllowed({queries_.data(), kDim}, 3, allowed);
+    ASSERT_TRUE(ea.ok() && eb.ok());
+    EXPECT_EQ(ea->neighbors.size(), eb->neighbors.size());
+
+    // Mutations after Open move to owned memory and behave like the original.
+    for (auto* ix : {index.get(), &o}) {
+      ASSERT_TRUE(ix->Insert(100000, {data_.data(), kDim}).ok());
+      ASSERT_TRUE(ix->Remove(3).ok());
+      ASSERT_TRUE(ix->Update(6, {data_.data() + kDim, kDim}).ok());
+    }
+    EXPECT_FALSE(o.is_mapped());
+    ExpectSameResults(*index, o);
+    ASSERT_TRUE(o.Save(*Env::Default(), path_, 1235).ok());
+    auto again = HnswIndex::Open(*Env::Default(), path_, {.verify_checksums = true});
+    ASSERT_TRUE(again.ok()) << again.status().ToString();
+    EXPECT_EQ((*again)->applied_seq(), 1235u);
+    ExpectSameResults(*index, **again);
+  }
+}
+
+TEST_F(HnswFileTest, HnswEmptyIndexRoundTrip) {
+  HnswOptions opt;
+  opt.dim = 8;
+  auto index = HnswIndex::Create(opt).value();
+  ASSERT_TRUE(index->Save(*Env::Default(), path_, 0).ok());
+  auto opened = HnswIndex::Open(*Env::Default(), path_);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  EXPECT_EQ((*opened)->size(), 0u);
+  ASSERT_TRUE((*opened)->Insert(1, std::vector<float>(8, 1.0f)).ok());
+  EXPECT_EQ((*opened)->Search(std::vector<float>(8, 1.0f), 1)->neighbors.at(0).label, 1);
+}
+
+TEST_F(HnswFileTest, HnswOpenMissingFileIsNotFound) {
+  EXPECT_EQ(OpenStatus().code(), StatusCode::kNotFound);
+}
+
+TEST_F(HnswFileTest, HnswTruncatedFileIsCorruption) {
+  ASSERT_TRUE(MakeIndex()->Save(*Env::Default(), path_, 1).ok());
+  const std::vector<uint8_t> bytes = ReadAll();
+  for (size_t keep :
+       {size_t{0}, size_t{100}, size_t{511}, size_t{512}, bytes.size() / 2, bytes.size() - 1}) {
+    WriteAll(std::vector<uint8_t>(bytes.begin(), bytes.begin() + std::ptrdiff_t(keep)));
+    Status st = OpenStatus();
+    EXPECT_EQ(st.code(), StatusCode::kCorruption) << keep;
+    EXPECT_NE(st.message().find("truncated"), std::string::npos) << st.message();
+  }
+}
+
+TEST_F(HnswFileTest, HnswBadMagicIsCorruption) {
+  ASSERT_TRUE(MakeIndex()->Save(*Env::Default(), path_, 1).ok());
+  std::vector<uint8_t> bytes = ReadAll();
+  bytes[0] = 'X';
+  WriteAll(bytes);
+  Status st = OpenStatus();
+  EXPECT_EQ(st.code(), StatusCode::kCorruption);
+  EXPECT_NE(st.message().find("bad magic"), std::string::npos) << st.message();
+}
+
+TEST_F(HnswFileTest, HnswWrongVersionIsCorruption) {
+  ASSERT_TRUE(MakeIndex()->Save(*Env::Default(), path_, 1).ok());
+  std::vector<uint8_t> bytes = ReadAll();
+  uint32_t version = 2;
+  std::memcpy(bytes.data() + 8, &version, 4);
+  FixHeaderCrc(bytes);
+  WriteAll(bytes);
+  Status st = OpenStatus();
+  EXPECT_EQ(st.code(), StatusCode::kCorruption);
+  EXPECT_NE(st.message().find("unsupported format version 2"), std::string::npos) << st.message();
+}
+
+TEST_F(HnswFileTest, HnswFlippedHeaderByteIsCorruption) {
+  ASSERT_TRUE(MakeIndex()->Save(*Env::Default(), path_, 1).ok());
+  const std::vector<uint8_t> bytes = ReadAll();
+  // Every field after the version: dim, metric, counts, applied_seq, the
+  // section table and the checksum itself.
+  for (size_t at : {16, 20, 52, 60, 72, 110, 300, 508}) {
+    std::vector<uint8_t> bad = bytes;
+    bad[at] ^= 0x40;
+    WriteAll(bad);
+    Status st = OpenStatus();
+    EXPECT_EQ(st.code(), StatusCode::kCorruption) << at;
+    EXPECT_NE(st.message().find("header checksum mismatch"), std::string::npos) << st.message();
+  }
+}
+
+TEST_F(HnswFileTest, HnswSizeMismatchIsCorruption) {
+  ASSERT_TRUE(MakeIndex()->Save(*Env::Default(), path_, 1).ok());
+  std::vector<uint8_t> bytes = ReadAll();
+  // Claim one more slot than the sections hold (with a valid checksum, as a
+  // buggy writer would).
+  uint32_t slots;
+  std::memcpy(&slots, bytes.data() + 52, 4);
+  ++slots;
+  std::memcpy(bytes.data() + 52, &slots, 4);
+  FixHeaderCrc(bytes);
+  WriteAll(bytes);
+  Status st = OpenStatus();
+  EXPECT_EQ(st.code(), StatusCode::kCorruption);
+  EXPECT_NE(st.message().find("size mismatch"), std::string::npos) << st.message();
+}
+
+TEST_F(HnswFileTest, HnswFlippedSectionByteFailsVerify) {
+  ASSERT_TRUE(MakeIndex()->Save(*Env::Default(), path_, 1).ok());
+  std::vector<uint8_t> bytes = ReadAll();
+  bytes[1024] ^= 0x01;  // inside the vectors section
+  WriteAll(bytes);
+  auto opened = HnswIndex::Open(*Env::Default(), path_);  // O(1) open does not read it
+  ASSERT_TRUE(opened.ok());
+  Status st = (*opened)->Verify();
+  EXPECT_EQ(st.code(), StatusCode::kCorruption);
+  EXPECT_NE(st.message().find("'vectors'"), std::string::npos) << st.message();
+  EXPECT_EQ(HnswIndex::Open(*Env::Default(), path_, {.verify_checksums = true}).status().code(),
+            StatusCode::kCorruption);
+}
+
+// A save that fails part-way (disk full, failed sync or rename) leaves the
+// previous file readable and unchanged, and no temporary file behind.
+TEST_F(HnswFileTest, HnswFailedSaveKeepsPreviousFile) {
+  auto index = MakeIndex();
+  ASSERT_TRUE(index->Save(*Env::Default(), path_, 7).ok());
+  const std::vector<uint8_t> before = ReadAll();
+  ASSERT_TRUE(index->Insert(999999, {data_.data(), kDim}).ok());
+
+  FaultInjectionEnv env(Env::Default());
+  for (int fault = 0; fault < 4; ++fault) {
+    env.Reset();
+    if (fault == 0) env.FailWritesAfter(4096);
+    if (fault == 1) env.FailWritesAfter(0);
+    if (fault == 2) env.FailSync(true);
+    if (fault == 3) env.FailRename(true);
+    Status st = index->Save(env, path_, 8);
+    EXPECT_FALSE(st.ok()) << fault;
+    if (fault <= 1) {
+      EXPECT_EQ(st.code(), StatusCode::kResourceExhausted) << st.ToString();
+    }
+    EXPECT_EQ(ReadAll(), before) << fault;
+    auto opened = HnswIndex::Open(*Env::Default(), path_, {.verify_checksums = true});
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    EXPECT_EQ((*opened)->applied_seq(), 7u);
+    EXPECT_FALSE((*opened)->Contains(999999));
+    EXPECT_FALSE(env.FileExists(path_ + ".tmp." + std::to_string(::getpid())));
+  }
+  env.Reset();
+  ASSERT_TRUE(index->Save(env, path_, 8).ok());
+  EXPECT_GT(env.bytes_written(), 0);
+  auto opened = HnswIndex::Open(env, path_);
+  ASSERT_TRUE(opened.ok());
+  EXPECT_TRUE((*opened)->Contains(999999));
+  EXPECT_EQ((*opened)->applied_seq(), 8u);
+}
+
+}  // namespace
+}  // namespace nodespace::vector

@@ -1,0 +1,110 @@
+// Types shared by FlatIndex and HnswIndex: results with their cost, label
+// filters, and the exact-vs-graph plan helper.
+//
+// Thread safety: Filters are read concurrently by searches and must not change
+// while a search uses them. SearchResult is a plain value.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace nodespace::vector {
+
+struct Neighbor {
+  int64_t label = 0;   // the node rowid given at insert
+  float distance = 0;  // smaller is closer (see Metric)
+};
+
+// What a search cost, so callers and benchmarks can see why a query was slow.
+struct SearchStats {
+  uint64_t distances_computed = 0;  // full-precision (float) distances
+  uint64_t int8_distances = 0;      // distances on int8 codes (quantised traversal)
+  uint64_t nodes_visited = 0;       // nodes whose neighbour list was expanded
+  uint64_t filtered_out = 0;        // nodes reached but rejected by the filter or deleted
+  uint32_t ef_used = 0;             // the beam width after adaptive widening (graph only)
+  bool exact = false;               // true when every allowed vector was scored
+};
+
+struct SearchResult {
+  std::vector<Neighbor> neighbors;  // closest first, at most k
+  SearchStats stats;
+};
+
+// Which labels a search may return. Traversal still passes through other
+// nodes; only allowed ones enter the result.
+class Filter {
+ public:
+  virtual ~Filter() = default;
+  virtual bool Allowed(int64_t label) const = 0;
+  // How many labels are allowed, if known. The graph search uses it (with the
+  // index size) to widen its beam for selective filters; unknown means "assume
+  // most are allowed".
+  virtual int64_t AllowedCountHint() const { return -1; }
+};
+
+// Allowed labels as a sorted, duplicate-free vector; membership is a binary
+// search. The span must outlive the filter.
+class SortedLabelFilter final : public Filter {
+ public:
+  explicit SortedLabelFilter(std::span<const int64_t> sorted_labels) : labels_(sorted_labels) {}
+  bool Allowed(int64_t label) const override;
+  int64_t AllowedCountHint() const override { return static_cast<int64_t>(labels_.size()); }
+  std::span<const int64_t> labels() const { return labels_; }
+
+ private:
+  std::span<const int64_t> labels_;
+};
+
+// Allowed labels as a bitset over 0..size-1 (labels are rowids, usually
+// dense). Labels outside the range are not allowed. O(1) membership; the better
+// choice when many labels are allowed.
+class LabelBitsetFilter final : public Filter {
+ public:
+  explicit LabelBitsetFilter(int64_t max_label_exclusive);
+  void Allow(int64_t label);
+  bool Allowed(int64_t label) const override {
+    return label >= 0 && label < size_ &&
+           (words_[static_cast<size_t>(label) >> 6] >> (label & 63) & 1) != 0;
+  }
+  int64_t AllowedCountHint() const override { return count_; }
+
+ private:
+  int64_t size_;
+  int64_t count_ = 0;
+  std::vector<uint64_t> words_;
+};
+
+// Exact scan or graph search for a filtered query? The caller knows the real
+// number of allowed labels; this encodes what the benchmarks measured (see
+// docs/formats/vector-index.md, "Choosing a plan"):
+//   exact when allowed_count <= kExactMaxAllowed (a scan of that many vectors
+//   is cheaper than a graph walk that must step over disallowed nodes), or when
+//   the selectivity allowed_count / index_size is below kExactMaxSelectivity
+//   (a graph walk reaches about 1/selectivity nodes per result it keeps).
+enum class SearchPlan { kExact, kGraph };
+inline constexpr int64_t kExactMaxAllowed = 5000;
+inline constexpr double kExactMaxSelectivity = 0.02;
+SearchPlan RecommendSearchPlan(int64_t allowed_count, int64_t index_size);
+
+namespace internal {
+
+// Keeps the k smallest distances seen; a max-heap on distance.
+class TopK {
+ public:
+  explicit TopK(size_t k) : k_(k) { heap_.reserve(k + 1); }
+  bool full() const { return heap_.size() >= k_; }
+  // The distance a newcomer must beat once full.
+  float worst() const { return heap_.front().distance; }
+  void Push(int64_t label, float distance);
+  // Sorted closest first; leaves the TopK empty.
+  std::vector<Neighbor> Take();
+
+ private:
+  size_t k_;
+  std::vector<Neighbor> heap_;
+};
+
+}  // namespace internal
+}  // namespace nodespace::vector
