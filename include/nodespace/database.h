@@ -46,6 +46,18 @@ struct EmbedReport {
   double fit_seconds = 0;
 };
 
+// An embedding server that speaks the OpenAI-compatible POST /v1/embeddings
+// protocol (Ollama, llama.cpp server, vLLM, ...).
+struct ExternalEmbedderOptions {
+  std::string base_url;  // "http://127.0.0.1:11434"; /v1/embeddings is appended
+  std::string model;     // e.g. "nomic-embed-text"
+  int dims = 0;          // expected vector length; 0: take the server's
+  std::string api_key;   // sent as a Bearer token; not stored in the database
+  size_t batch_size = 64;
+  int timeout_ms = 30000;
+  int max_attempts = 3;  // per request, with exponential backoff
+};
+
 struct DatabaseStats {
   int64_t node_count = 0;
   int64_t root_count = 0;
@@ -112,6 +124,14 @@ class Database {
   // Gives nodes created or edited since (and still without a vector) one from
   // the fitted embedder. Does nothing when none is fitted.
   Result<EmbedReport> EmbedPending();
+  // Makes an external embedding server the database's embedder: its URL,
+  // model and dims are recorded in the database (the API key is not; pass it
+  // again after reopening), and every active node without a vector is sent
+  // to it. A node the server fails to embed keeps no vector and stays
+  // pending: EmbedPending() retries it, so a failure never loses work. The
+  // error of the failed request is returned after the nodes that succeeded
+  // were stored.
+  Result<EmbedReport> UseExternalEmbedder(const ExternalEmbedderOptions& options);
 
   // ---- Writes --------------------------------------------------------------
   Result<Node> Create(const NewNode& node, const WriteOptions& options = {});

@@ -1,5 +1,6 @@
 #include "cli/search_command.h"
 
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.h"
@@ -142,11 +143,29 @@ CLI::App* AddEmbedCommand(CLI::App& app, EmbedArgs& args) {
   auto* cmd = app.add_subcommand(
       "embed", "fit (or refit) the built-in embedder on this database and embed every node");
   cmd->add_option("--dims", args.dims, "vector dimensions")->check(CLI::Range(2, 4096));
+  cmd->add_option("--url", args.url,
+                  "use an OpenAI-compatible embedding server instead (POST URL/v1/embeddings); "
+                  "API key from $NODESPACE_EMBEDDER_KEY");
+  cmd->add_option("--model", args.model, "the server's model name (with --url)");
+  cmd->add_flag("--pending", args.pending,
+                "only embed nodes that have no vector yet, with the configured embedder");
   return cmd;
 }
 
 int RunEmbed(Database& db, const EmbedArgs& args, bool json, std::ostream& out, std::ostream& err) {
-  Result<EmbedReport> r = db.FitBuiltinEmbedder(args.dims);
+  Result<EmbedReport> r = EmbedReport{};
+  if (args.pending) {
+    r = db.EmbedPending();
+  } else if (!args.url.empty()) {
+    ExternalEmbedderOptions o;
+    o.base_url = args.url;
+    o.model = args.model;
+    o.dims = args.dims;
+    if (const char* key = std::getenv("NODESPACE_EMBEDDER_KEY")) o.api_key = key;
+    r = db.UseExternalEmbedder(o);
+  } else {
+    r = db.FitBuiltinEmbedder(args.dims == 0 ? 256 : args.dims);
+  }
   if (!r.ok()) {
     err << "error: " << r.status().message() << "\n";
     return kExitError;
@@ -159,8 +178,10 @@ int RunEmbed(Database& db, const EmbedArgs& args, bool json, std::ostream& out, 
                .dump()
         << "\n";
   } else {
-    out << "fitted " << r->model << " in " << r->fit_seconds << " s; embedded " << r->embedded
-        << " nodes (" << r->without_terms << " have no known words)\n";
+    if (r->fit_seconds > 0) out << "fitted " << r->model << " in " << r->fit_seconds << " s; ";
+    out << "embedded " << r->embedded << " nodes";
+    if (r->without_terms > 0) out << " (" << r->without_terms << " have no known words)";
+    out << "\n";
   }
   return kExitOk;
 }

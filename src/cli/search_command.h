@@ -29,7 +29,10 @@ struct SearchArgs {
 };
 
 struct EmbedArgs {
-  int dims = 256;
+  int dims = 0;  // 0: 256 for the built-in embedder, the server's for --url
+  std::string url;
+  std::string model;
+  bool pending = false;
 };
 CLI::App* AddEmbedCommand(CLI::App& app, EmbedArgs& args);
 int RunEmbed(Database& db, const EmbedArgs& args, bool json, std::ostream& out, std::ostream& err);

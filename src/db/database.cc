@@ -228,6 +228,9 @@ Result<EmbedReport> Database::FitBuiltinEmbedder(int dims) {
 Result<EmbedReport> Database::EmbedPending() {
   return impl_->EmbedPending();
 }
+Result<EmbedReport> Database::UseExternalEmbedder(const ExternalEmbedderOptions& options) {
+  return impl_->UseExternalEmbedder(options);
+}
 Result<DatabaseStats> Database::Stats() const {
   return impl_->Stats();
 }

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "db/database_impl.h"
+#include "embed/http_embedder.h"
 #include "embed/lsa_embedder.h"
 #include "env/env.h"
 
@@ -14,6 +15,11 @@ using storage::ScopedStatement;
 using storage::Statement;
 
 constexpr const char* kBuiltinEmbedder = "lsa";
+constexpr const char* kExternalEmbedder = "http";
+// Finds the nodes still waiting for a vector without scanning the rest.
+constexpr const char* kPendingIndexSql =
+    "CREATE INDEX IF NOT EXISTS nodes_without_vector ON nodes(rowid) "
+    "WHERE embedding IS NULL AND lifecycle = 0";
 constexpr size_t kEmbedBatch = 2000;
 
 Result<std::string> Meta(Connection& conn, const char* key) {
@@ -30,38 +36,89 @@ std::string Database::Impl::ModelPath() const {
   return path_ + "/lsa.model";
 }
 
-Result<std::shared_ptr<embed::LsaEmbedder>> Database::Impl::BuiltinEmbedder() {
-  std::string configured;
+Result<std::shared_ptr<embed::Embedder>> Database::Impl::ActiveEmbedder() {
+  std::string kind, model, url;
   {
     NS_ASSIGN_OR_RETURN(ReaderLease conn, AcquireReader());
-    NS_ASSIGN_OR_RETURN(configured, Meta(*conn, "embedder"));
+    NS_ASSIGN_OR_RETURN(kind, Meta(*conn, "embedder"));
+    NS_ASSIGN_OR_RETURN(model, Meta(*conn, "embedder_model"));
+    NS_ASSIGN_OR_RETURN(url, Meta(*conn, "embedder_url"));
   }
-  if (configured != kBuiltinEmbedder) {
+  if (kind.empty()) {
     return Status::InvalidArgument(
         "this database has no embedder for query text; run `nodespace embed` to fit the "
         "built-in one, or search with a query vector");
   }
+  const std::string key = kind + "|" + model + "|" + url;
   std::lock_guard<std::mutex> lock(embedder_mu_);
-  if (embedder_ == nullptr) {
-    Result<std::unique_ptr<embed::LsaModel>> model =
+  if (embedder_ != nullptr && embedder_model_ == key) return embedder_;
+  if (kind == kBuiltinEmbedder) {
+    Result<std::unique_ptr<embed::LsaModel>> loaded =
         embed::LsaModel::Load(*Env::Default(), ModelPath());
-    if (!model.ok()) {
-      return model.status().WithContext(
-          "the built-in embedder's model (refit it with `nodespace "
-          "embed`)");
+    if (!loaded.ok()) {
+      return loaded.status().WithContext(
+          "the built-in embedder's model (refit it with `nodespace embed`)");
     }
-    embedder_ = std::make_shared<embed::LsaEmbedder>(std::move(*model));
+    embedder_ = std::make_shared<embed::LsaEmbedder>(std::move(*loaded));
+  } else if (kind == kExternalEmbedder) {
+    embed::HttpEmbedderOptions o;
+    o.base_url = url;
+    o.model = model;
+    o.api_key = external_api_key_;
+    NS_ASSIGN_OR_RETURN(std::unique_ptr<embed::HttpEmbedder> http,
+                        embed::HttpEmbedder::Create(std::move(o)));
+    embedder_ = std::move(http);
+  } else {
+    return Status::NotSupported("embedder '" + kind + "' is not known to this build");
   }
+  embedder_model_ = key;
   return embedder_;
 }
 
 Result<std::vector<float>> Database::Impl::EmbedQuery(const std::string& text) {
-  NS_ASSIGN_OR_RETURN(std::shared_ptr<embed::LsaEmbedder> embedder, BuiltinEmbedder());
-  Result<std::vector<float>> v = embedder->EmbedText(text);
-  if (!v.ok() && v.status().code() == StatusCode::kNotFound) {
+  NS_ASSIGN_OR_RETURN(std::shared_ptr<embed::Embedder> embedder, ActiveEmbedder());
+  NS_ASSIGN_OR_RETURN(std::vector<std::vector<float>> v, embedder->Embed({text}));
+  if (v.size() != 1 || v[0].empty()) {
     return Status::InvalidArgument("none of the query's words occur in this database's text");
   }
-  return v;
+  return std::move(v[0]);
+}
+
+Result<EmbedReport> Database::Impl::UseExternalEmbedder(const ExternalEmbedderOptions& options) {
+  if (options_.read_only) return Status::NotSupported("database is open read-only");
+  if (options.model.empty()) return Status::InvalidArgument("the embedder needs a model name");
+  embed::HttpEmbedderOptions o;
+  o.base_url = options.base_url;
+  o.model = options.model;
+  o.dims = options.dims;
+  o.api_key = options.api_key;
+  o.batch_size = options.batch_size;
+  o.read_timeout_ms = options.timeout_ms;
+  o.max_attempts = options.max_attempts;
+  NS_ASSIGN_OR_RETURN(std::unique_ptr<embed::HttpEmbedder> http,
+                      embed::HttpEmbedder::Create(std::move(o)));
+  {
+    NS_ASSIGN_OR_RETURN(ReaderLease conn, AcquireReader());
+    NS_ASSIGN_OR_RETURN(std::string kind, Meta(*conn, "embedder"));
+    NS_ASSIGN_OR_RETURN(std::string model, Meta(*conn, "embedder_model"));
+    NS_ASSIGN_OR_RETURN(std::string stored_dims, Meta(*conn, "embedding_dim"));
+    if (!stored_dims.empty() && (kind != kExternalEmbedder || model != options.model)) {
+      return Status::InvalidArgument("this database holds " + stored_dims + "-dim vectors from " +
+                                     (kind.empty() ? std::string("callers") : model) +
+                                     "; another embedder would mix two vector spaces");
+    }
+  }
+  NS_RETURN_IF_ERROR(WriteMeta({{"embedder", kExternalEmbedder},
+                                {"embedder_model", options.model},
+                                {"embedder_url", options.base_url}},
+                               kPendingIndexSql));
+  {
+    std::lock_guard<std::mutex> lock(embedder_mu_);
+    embedder_ = std::move(http);
+    embedder_model_ = std::string(kExternalEmbedder) + "|" + options.model + "|" + options.base_url;
+    external_api_key_ = options.api_key;
+  }
+  return EmbedNodes(/*all=*/false);
 }
 
 Result<EmbedReport> Database::Impl::FitBuiltinEmbedder(int dims) {
@@ -115,12 +172,11 @@ Result<EmbedReport> Database::Impl::FitBuiltinEmbedder(int dims) {
   {
     std::lock_guard<std::mutex> lock(embedder_mu_);
     embedder_ = std::make_shared<embed::LsaEmbedder>(std::move(model));
+    embedder_model_ = std::string(kBuiltinEmbedder) + "|" + report.model + "|";
   }
-  // The partial index finds the nodes still waiting for a vector without
-  // scanning the rest.
-  NS_RETURN_IF_ERROR(WriteMeta({{"embedder", kBuiltinEmbedder}, {"embedder_model", report.model}},
-                               "CREATE INDEX IF NOT EXISTS nodes_without_vector ON nodes(rowid) "
-                               "WHERE embedding IS NULL AND lifecycle = 0"));
+  NS_RETURN_IF_ERROR(WriteMeta(
+      {{"embedder", kBuiltinEmbedder}, {"embedder_model", report.model}, {"embedder_url", ""}},
+      kPendingIndexSql));
   NS_ASSIGN_OR_RETURN(EmbedReport embedded, EmbedNodes(/*all=*/true));
   report.embedded = embedded.embedded;
   report.without_terms = embedded.without_terms;
@@ -131,13 +187,13 @@ Result<EmbedReport> Database::Impl::EmbedPending() {
   {
     NS_ASSIGN_OR_RETURN(ReaderLease conn, AcquireReader());
     NS_ASSIGN_OR_RETURN(std::string embedder, Meta(*conn, "embedder"));
-    if (embedder != kBuiltinEmbedder) return EmbedReport{};
+    if (embedder.empty()) return EmbedReport{};
   }
   return EmbedNodes(/*all=*/false);
 }
 
 Result<EmbedReport> Database::Impl::EmbedNodes(bool all) {
-  NS_ASSIGN_OR_RETURN(std::shared_ptr<embed::LsaEmbedder> embedder, BuiltinEmbedder());
+  NS_ASSIGN_OR_RETURN(std::shared_ptr<embed::Embedder> embedder, ActiveEmbedder());
   EmbedReport report;
   report.model = embedder->name();
   int64_t after_rowid = 0;

@@ -53,6 +53,7 @@ class Database::Impl {
   // ---- built-in embedder (database_embed.cc) ----
   Result<EmbedReport> FitBuiltinEmbedder(int dims);
   Result<EmbedReport> EmbedPending();
+  Result<EmbedReport> UseExternalEmbedder(const ExternalEmbedderOptions& options);
 
   // ---- writes (database_write.cc) ----
   Result<BatchResult> Write(const WriteBatch& batch, const WriteOptions& options);
@@ -133,7 +134,8 @@ class Database::Impl {
   // Sets meta keys (and runs `extra_sql`) in one write transaction.
   Status WriteMeta(const std::map<std::string, std::string>& values, const std::string& extra_sql);
   std::string ModelPath() const;
-  Result<std::shared_ptr<embed::LsaEmbedder>> BuiltinEmbedder();
+  // The embedder the database is configured with (meta `embedder`).
+  Result<std::shared_ptr<embed::Embedder>> ActiveEmbedder();
   Result<std::vector<float>> EmbedQuery(const std::string& text);
   // Vectors for every active node (`all`) or for those without one.
   Result<EmbedReport> EmbedNodes(bool all);
@@ -151,7 +153,9 @@ class Database::Impl {
   // Derived from the nodes table; declared after options_, which it reads.
   std::unique_ptr<VectorStore> vectors_;
   std::mutex embedder_mu_;
-  std::shared_ptr<embed::LsaEmbedder> embedder_;  // guarded by embedder_mu_; loaded lazily
+  std::shared_ptr<embed::Embedder> embedder_;  // guarded by embedder_mu_; loaded lazily
+  std::string embedder_model_;                 // guarded by embedder_mu_: what embedder_ is
+  std::string external_api_key_;               // guarded by embedder_mu_
 };
 
 }  // namespace nodespace

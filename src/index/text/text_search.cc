@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <unordered_map>
 #include <unordered_set>
@@ -89,24 +90,58 @@ class Search {
  private:
   int64_t MaxLifecycle() const { return opt_.include_archived ? 2 : 0; }
 
+  // FTS5's rank clause for our column weights (title, content).
+  std::string RankFunction() const {
+    return "bm25(" + std::to_string(opt_.title_weight) + ", 1.0)";
+  }
+
+  // Visits rows matching `fts` best first, `fetch` at a time: ranking happens
+  // inside FTS5 (ORDER BY rank keeps only the top rows), so only those rows
+  // are then looked up in `nodes`. `visit` returns false to stop.
+  Status Ranked(const std::string& fts, int64_t fetch,
+                const std::function<Result<bool>(int64_t rowid, double score)>& visit) {
+    NS_ASSIGN_OR_RETURN(Statement * stmt,
+                        conn_.Prepare("SELECT rowid, rank FROM nodes_fts WHERE nodes_fts MATCH ?1 "
+                                      "AND rank MATCH ?2 ORDER BY rank LIMIT ?3 OFFSET ?4"));
+    int64_t offset = 0;
+    while (true) {
+      ScopedStatement s(*stmt);
+      s->Bind(1, fts).Bind(2, RankFunction()).Bind(3, fetch).Bind(4, offset);
+      int64_t rows = 0;
+      while (true) {
+        NS_ASSIGN_OR_RETURN(bool row, s->Step());
+        if (!row) break;
+        ++rows;
+        NS_ASSIGN_OR_RETURN(bool more, visit(s->ColumnInt(0), -s->ColumnDouble(1)));
+        if (!more) return Status::OK();
+      }
+      if (rows < fetch) return Status::OK();
+      offset += fetch;
+      fetch *= 4;
+    }
+  }
+
+  Result<int64_t> LifecycleOf(int64_t rowid) {
+    NS_ASSIGN_OR_RETURN(Statement * stmt,
+                        conn_.Prepare("SELECT lifecycle FROM nodes WHERE rowid = ?1"));
+    ScopedStatement s(*stmt);
+    s->Bind(1, rowid);
+    NS_ASSIGN_OR_RETURN(bool row, s->Step());
+    return row ? s->ColumnInt(0) : int64_t{-1};
+  }
+
   // Appends up to `want` - hits.size() nodes matching `fts` that are not hits yet.
   Status Matches(const std::string& fts, size_t want, TextMatch match, std::vector<RawHit>& hits) {
-    NS_ASSIGN_OR_RETURN(Statement * stmt,
-                        conn_.Prepare("SELECT nodes_fts.rowid, bm25(nodes_fts, ?2, 1.0) AS s "
-                                      "FROM nodes_fts JOIN nodes ON nodes.rowid = nodes_fts.rowid "
-                                      "WHERE nodes_fts MATCH ?1 AND nodes.lifecycle <= ?3 "
-                                      "ORDER BY s LIMIT ?4"));
-    ScopedStatement s(*stmt);
-    s->Bind(1, fts).BindDouble(2, opt_.title_weight).Bind(3, MaxLifecycle());
-    s->Bind(4, static_cast<int64_t>(want + hits.size()));
-    while (hits.size() < want) {
-      NS_ASSIGN_OR_RETURN(bool row, s->Step());
-      if (!row) break;
-      int64_t rowid = s->ColumnInt(0);
-      if (!seen_.insert(rowid).second) continue;
-      hits.push_back({rowid, -s->ColumnDouble(1), match, {}});
-    }
-    return Status::OK();
+    if (hits.size() >= want) return Status::OK();
+    const auto fetch = static_cast<int64_t>(want + hits.size() + 8);
+    return Ranked(fts, fetch, [&](int64_t rowid, double score) -> Result<bool> {
+      if (seen_.count(rowid)) return true;
+      NS_ASSIGN_OR_RETURN(int64_t lifecycle, LifecycleOf(rowid));
+      if (lifecycle < 0 || lifecycle > MaxLifecycle()) return true;
+      seen_.insert(rowid);
+      hits.push_back({rowid, score, match, {}});
+      return hits.size() < want;
+    });
   }
 
   Result<std::string> ParentOf(const std::string& id) {
@@ -133,24 +168,24 @@ class Search {
     const size_t n_terms = parsed_.positive_terms.size();
     // cover[t][id]: the best match of term t at or below node `id`.
     std::vector<std::unordered_map<std::string, Cover>> cover(n_terms);
-    NS_ASSIGN_OR_RETURN(Statement * stmt,
-                        conn_.Prepare("SELECT nodes.id, nodes.parent_id, bm25(nodes_fts, ?2, 1.0) "
-                                      "AS s FROM nodes_fts JOIN nodes ON nodes.rowid = "
-                                      "nodes_fts.rowid WHERE nodes_fts MATCH ?1 AND "
-                                      "nodes.lifecycle <= ?3 ORDER BY s LIMIT ?4"));
+    NS_ASSIGN_OR_RETURN(
+        Statement * node_stmt,
+        conn_.Prepare("SELECT id, parent_id, lifecycle FROM nodes WHERE rowid = ?1"));
     for (size_t t = 0; t < n_terms; ++t) {
-      ScopedStatement s(*stmt);
-      s->Bind(1, parsed_.positive_terms[t]).BindDouble(2, opt_.title_weight);
-      s->Bind(3, MaxLifecycle()).Bind(4, kSubtreeMatchesPerTerm);
       std::vector<std::pair<std::string, double>> matches;
-      while (true) {
-        NS_ASSIGN_OR_RETURN(bool row, s->Step());
-        if (!row) break;
-        std::string id = s->ColumnString(0);
-        parent_of_.emplace(id, s->ColumnString(1));
-        matches.emplace_back(std::move(id), -s->ColumnDouble(2));
-      }
-      s->Reset();
+      NS_RETURN_IF_ERROR(Ranked(parsed_.positive_terms[t], kSubtreeMatchesPerTerm,
+                                [&](int64_t rowid, double score) -> Result<bool> {
+                                  ScopedStatement s(*node_stmt);
+                                  s->Bind(1, rowid);
+                                  NS_ASSIGN_OR_RETURN(bool row, s->Step());
+                                  if (row && s->ColumnInt(2) <= MaxLifecycle()) {
+                                    std::string id = s->ColumnString(0);
+                                    parent_of_.emplace(id, s->ColumnString(1));
+                                    matches.emplace_back(std::move(id), score);
+                                  }
+                                  return static_cast<int64_t>(matches.size()) <
+                                         kSubtreeMatchesPerTerm;
+                                }));
       for (const auto& [id, score] : matches) {
         std::string at = id;
         for (int level = 0; level <= opt_.subtree_levels && !at.empty(); ++level) {

@@ -266,22 +266,39 @@ uint32_t HnswIndex::GreedyClosest(uint32_t cur, float* cur_dist, int level, Dist
 }
 
 template <typename DistFn, typename AcceptFn, typename PrefetchFn>
-void HnswIndex::SearchLevel(uint32_t entry, float entry_dist, int level, size_t ef, bool two_hop,
+void HnswIndex::SearchLevel(uint32_t entry, float entry_dist, int level, size_t ef, size_t side_k,
                             DistFn&& dist, AcceptFn&& accept, PrefetchFn&& prefetch,
                             SearchContext& ctx, SearchStats& stats) const {
   auto& cand = ctx.candidates_;
   auto& res = ctx.results_;
-  auto& next = ctx.next_;
+  auto& side = ctx.side_;
   cand.clear();
   res.clear();
+  side.clear();
+  // Side-heap mode (side_k > 0): the beam holds every node, as in an
+  // unfiltered walk, so the walk stops as early as one; every admitted node
+  // that gets scored on the way competes for the side heap of side_k. Without
+  // it (side_k == 0) only admitted nodes enter the beam.
+  const bool side_mode = side_k > 0;
+  auto offer_side = [&](float d, uint32_t n) {
+    if (side.size() < side_k) {
+      side.push_back({d, n});
+      std::push_heap(side.begin(), side.end(), CloserFirst);
+    } else if (CloserFirst({d, n}, side.front())) {
+      std::pop_heap(side.begin(), side.end(), CloserFirst);
+      side.back() = {d, n};
+      std::push_heap(side.begin(), side.end(), CloserFirst);
+    }
+  };
   float bound = std::numeric_limits<float>::infinity();  // admits anything until res is full
   ctx.Visit(entry);
   cand.push_back({entry_dist, entry});
-  if (accept(entry)) {
+  const bool entry_ok = accept(entry);
+  if (side_mode && entry_ok) offer_side(entry_dist, entry);
+  if (side_mode || entry_ok) {
     res.push_back({entry_dist, entry});
     if (res.size() >= ef) bound = entry_dist;
   }
-  const uint32_t max_next = MaxLinks(level);
   while (!cand.empty()) {
     const Candidate c = cand.front();
     if (c.distance > bound) break;
@@ -292,49 +309,20 @@ void HnswIndex::SearchLevel(uint32_t entry, float entry_dist, int level, size_t 
 
     const uint32_t* links = LinksAt(c.slot, level);
     const uint32_t count = links[0];
-    // The nodes to score next. Normally every unvisited neighbour (a rejected
-    // node is still a stepping stone). In two-hop mode, for selective filters,
-    // only admitted nodes are scored: the admitted neighbours, then admitted
-    // neighbours of rejected neighbours, up to the level's link budget; the
-    // walk steps over rejected nodes without paying a distance for them.
-    next.clear();
-    if (!two_hop) {
-      for (uint32_t i = 1; i <= count; ++i) __builtin_prefetch(&ctx.marks_[links[i]], 1, 3);
-      for (uint32_t i = 1; i <= count; ++i) {
-        if (ctx.Visit(links[i])) next.push_back(links[i]);
-      }
-    } else {
-      auto& bridges = ctx.bridges_;
-      bridges.clear();
-      for (uint32_t i = 1; i <= count; ++i) {
-        const uint32_t n = links[i];
-        if (accept(n)) {
-          if (ctx.Visit(n)) next.push_back(n);
-        } else {
-          ++stats.filtered_out;
-          bridges.push_back(n);
-        }
-      }
-      for (size_t b = 0; b < bridges.size() && next.size() < max_next; ++b) {
-        const uint32_t* hop = LinksAt(bridges[b], level);
-        for (uint32_t i = 1; i <= hop[0] && next.size() < max_next; ++i) {
-          const uint32_t n = hop[i];
-          if (ctx.marks_[n] == ctx.epoch_ || !accept(n)) continue;
-          ctx.Visit(n);
-          next.push_back(n);
-        }
-      }
-    }
-    const size_t nn = next.size();
-    if (nn > 0) prefetch(next[0]);
-    for (size_t i = 0; i < nn; ++i) {
-      const uint32_t n = next[i];
-      if (i + 1 < nn) prefetch(next[i + 1]);
+    for (uint32_t i = 1; i <= count; ++i) __builtin_prefetch(&ctx.marks_[links[i]], 1, 3);
+    if (count > 0) prefetch(links[1]);
+    for (uint32_t i = 1; i <= count; ++i) {
+      const uint32_t n = links[i];
+      if (i < count) prefetch(links[i + 1]);
+      if (!ctx.Visit(n)) continue;
       const float d = dist(n);
+      const bool ok = accept(n);
+      if (!ok) ++stats.filtered_out;
+      if (side_mode && ok) offer_side(d, n);
       if (d >= bound) continue;
       cand.push_back({d, n});
       std::push_heap(cand.begin(), cand.end(), FartherFirst);
-      if (two_hop || accept(n)) {
+      if (side_mode || ok) {
         res.push_back({d, n});
         std::push_heap(res.begin(), res.end(), CloserFirst);
         if (res.size() > ef) {
@@ -342,11 +330,10 @@ void HnswIndex::SearchLevel(uint32_t entry, float entry_dist, int level, size_t 
           res.pop_back();
         }
         if (res.size() >= ef) bound = res.front().distance;
-      } else {
-        ++stats.filtered_out;
       }
     }
   }
+  if (side_mode) res.swap(side);
 }
 
 void HnswIndex::SelectNeighbors(std::vector<Candidate>& cands, uint32_t max_count) const {
@@ -404,8 +391,8 @@ void HnswIndex::Connect(uint32_t slot, uint32_t entry, int entry_level) {
   for (int l = std::min(level, entry_level); l >= 0; --l) {
     build_ctx_.Begin(slot_count_);
     build_ctx_.Visit(slot);  // stale in-links may still point here
-    SearchLevel(cur, cur_dist, l, options_.ef_construction, false, dist, accept, prefetch,
-                build_ctx_, stats);
+    SearchLevel(cur, cur_dist, l, options_.ef_construction, 0, dist, accept, prefetch, build_ctx_,
+                stats);
     cands.assign(build_ctx_.results_.begin(), build_ctx_.results_.end());
     std::sort(cands.begin(), cands.end(), CloserFirst);
     if (cands.empty()) continue;
@@ -618,12 +605,17 @@ double HnswIndex::AdmittedFraction(const Filter* filter) const {
 size_t HnswIndex::EffectiveEf(size_t k, size_t ef, double admitted) const {
   size_t beam = std::max(ef == 0 ? size_t{options_.ef_search} : ef, k);
   if (admitted >= 1.0) return beam;
-  // Admitted nodes are sparser in the graph than the beam assumes, in either
-  // walk mode; widening by sqrt(1/fraction), at most 4x, kept filtered
-  // recall@10 at or above unfiltered recall in the tests and the benchmark
-  // (10% selectivity: 2.2x..3.2x).
-  double widen = std::min(4.0, std::sqrt(1.0 / std::max(admitted, 1e-6)));
-  return static_cast<size_t>(std::ceil(static_cast<double>(beam) * widen));
+  // Admitted nodes are sparser than the beam assumes: widen by
+  // sqrt(1/fraction). Below kSideHeapBelow the beam also holds rejected nodes,
+  // so it must be wide enough to contain about 2k admitted ones.
+  double widened = static_cast<double>(beam) * std::sqrt(1.0 / std::max(admitted, 1e-6));
+  if (admitted < kSideHeapBelow) {
+    widened = std::max(widened, 2.0 * static_cast<double>(k) / std::max(admitted, 1e-6));
+  } else {
+    widened = std::min(widened, 4.0 * static_cast<double>(beam));
+  }
+  const double cap = std::max<double>(static_cast<double>(beam), slot_count_);
+  return static_cast<size_t>(std::ceil(std::min(widened, cap)));
 }
 
 Result<SearchResult> HnswIndex::Search(std::span<const float> query, size_t k, size_t ef,
@@ -635,7 +627,7 @@ Result<SearchResult> HnswIndex::Search(std::span<const float> query, size_t k, s
   SearchContext& ctx = context != nullptr ? *context : ThreadContext();
   const size_t dim = options_.dim;
   const double admitted = AdmittedFraction(filter);
-  const bool two_hop = admitted < kTwoHopBelow;
+  const bool side_heap = admitted < kSideHeapBelow;
   const size_t beam = EffectiveEf(k, ef, admitted);
   stats.ef_used = static_cast<uint32_t>(beam);
   auto accept = [&](uint32_t n) {
@@ -654,12 +646,13 @@ Result<SearchResult> HnswIndex::Search(std::span<const float> query, size_t k, s
     uint32_t cur = entry_point_;
     float cur_dist = dist(cur);
     for (int l = max_level_; l > 0; --l) cur = GreedyClosest(cur, &cur_dist, l, dist, stats);
-    SearchLevel(cur, cur_dist, 0, beam, two_hop, dist, accept, prefetch, ctx, stats);
+    const size_t rescore = std::max(k, k * options_.rescore_factor);
+    SearchLevel(cur, cur_dist, 0, beam, side_heap ? rescore : 0, dist, accept, prefetch, ctx,
+                stats);
     found.assign(ctx.results_.begin(), ctx.results_.end());
     std::sort(found.begin(), found.end(), CloserFirst);
     // Re-score the best candidates with the float vectors.
-    size_t rescore = std::min(found.size(), std::max(k, k * options_.rescore_factor));
-    found.resize(rescore);
+    found.resize(std::min(found.size(), rescore));
     for (Candidate& c : found) {
       c.distance = dist_(q.data(), VectorAt(c.slot), dim);
       ++stats.distances_computed;
@@ -673,7 +666,7 @@ Result<SearchResult> HnswIndex::Search(std::span<const float> query, size_t k, s
     uint32_t cur = entry_point_;
     float cur_dist = dist(cur);
     for (int l = max_level_; l > 0; --l) cur = GreedyClosest(cur, &cur_dist, l, dist, stats);
-    SearchLevel(cur, cur_dist, 0, beam, two_hop, dist, accept, prefetch, ctx, stats);
+    SearchLevel(cur, cur_dist, 0, beam, side_heap ? k : 0, dist, accept, prefetch, ctx, stats);
     found.assign(ctx.results_.begin(), ctx.results_.end());
   }
   std::sort(found.begin(), found.end(), CloserFirst);

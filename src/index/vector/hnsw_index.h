@@ -14,9 +14,10 @@
 //    rewrites its own slot in place, so slot count and file size track the peak
 //    live count, not the number of mutations. Compact() rebuilds without
 //    tombstones when many removals are not followed by inserts.
-//  * Filtered search walks the whole graph but only admits allowed labels into
-//    the result; the beam is widened when the filter says it is selective.
-//    For very selective filters use SearchExactAllowed (see RecommendSearchPlan).
+//  * Filtered search walks through every node but only allowed labels enter
+//    the result; the beam is widened when the filter says it is selective
+//    (AllowedCountHint), see docs/formats/vector-index.md. For very selective
+//    filters use SearchExactAllowed (see RecommendSearchPlan).
 //  * With HnswOptions::int8, queries walk the graph on 8-bit codes and re-score
 //    the best rescore_factor * k candidates with the float vectors.
 //  * Open maps the file and reads only its header: O(1) in the index size.
@@ -103,8 +104,7 @@ class SearchContext {
   uint16_t epoch_ = 0;
   std::vector<Candidate> candidates_;  // min-heap by distance
   std::vector<Candidate> results_;     // max-heap by distance
-  std::vector<uint32_t> next_;         // slots to score from one expansion
-  std::vector<uint32_t> bridges_;      // rejected neighbours (two-hop mode)
+  std::vector<Candidate> side_;        // max-heap of admitted slots (side-heap mode)
 };
 
 class HnswIndex {
@@ -209,9 +209,10 @@ class HnswIndex {
   uint32_t GreedyClosest(uint32_t start, float* start_dist, int level, DistFn&& dist,
                          SearchStats& stats) const;
   // Beam search on one level; leaves the ef best accepted slots as a max-heap
-  // in ctx.results_. The caller has called ctx.Begin(). two_hop: see the .cc.
+  // in ctx.results_. The caller has called ctx.Begin(). side_k > 0 selects
+  // side-heap mode (see the .cc) and returns the side_k best accepted slots.
   template <typename DistFn, typename AcceptFn, typename PrefetchFn>
-  void SearchLevel(uint32_t entry, float entry_dist, int level, size_t ef, bool two_hop,
+  void SearchLevel(uint32_t entry, float entry_dist, int level, size_t ef, size_t side_k,
                    DistFn&& dist, AcceptFn&& accept, PrefetchFn&& prefetch, SearchContext& ctx,
                    SearchStats& stats) const;
   // The HNSW neighbour-selection heuristic: keep a candidate only if it is
@@ -232,9 +233,10 @@ class HnswIndex {
   double AdmittedFraction(const Filter* filter) const;
   // The beam width for a search of k with a requested ef.
   size_t EffectiveEf(size_t k, size_t ef, double admitted) const;
-  // Below this admitted fraction, filtered searches score only admitted nodes
-  // and reach them through rejected ones (two hops).
-  static constexpr double kTwoHopBelow = 0.3;
+  // Below this admitted fraction, filtered searches keep rejected nodes in the
+  // beam (so they stop like an unfiltered walk) and collect admitted ones on
+  // the side; above it only admitted nodes enter the beam.
+  static constexpr double kSideHeapBelow = 0.3;
   void StoreVector(uint32_t slot, const std::vector<float>& v);
   uint32_t AllocateSlot(int64_t label);
 

@@ -60,13 +60,13 @@ TEST(HnswIndex, RecallAt10On5kRandom64dWithDefaults) {
 
 TEST(HnswIndex, EveryMetricFindsNeighbours) {
   const size_t dim = 32;
-  std::vector<float> data = RandomVectors(1500, dim, 5);
+  std::vector<float> data = RandomVectors(1000, dim, 5);
   std::vector<float> queries = RandomVectors(30, dim, 6);
   for (Metric m : {Metric::kCosine, Metric::kDot, Metric::kL2}) {
     HnswOptions opt;
     opt.metric = m;
     opt.m = 12;
-    opt.ef_construction = 100;
+    opt.ef_construction = 64;
     auto index = Build(data, dim, opt);
     EXPECT_GE(MeanRecall(*index, queries, 10, 100), 0.95) << MetricName(m);
   }
@@ -94,14 +94,14 @@ TEST(HnswIndex, DeterministicForASeed) {
   }
 }
 
-// Filters at 1%, 10% and 50% of 5,000 points against brute force over the
+// Filters at 1%, 10% and 50% of 3,000 points against brute force over the
 // allowed set: results are always allowed; graph recall >= 0.95 at 10% and
 // 50%; the exact path (what RecommendSearchPlan picks at 1%) is exact.
 TEST(HnswIndex, FilteredSearchAgainstBruteForce) {
-  const size_t dim = 32, n = 5000;
+  const size_t dim = 32, n = 3000;
   std::vector<float> data = RandomVectors(n, dim, 12);
   HnswOptions opt;
-  opt.ef_construction = 100;
+  opt.ef_construction = 64;
   auto index = Build(data, dim, opt);
   std::vector<float> queries = RandomVectors(50, dim, 13);
   std::mt19937_64 rng(77);
@@ -129,8 +129,9 @@ TEST(HnswIndex, FilteredSearchAgainstBruteForce) {
 
 TEST(HnswIndex, Int8RescoringKeepsFloatRecall) {
   const size_t dim = 64;
-  std::vector<float> data = RandomVectors(3000, dim, 21);
+  std::vector<float> data = RandomVectors(2000, dim, 21);
   HnswOptions opt;
+  opt.ef_construction = 100;
   opt.int8_train_size = 1000;  // trains during the build; later inserts are encoded
   // The graph is built on floats either way, so both indexes share it and
   // differ only in how queries walk it.
@@ -173,12 +174,14 @@ TEST(HnswIndex, RemovedLabelsAreNeverReturned) {
 }
 
 // 20 rounds of removing and re-inserting the same 1,000 labels (with new
-// vectors), then 20 rounds of in-place updates: slots never grow past the
-// peak live count and recall holds.
+// vectors), then 5 rounds of in-place updates of half of them: slots never
+// grow past the peak live count and recall holds. Small m and
+// ef_construction keep it quick under sanitizers.
 TEST(HnswIndex, ChurnReusesSlotsAndKeepsRecall) {
-  const size_t dim = 32, n = 1000;
+  const size_t dim = 16, n = 1000;
   HnswOptions opt;
-  opt.ef_construction = 100;
+  opt.m = 8;
+  opt.ef_construction = 32;
   auto index = Build(RandomVectors(n, dim, 40), dim, opt);
   const size_t memory_before = index->MemoryUsage();
   std::vector<float> queries = RandomVectors(30, dim, 41);
@@ -193,7 +196,7 @@ TEST(HnswIndex, ChurnReusesSlotsAndKeepsRecall) {
     EXPECT_EQ(index->deleted_count(), 0u);
   }
   EXPECT_GE(MeanRecall(*index, queries, 10, 64), 0.95);
-  for (int round = 0; round < 20; ++round) {
+  for (int round = 0; round < 5; ++round) {
     std::vector<float> fresh = RandomVectors(n / 2, dim, 500 + round);
     for (size_t i = 0; i < n / 2; ++i) {
       ASSERT_TRUE(index->Upsert(int64_t(i * 2), {fresh.data() + i * dim, dim}).ok());
