@@ -33,4 +33,10 @@ ID=wn-03467517  # guitar
 $NS get "$ID"
 $NS ancestors "$ID"
 echo
+echo "== full-text search (BM25, stemmed): stringed instruments"
+$NS search "stringed instrument" -n 5
+echo
+echo "== search by meaning (the built-in embedder is fitted on first use)"
+$NS search --semantic "a large cat that hunts" -n 5
+echo
 echo "database: $DB (try: $NS --db $DB tree --depth 1)"

@@ -332,7 +332,16 @@ Status Database::Impl::CheckIntegrity() {
   if (orphans > 0) {
     return Status::Corruption(std::to_string(orphans) + " nodes have a missing parent");
   }
-  return Status::OK();
+  // The full-text index must hold exactly the nodes' text. FTS5 runs this
+  // check as a write command, so it needs the writer connection (a
+  // read-only handle skips it).
+  if (writer_ != nullptr) {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    Status fts =
+        writer_->Exec("INSERT INTO nodes_fts(nodes_fts, rank) VALUES ('integrity-check', 1)");
+    if (!fts.ok()) return Status::Corruption("full-text index: " + fts.message());
+  }
+  return vectors_->Verify();
 }
 
 }  // namespace nodespace

@@ -319,6 +319,29 @@ TEST_F(VectorSearchTest, CorruptOrMissingIndexFilesAreRebuiltAndLogged) {
   ASSERT_TRUE(db_->SearchVector(o).ok());
   db_.reset();
   const std::string file = dir_.Sub("vectors.idx");
+  auto flip_byte_at = [&](std::streamoff at) {
+    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+    ASSERT_TRUE(f.good());
+    f.seekg(at);
+    char c = 0;
+    f.read(&c, 1);
+    c = static_cast<char>(c ^ 0x5a);
+    f.seekp(at);
+    f.write(&c, 1);
+  };
+  // Damage inside a section (the vectors, past the 512-byte header): the
+  // integrity check names it, and the next open rebuilds.
+  flip_byte_at(1024);
+  Open();
+  Status check = db_->CheckIntegrity();
+  EXPECT_EQ(check.code(), StatusCode::kCorruption);
+  EXPECT_NE(check.message().find("vector index"), std::string::npos) << check.message();
+  ASSERT_OK_AND_ASSIGN(VectorSearchResult repaired, db_->SearchVector(o));
+  EXPECT_EQ(repaired.hits.front().node.id, "v3");
+  ASSERT_FALSE(log_.empty());
+  EXPECT_NE(log_.front().find("unusable"), std::string::npos) << log_.front();
+  EXPECT_OK(db_->CheckIntegrity());
+  db_.reset();
   {
     std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
     ASSERT_TRUE(f.good());

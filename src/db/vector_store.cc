@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -21,6 +22,13 @@ using storage::Statement;
 // Replaying more changes than this (or than the index holds) costs more
 // than reading every vector again.
 constexpr int64_t kMaxReplay = 200000;
+constexpr int64_t kVerifyOnOpenMaxBytes = int64_t{256} << 20;
+
+int64_t FileSize(const std::string& path) {
+  std::error_code ec;
+  auto size = std::filesystem::file_size(path, ec);
+  return ec ? -1 : static_cast<int64_t>(size);
+}
 
 Result<std::optional<std::string>> MetaValue(Connection& conn, const char* key) {
   NS_ASSIGN_OR_RETURN(Statement * stmt, conn.Prepare("SELECT value FROM meta WHERE key = ?1"));
@@ -115,7 +123,14 @@ Status VectorStore::OpenOrRebuild(Connection& conn) {
     return Rebuild(conn,
                    "vector index " + path_ + " is missing; building it from the stored vectors");
   }
-  Result<std::unique_ptr<vector::HnswIndex>> opened = vector::HnswIndex::Open(env, path_);
+  // Every open checks the header; the sections' checksums too when the file
+  // is small enough to read in a few tens of milliseconds. Larger files are
+  // checked by CheckIntegrity (`nodespace check`), so a cold start does not
+  // read gigabytes; searches bound-check what they read meanwhile.
+  vector::HnswOpenOptions open_options;
+  open_options.verify_checksums = FileSize(path_) <= kVerifyOnOpenMaxBytes;
+  Result<std::unique_ptr<vector::HnswIndex>> opened =
+      vector::HnswIndex::Open(env, path_, open_options);
   if (!opened.ok()) {
     return Rebuild(conn, "vector index " + path_ + " is unusable (" + opened.status().message() +
                              "); rebuilding it");
@@ -227,13 +242,27 @@ Status VectorStore::CatchUp(Connection& conn, int64_t to_seq) {
   return Status::OK();
 }
 
+Status VectorStore::Verify() {
+  std::unique_lock lock(mu_);
+  Env& env = *Env::Default();
+  if (!env.FileExists(path_)) return Status::OK();
+  vector::HnswOpenOptions o;
+  o.verify_checksums = true;
+  Result<std::unique_ptr<vector::HnswIndex>> opened = vector::HnswIndex::Open(env, path_, o);
+  if (!opened.ok()) {
+    return Status::Corruption("vector index " + path_ + ": " + opened.status().message() +
+                              "; delete the file and the next vector search rebuilds it");
+  }
+  return Status::OK();
+}
+
 Status VectorStore::Save() {
   std::unique_lock lock(mu_);
   return SaveLocked();
 }
 
 Status VectorStore::SaveLocked() {
-  if (!opened_ || applied_seq_ == saved_seq_ || options_.read_only) return Status::OK();
+  if (applied_seq_ == saved_seq_ || options_.read_only) return Status::OK();
   Env& env = *Env::Default();
   if (!index_) {
     // No vectors: a stale file must not come back to life.

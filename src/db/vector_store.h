@@ -50,6 +50,8 @@ class VectorStore {
   };
   Result<Answer> Search(const Query& query) const;
 
+  // Checks every checksum of the index file (Corruption names the problem).
+  Status Verify();
   // Writes the index file if it has unsaved changes.
   Status Save();
   // 0 before the first Sync.

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "nodespace/database.h"
+#include "storage/sqlite.h"
 #include "test_util.h"
 
 namespace nodespace {
@@ -194,6 +195,26 @@ TEST_F(TextSearchTest, IndexFollowsUpdatesMovesAndDeletes) {
   EXPECT_FALSE(db_->Update("q", bad).ok());
   EXPECT_EQ(Ids("epsilon"), std::vector<std::string>{"q"});
   ASSERT_TRUE(db_->CheckIntegrity().ok());
+}
+
+TEST_F(TextSearchTest, IntegrityCheckCatchesAnIndexThatDisagreesWithTheNodes) {
+  Add("n", "", "indexed words");
+  EXPECT_TRUE(db_->CheckIntegrity().ok());
+  db_.reset();
+  {
+    auto conn = storage::Connection::Open(dir_.Sub("nodespace.db"), false, false);
+    ASSERT_TRUE(conn.ok());
+    // A row in the index that no node has.
+    ASSERT_TRUE((*conn)
+                    ->Exec("INSERT INTO nodes_fts(rowid, title, content) VALUES (999, '', 'ghost')")
+                    .ok());
+  }
+  auto db = Database::Open(dir_.path());
+  ASSERT_TRUE(db.ok());
+  db_ = std::move(*db);
+  Status st = db_->CheckIntegrity();
+  EXPECT_EQ(st.code(), StatusCode::kCorruption);
+  EXPECT_NE(st.message().find("full-text index"), std::string::npos) << st.message();
 }
 
 TEST_F(TextSearchTest, IndexSurvivesReopen) {

@@ -250,10 +250,13 @@ uint32_t HnswIndex::GreedyClosest(uint32_t cur, float* cur_dist, int level, Dist
   while (changed) {
     changed = false;
     const uint32_t* links = LinksAt(cur, level);
-    const uint32_t count = links[0];
+    // Bounds are checked so that a damaged file (Verify() was not run) gives
+    // poor results instead of a crash.
+    const uint32_t count = std::min(links[0], MaxLinks(level));
     ++stats.nodes_visited;
     for (uint32_t i = 1; i <= count; ++i) {
       const uint32_t n = links[i];
+      if (n >= slot_count_) continue;
       const float d = dist(n);
       if (d < *cur_dist) {
         *cur_dist = d;
@@ -308,11 +311,12 @@ void HnswIndex::SearchLevel(uint32_t entry, float entry_dist, int level, size_t 
     ++stats.nodes_visited;
 
     const uint32_t* links = LinksAt(c.slot, level);
-    const uint32_t count = links[0];
+    const uint32_t count = std::min(links[0], MaxLinks(level));
     for (uint32_t i = 1; i <= count; ++i) __builtin_prefetch(&ctx.marks_[links[i]], 1, 3);
     if (count > 0) prefetch(links[1]);
     for (uint32_t i = 1; i <= count; ++i) {
       const uint32_t n = links[i];
+      if (n >= slot_count_) continue;
       if (i < count) prefetch(links[i + 1]);
       if (!ctx.Visit(n)) continue;
       const float d = dist(n);
