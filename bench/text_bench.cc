@@ -31,12 +31,17 @@
 // Diagnosis rows (--no-diag skips them) run SQL straight on NodeSpace's
 // nodespace.db through a read-only sqlite3 connection (64 MiB cache, as
 // Options::page_cache_mib), with the FTS expression SearchText reported:
-//   sql_join      the main query of src/index/text/text_search.cc
-//                 (nodes_fts JOIN nodes, lifecycle filter, ORDER BY bm25 LIMIT 10)
-//   sql_fts_only  the same without the join to nodes
-//   sql_rank      FTS5's own ranking path: rank MATCH 'bm25(w, 1)' ORDER BY rank
+//   sql_rank      the main query of src/index/text/text_search.cc (Ranked(), as
+//                 of commit f1095c1): rank MATCH 'bm25(w, 1.0)' ORDER BY rank
+//                 LIMIT 18 (limit + 8), i.e. FTS5's own sorted-rank path
+//   sql_fts_only  bm25(nodes_fts, w, 1.0) in the select list, ORDER BY it
+//                 LIMIT 10: SQLite's sorter instead of FTS5's rank path
+//   sql_join      the main query before f1095c1: nodes_fts JOIN nodes with the
+//                 lifecycle filter, ORDER BY bm25 LIMIT 10 (a nodes lookup
+//                 per matching row)
 //   snippets      the snippet() statement SearchText runs for each of the top 10
 //   matches       (untimed) how many rows match: the work bm25 sorting must do
+// If text_search.cc changes its SQL, update these rows to match.
 // Then cold open: a fresh Database::Open + one strict AND query (page cache
 // warm), and the same for the anchor file (sqlite3_open + prepare + query).
 //
@@ -622,9 +627,9 @@ int main(int argc, char** argv) {
     const double w = nodespace::TextSearchOptions().title_weight;
     char rank_sql[256];
     std::snprintf(rank_sql, sizeof rank_sql,
-                  "SELECT rowid FROM nodes_fts WHERE nodes_fts MATCH ?1 AND rank MATCH "
-                  "'bm25(%g, 1.0)' ORDER BY rank LIMIT 10",
-                  w);
+                  "SELECT rowid, rank FROM nodes_fts WHERE nodes_fts MATCH ?1 AND rank MATCH "
+                  "'bm25(%s, 1.0)' ORDER BY rank LIMIT 18 OFFSET 0",
+                  std::to_string(w).c_str());
     s_join = Prepare(
         ndb,
         "SELECT nodes_fts.rowid, bm25(nodes_fts, ?2, 1.0) AS s FROM nodes_fts JOIN nodes ON "

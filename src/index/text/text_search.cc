@@ -32,8 +32,8 @@ using storage::ScopedStatement;
 using storage::Statement;
 
 constexpr size_t kMaxLimit = 10000;
-// How many matches per term the subtree search considers (best first).
-constexpr int64_t kSubtreeMatchesPerTerm = 2000;
+// How many matches per term the subtree search considers (in index order).
+constexpr int64_t kSubtreeMatchesPerTerm = 5000;
 // Grouped results need several hits per group; fetch this many per group.
 constexpr size_t kHitsPerGroup = 5;
 
@@ -121,6 +121,25 @@ class Search {
     }
   }
 
+  // Visits up to `limit` rows matching `fts` in index order with their
+  // score. Unlike Ranked it does not score every match of a frequent word,
+  // so its cost is bounded by `limit`; used where co-location matters more
+  // than the single word's rank (the subtree tier).
+  Status Unranked(const std::string& fts, int64_t limit,
+                  const std::function<Result<bool>(int64_t rowid, double score)>& visit) {
+    NS_ASSIGN_OR_RETURN(Statement * stmt,
+                        conn_.Prepare("SELECT rowid, bm25(nodes_fts, ?2, 1.0) FROM nodes_fts "
+                                      "WHERE nodes_fts MATCH ?1 LIMIT ?3"));
+    ScopedStatement s(*stmt);
+    s->Bind(1, fts).BindDouble(2, opt_.title_weight).Bind(3, limit);
+    while (true) {
+      NS_ASSIGN_OR_RETURN(bool row, s->Step());
+      if (!row) return Status::OK();
+      NS_ASSIGN_OR_RETURN(bool more, visit(s->ColumnInt(0), -s->ColumnDouble(1)));
+      if (!more) return Status::OK();
+    }
+  }
+
   Result<int64_t> LifecycleOf(int64_t rowid) {
     NS_ASSIGN_OR_RETURN(Statement * stmt,
                         conn_.Prepare("SELECT lifecycle FROM nodes WHERE rowid = ?1"));
@@ -173,19 +192,19 @@ class Search {
         conn_.Prepare("SELECT id, parent_id, lifecycle FROM nodes WHERE rowid = ?1"));
     for (size_t t = 0; t < n_terms; ++t) {
       std::vector<std::pair<std::string, double>> matches;
-      NS_RETURN_IF_ERROR(Ranked(parsed_.positive_terms[t], kSubtreeMatchesPerTerm,
-                                [&](int64_t rowid, double score) -> Result<bool> {
-                                  ScopedStatement s(*node_stmt);
-                                  s->Bind(1, rowid);
-                                  NS_ASSIGN_OR_RETURN(bool row, s->Step());
-                                  if (row && s->ColumnInt(2) <= MaxLifecycle()) {
-                                    std::string id = s->ColumnString(0);
-                                    parent_of_.emplace(id, s->ColumnString(1));
-                                    matches.emplace_back(std::move(id), score);
-                                  }
-                                  return static_cast<int64_t>(matches.size()) <
-                                         kSubtreeMatchesPerTerm;
-                                }));
+      NS_RETURN_IF_ERROR(Unranked(parsed_.positive_terms[t], kSubtreeMatchesPerTerm,
+                                  [&](int64_t rowid, double score) -> Result<bool> {
+                                    ScopedStatement s(*node_stmt);
+                                    s->Bind(1, rowid);
+                                    NS_ASSIGN_OR_RETURN(bool row, s->Step());
+                                    if (row && s->ColumnInt(2) <= MaxLifecycle()) {
+                                      std::string id = s->ColumnString(0);
+                                      parent_of_.emplace(id, s->ColumnString(1));
+                                      matches.emplace_back(std::move(id), score);
+                                    }
+                                    return static_cast<int64_t>(matches.size()) <
+                                           kSubtreeMatchesPerTerm;
+                                  }));
       for (const auto& [id, score] : matches) {
         std::string at = id;
         for (int level = 0; level <= opt_.subtree_levels && !at.empty(); ++level) {
