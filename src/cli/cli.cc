@@ -18,6 +18,8 @@
 namespace nodespace::cli {
 namespace {
 
+constexpr int64_t kOptimizeAfterImportNodes = 10000;
+
 std::string FirstLine(const std::string& text, size_t max_bytes = 80) {
   std::string line = text.substr(0, text.find('\n'));
   if (line.size() > max_bytes) {
@@ -262,6 +264,12 @@ int Session::Run(const std::vector<std::string>& args) {
     if (!summary.ok()) return fail(summary.status().WithContext("import stopped"));
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    // A bulk import leaves the full-text index in many segments; merging
+    // them once makes every later query cheaper.
+    if (summary->nodes >= kOptimizeAfterImportNodes) {
+      Status st = db.OptimizeTextIndex();
+      if (!st.ok()) return fail(st.WithContext("optimizing the full-text index after import"));
+    }
     const auto& s = *summary;
     if (json) {
       out_ << nlohmann::json({{"lines", s.lines},

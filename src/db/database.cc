@@ -231,6 +231,9 @@ Result<EmbedReport> Database::EmbedPending() {
 Result<EmbedReport> Database::UseExternalEmbedder(const ExternalEmbedderOptions& options) {
   return impl_->UseExternalEmbedder(options);
 }
+Status Database::OptimizeTextIndex() {
+  return impl_->OptimizeTextIndex();
+}
 Result<DatabaseStats> Database::Stats() const {
   return impl_->Stats();
 }

@@ -6,6 +6,7 @@
 #include "embed/http_embedder.h"
 #include "embed/lsa_embedder.h"
 #include "env/env.h"
+#include "storage/meta.h"
 
 namespace nodespace {
 namespace {
@@ -22,12 +23,10 @@ constexpr const char* kPendingIndexSql =
     "WHERE embedding IS NULL AND lifecycle = 0";
 constexpr size_t kEmbedBatch = 2000;
 
+// The value under `key`, empty when there is none.
 Result<std::string> Meta(Connection& conn, const char* key) {
-  NS_ASSIGN_OR_RETURN(Statement * stmt, conn.Prepare("SELECT value FROM meta WHERE key = ?1"));
-  ScopedStatement s(*stmt);
-  s->Bind(1, std::string_view(key));
-  NS_ASSIGN_OR_RETURN(bool row, s->Step());
-  return row ? s->ColumnString(0) : std::string();
+  NS_ASSIGN_OR_RETURN(std::optional<std::string> value, storage::ReadMeta(conn, key));
+  return value.value_or("");
 }
 
 }  // namespace

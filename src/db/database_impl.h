@@ -61,6 +61,7 @@ class Database::Impl {
                          const WriteOptions& options);
   Status RemoveFromCollection(const std::string& id, const std::string& path,
                               const WriteOptions& options);
+  Status OptimizeTextIndex();
   Result<int64_t> SetLifecycle(const std::string& id, Lifecycle lifecycle, int64_t expected_version,
                                const WriteOptions& options);
 

@@ -904,6 +904,12 @@ Status Database::Impl::RemoveFromCollection(const std::string& id, const std::st
       .status();
 }
 
+Status Database::Impl::OptimizeTextIndex() {
+  return WithWriteTxn(WriteOptions{}, [&](WriteContext& ctx) -> Status {
+    return ctx.conn.Exec("INSERT INTO nodes_fts(nodes_fts) VALUES ('optimize')");
+  });
+}
+
 Status Database::Impl::WriteMeta(const std::map<std::string, std::string>& values,
                                  const std::string& extra_sql) {
   return WithWriteTxn(WriteOptions{}, [&](WriteContext& ctx) -> Status {

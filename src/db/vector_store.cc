@@ -11,6 +11,7 @@
 
 #include "env/env.h"
 #include "nodespace/change.h"
+#include "storage/meta.h"
 
 namespace nodespace {
 namespace {
@@ -28,15 +29,6 @@ int64_t FileSize(const std::string& path) {
   std::error_code ec;
   auto size = std::filesystem::file_size(path, ec);
   return ec ? -1 : static_cast<int64_t>(size);
-}
-
-Result<std::optional<std::string>> MetaValue(Connection& conn, const char* key) {
-  NS_ASSIGN_OR_RETURN(Statement * stmt, conn.Prepare("SELECT value FROM meta WHERE key = ?1"));
-  ScopedStatement s(*stmt);
-  s->Bind(1, std::string_view(key));
-  NS_ASSIGN_OR_RETURN(bool row, s->Step());
-  if (!row) return std::optional<std::string>();
-  return std::optional<std::string>(s->ColumnString(0));
 }
 
 std::span<const float> BlobAsVector(const Statement& s, int col) {
@@ -76,8 +68,8 @@ int64_t VectorStore::size() const {
 }
 
 Result<vector::HnswOptions> VectorStore::IndexOptions(Connection& conn) {
-  NS_ASSIGN_OR_RETURN(std::optional<std::string> dim, MetaValue(conn, "embedding_dim"));
-  NS_ASSIGN_OR_RETURN(std::optional<std::string> metric, MetaValue(conn, "vector_metric"));
+  NS_ASSIGN_OR_RETURN(std::optional<std::string> dim, storage::ReadMeta(conn, "embedding_dim"));
+  NS_ASSIGN_OR_RETURN(std::optional<std::string> metric, storage::ReadMeta(conn, "vector_metric"));
   vector::HnswOptions o;
   o.dim = dim ? std::stoul(*dim) : 0;
   NS_ASSIGN_OR_RETURN(o.metric, vector::ParseMetric(metric ? *metric : "cosine"));

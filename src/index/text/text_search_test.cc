@@ -217,6 +217,16 @@ TEST_F(TextSearchTest, IntegrityCheckCatchesAnIndexThatDisagreesWithTheNodes) {
   EXPECT_NE(st.message().find("full-text index"), std::string::npos) << st.message();
 }
 
+TEST_F(TextSearchTest, OptimizingTheIndexKeepsResults) {
+  for (int i = 0; i < 50; ++i) Add("n" + std::to_string(i), "", "common word " + std::to_string(i));
+  Add("odd", "", "common rare");
+  std::vector<std::string> before = Ids("common rare");
+  ASSERT_TRUE(db_->OptimizeTextIndex().ok());
+  EXPECT_EQ(Ids("common rare"), before);
+  EXPECT_EQ(Ids("common", Strict()).size(), 10u);
+  EXPECT_TRUE(db_->CheckIntegrity().ok());
+}
+
 TEST_F(TextSearchTest, IndexSurvivesReopen) {
   Add("n", "", "persistent words");
   db_.reset();
