@@ -102,7 +102,9 @@ int RunVectorSearch(Database& db, const SearchArgs& args, bool json, std::ostrea
     // embedder on its text. Later ones embed what changed since.
     Result<EmbedReport> pending = db.EmbedPending();
     if (!pending.ok()) return fail(pending.status());
-    if (pending->model.empty() && db.Stats().ok() && db.Stats()->embedding_count == 0) {
+    Result<DatabaseStats> stats = db.Stats();
+    if (!stats.ok()) return fail(stats.status());
+    if (pending->model.empty() && stats->embedding_count == 0) {
       err << "fitting the built-in embedder on this database's text...\n";
       Result<EmbedReport> fitted = db.FitBuiltinEmbedder();
       if (!fitted.ok()) return fail(fitted.status());

@@ -24,6 +24,8 @@ using storage::Statement;
 // than reading every vector again.
 constexpr int64_t kMaxReplay = 200000;
 constexpr int64_t kVerifyOnOpenMaxBytes = int64_t{256} << 20;
+// Closing saves the index only when it is this many changes ahead of its file.
+constexpr int64_t kSaveOnCloseMinChanges = 1000;
 
 int64_t FileSize(const std::string& path) {
   std::error_code ec;
@@ -43,7 +45,11 @@ VectorStore::VectorStore(std::string dir, const Options& options)
 
 VectorStore::~VectorStore() {
   std::unique_lock lock(mu_);
-  if (!options_.read_only) {
+  // Rewriting a large file for a handful of changes would make every short
+  // session (one CLI command) pay for the whole index; the next open replays
+  // them from the change log instead. A rebuilt index is always saved.
+  const bool worth_saving = saved_seq_ < 0 || applied_seq_ - saved_seq_ >= kSaveOnCloseMinChanges;
+  if (!options_.read_only && worth_saving) {
     Status st = SaveLocked();
     if (!st.ok()) Log("could not save the vector index: " + st.message());
   }
