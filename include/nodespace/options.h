@@ -56,10 +56,10 @@ struct Options {
   // HNSW graph parameters (see docs/formats/vector-index.md).
   uint32_t hnsw_m = 16;
   uint32_t hnsw_ef_construction = 200;
-  uint32_t hnsw_ef_search = 64;
-  // Rewrite the vector index file after this many applied changes (it is
-  // always rewritten when the database closes). A crash in between loses only
-  // index work: the next open catches up from the change log.
+  uint32_t hnsw_ef_search = 128;  // recall@10 0.97 at 100K (docs/BENCHMARKS.md)
+  // Rewrite the vector index file after this many applied changes (and when
+  // the database closes 1,000 or more changes ahead of it). A crash in between
+  // loses only index work: the next open catches up from the change log.
   size_t vector_index_save_every = 50000;
 
   // Where the engine reports what it did on its own (an index rebuilt, a
