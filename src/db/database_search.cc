@@ -52,6 +52,11 @@ Result<std::vector<int64_t>> AllowedRows(Connection& conn, const SearchFilter& f
     return placeholder;
   };
   if (!filter.under.empty()) {
+    NS_ASSIGN_OR_RETURN(Statement * exists, conn.Prepare("SELECT 1 FROM nodes WHERE id = ?1"));
+    ScopedStatement e(*exists);
+    e->Bind(1, filter.under);
+    NS_ASSIGN_OR_RETURN(bool found, e->Step());
+    if (!found) return Status::NotFound("node '" + filter.under + "' not found");
     sql += "WITH RECURSIVE sub(id) AS (SELECT " + arg(filter.under) +
            " UNION ALL SELECT n.id FROM nodes n JOIN sub ON n.parent_id = sub.id) ";
   }
@@ -63,7 +68,6 @@ Result<std::vector<int64_t>> AllowedRows(Connection& conn, const SearchFilter& f
     }
     sql += ")";
   }
-  std::vector<int64_t> int_args;
   if (filter.created_from) sql += " AND created_at >= " + std::to_string(*filter.created_from);
   if (filter.created_before) {
     sql += " AND created_at < " + std::to_string(*filter.created_before);

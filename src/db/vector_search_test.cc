@@ -210,6 +210,10 @@ TEST_F(VectorSearchTest, FiltersMatchBruteForceAtEverySelectivity) {
   ASSERT_OK_AND_ASSIGN(VectorSearchResult narrow, db_->SearchVector(o));
   EXPECT_EQ(narrow.plan, "exact_filtered");
   EXPECT_EQ(narrow.allowed_count, 30);
+  SearchFilter missing;
+  missing.under = "no-such-node";
+  o.filter = missing;
+  EXPECT_EQ(db_->SearchVector(o).status().code(), StatusCode::kNotFound);
   SearchFilter bad;
   bad.properties.push_back({"color') OR 1=1 --", {"x"}});
   o.filter = bad;
