@@ -36,6 +36,7 @@ constexpr size_t kMaxLimit = 10000;
 constexpr int64_t kSubtreeMatchesPerTerm = 5000;
 // Grouped results need several hits per group; fetch this many per group.
 constexpr size_t kHitsPerGroup = 5;
+constexpr int kMaxTreeDepth = 100000;
 
 struct RawHit {
   int64_t rowid = 0;
@@ -275,7 +276,9 @@ class Search {
     for (RawHit& h : hits) {
       NS_ASSIGN_OR_RETURN(std::string id, IdOfRowid(h.rowid));
       std::string root = id;
-      for (;;) {
+      // The depth cap only guards against a damaged tree (CheckIntegrity
+      // reports it); a healthy one ends at a root long before.
+      for (int depth = 0; depth < kMaxTreeDepth; ++depth) {
         NS_ASSIGN_OR_RETURN(std::string parent, ParentOf(root));
         if (parent.empty()) break;
         root = parent;
@@ -283,7 +286,10 @@ class Search {
       auto [it, fresh] = group_of_root.emplace(root, groups.size());
       if (fresh) {
         NS_ASSIGN_OR_RETURN(std::optional<int64_t> root_rowid, RowidOf(root));
-        if (!root_rowid) continue;
+        if (!root_rowid) {
+          group_of_root.erase(it);
+          continue;
+        }
         RawHit g{*root_rowid, h.score, h.match, {}};
         g.snippet_rowid = h.rowid;
         groups.push_back(std::move(g));
