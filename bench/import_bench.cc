@@ -57,6 +57,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.h"
 #include "io/jsonl_import.h"
 #include "model/content.h"
 #include "model/ids.h"
@@ -69,6 +70,8 @@
 namespace {
 
 namespace fs = std::filesystem;
+using nodespace::bench::DiskBytes;
+using nodespace::bench::LoadAvg1;
 namespace od = simdjson::ondemand;
 using Json = nlohmann::ordered_json;
 using Clock = std::chrono::steady_clock;
@@ -117,23 +120,6 @@ CpuTimes SelfCpu() {
   getrusage(RUSAGE_SELF, &ru);
   return {static_cast<double>(ru.ru_utime.tv_sec) + ru.ru_utime.tv_usec / 1e6,
           static_cast<double>(ru.ru_stime.tv_sec) + ru.ru_stime.tv_usec / 1e6};
-}
-
-double LoadAvg1() {
-  double l[1] = {-1};
-  if (getloadavg(l, 1) != 1) return -1;
-  return l[0];
-}
-
-// Sum of the sizes of the regular files in `dir` (or of `dir` if a file).
-int64_t DiskBytes(const fs::path& p) {
-  std::error_code ec;
-  if (fs::is_regular_file(p, ec)) return static_cast<int64_t>(fs::file_size(p, ec));
-  int64_t total = 0;
-  for (const auto& e : fs::directory_iterator(p, ec)) {
-    if (e.is_regular_file(ec)) total += static_cast<int64_t>(e.file_size(ec));
-  }
-  return total;
 }
 
 std::string ReadFirstLine(const std::string& file) {

@@ -71,11 +71,14 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.h"
 #include "nodespace/database.h"
 
 namespace {
 
 namespace fs = std::filesystem;
+using nodespace::bench::DiskBytes;
+using nodespace::bench::LoadAvg1;
 namespace od = simdjson::ondemand;
 using Json = nlohmann::ordered_json;
 using Clock = std::chrono::steady_clock;
@@ -117,21 +120,6 @@ int64_t VmHwmKb() {
     if (line.rfind("VmHWM:", 0) == 0) return std::strtoll(line.c_str() + 6, nullptr, 10);
   }
   return -1;
-}
-
-double LoadAvg1() {
-  double l[1] = {-1};
-  return getloadavg(l, 1) == 1 ? l[0] : -1;
-}
-
-int64_t DiskBytes(const fs::path& p) {
-  std::error_code ec;
-  if (fs::is_regular_file(p, ec)) return static_cast<int64_t>(fs::file_size(p, ec));
-  int64_t total = 0;
-  for (const auto& e : fs::directory_iterator(p, ec)) {
-    if (e.is_regular_file(ec)) total += static_cast<int64_t>(e.file_size(ec));
-  }
-  return total;
 }
 
 // ---- queries -------------------------------------------------------------------
@@ -188,11 +176,11 @@ std::vector<Query> LoadQueries(const fs::path& file, size_t max_queries) {
 // last pass returned.
 struct Series {
   std::string mode, system;
-  std::vector<double> lat_ms;                  // all timed samples (wall clock)
-  std::vector<double> cpu_ms;                  // the same, this thread's CPU time
-  std::vector<double> min_ms, min_cpu_ms;      // per query, the fastest timed pass
-  std::vector<std::vector<std::string>> ids;   // per query, last pass
-  std::vector<int64_t> counts;                 // per query, last pass
+  std::vector<double> lat_ms;                 // all timed samples (wall clock)
+  std::vector<double> cpu_ms;                 // the same, this thread's CPU time
+  std::vector<double> min_ms, min_cpu_ms;     // per query, the fastest timed pass
+  std::vector<std::vector<std::string>> ids;  // per query, last pass
+  std::vector<int64_t> counts;                // per query, last pass
 };
 
 struct Stats {
@@ -217,7 +205,7 @@ Stats StatsOf(std::vector<double> v) {
 }
 
 Json StatsJson(const Stats& s) {
-  return Json{{"p50_ms", s.p50}, {"p95_ms", s.p95}, {"p99_ms", s.p99},
+  return Json{{"p50_ms", s.p50},   {"p95_ms", s.p95},      {"p99_ms", s.p99},
               {"mean_ms", s.mean}, {"qps_1thread", s.qps}, {"samples", s.n}};
 }
 
@@ -520,18 +508,28 @@ Args ParseArgs(int argc, char** argv) {
       if (i + 1 >= argc) Die("missing value for " + k);
       return argv[++i];
     };
-    if (k == "--db") a.db = val();
-    else if (k == "--data") a.data = val();
-    else if (k == "--scratch") a.scratch = val();
-    else if (k == "--out") a.out = val();
-    else if (k == "--repeat") a.repeat = std::max(1, std::atoi(val().c_str()));
-    else if (k == "--cold-runs") a.cold_runs = std::max(1, std::atoi(val().c_str()));
-    else if (k == "--queries") a.max_queries = std::strtoull(val().c_str(), nullptr, 10);
-    else if (k == "--reuse-anchor") a.reuse_anchor = true;
-    else if (k == "--no-diag") a.diag = false;
-    else Die("unknown option " + k +
-             " (usage: --db DIR --data DATASET_DIR --scratch DIR --out FILE [--repeat N] "
-             "[--reuse-anchor] [--no-diag] [--cold-runs N] [--queries N])");
+    if (k == "--db")
+      a.db = val();
+    else if (k == "--data")
+      a.data = val();
+    else if (k == "--scratch")
+      a.scratch = val();
+    else if (k == "--out")
+      a.out = val();
+    else if (k == "--repeat")
+      a.repeat = std::max(1, std::atoi(val().c_str()));
+    else if (k == "--cold-runs")
+      a.cold_runs = std::max(1, std::atoi(val().c_str()));
+    else if (k == "--queries")
+      a.max_queries = std::strtoull(val().c_str(), nullptr, 10);
+    else if (k == "--reuse-anchor")
+      a.reuse_anchor = true;
+    else if (k == "--no-diag")
+      a.diag = false;
+    else
+      Die("unknown option " + k +
+          " (usage: --db DIR --data DATASET_DIR --scratch DIR --out FILE [--repeat N] "
+          "[--reuse-anchor] [--no-diag] [--cold-runs N] [--queries N])");
   }
   if (a.db.empty() || a.data.empty() || a.scratch.empty() || a.out.empty()) {
     Die("usage: nodespace_text_bench --db DIR --data DATASET_DIR --scratch DIR --out FILE "
@@ -574,15 +572,16 @@ int main(int argc, char** argv) {
   // ---- (1) the anchor's index -------------------------------------------------
   if (args.reuse_anchor && AnchorDone(anchor_file)) {
     std::cerr << "reusing " << anchor_file << std::endl;
-    out["fts5_build"] = Json{{"reused", anchor_file.string()},
-                             {"disk_mib", DiskBytes(anchor_file) / 1048576.0}};
+    out["fts5_build"] =
+        Json{{"reused", anchor_file.string()}, {"disk_mib", DiskBytes(anchor_file) / 1048576.0}};
   } else {
     std::cerr << "building the FTS5 anchor in " << anchor_file << std::endl;
     out["fts5_build"] = BuildAnchor(data / "nodes.jsonl", anchor_file);
   }
 
   sqlite3* fdb = nullptr;
-  Check(fdb, sqlite3_open_v2(anchor_file.c_str(), &fdb, SQLITE_OPEN_READONLY, nullptr), "open anchor");
+  Check(fdb, sqlite3_open_v2(anchor_file.c_str(), &fdb, SQLITE_OPEN_READONLY, nullptr),
+        "open anchor");
   sqlite3_stmt* fq =
       Prepare(fdb, "SELECT rowid, bm25(docs) FROM docs WHERE docs MATCH ?1 ORDER BY rank LIMIT 10");
 
@@ -706,9 +705,9 @@ int main(int argc, char** argv) {
     groups[mode] = MeasureGroup(mode, nq, args.repeat, runners);
     for (size_t r = 2; r < groups[mode].size(); ++r) diag.push_back(groups[mode][r]);
   }
-  groups["default"] = MeasureGroup(
-      "default", nq, args.repeat,
-      {{"nodespace", [&](size_t i) { return search(qs[i].text, false); }}});
+  groups["default"] =
+      MeasureGroup("default", nq, args.repeat,
+                   {{"nodespace", [&](size_t i) { return search(qs[i].text, false); }}});
   const Series& f_and = groups["and"][0];
   const Series& n_and = groups["and"][1];
   const Series& f_or = groups["or"][0];
@@ -745,7 +744,8 @@ int main(int argc, char** argv) {
   for (int r = 0; r < args.cold_runs; ++r) {
     auto t0 = Clock::now();
     sqlite3* c = nullptr;
-    Check(c, sqlite3_open_v2(anchor_file.c_str(), &c, SQLITE_OPEN_READONLY, nullptr), "open anchor");
+    Check(c, sqlite3_open_v2(anchor_file.c_str(), &c, SQLITE_OPEN_READONLY, nullptr),
+          "open anchor");
     sqlite3_stmt* st =
         Prepare(c, "SELECT rowid, bm25(docs) FROM docs WHERE docs MATCH ?1 ORDER BY rank LIMIT 10");
     (void)RunStmt(c, st, qs[0].and_q);
@@ -791,10 +791,11 @@ int main(int argc, char** argv) {
   out["loadavg_1m_end"] = LoadAvg1();
   out["peak_rss_mib"] = VmHwmKb() / 1024.0;
 
-  std::printf("\nnodespace_text_bench  %s  (%zu queries, %d timed pass(es), SQLite %s, "
-              "load avg %.1f -> %.1f)\n",
-              args.data.c_str(), nq, args.repeat, sqlite3_libversion(),
-              out["loadavg_1m_start"].get<double>(), out["loadavg_1m_end"].get<double>());
+  std::printf(
+      "\nnodespace_text_bench  %s  (%zu queries, %d timed pass(es), SQLite %s, "
+      "load avg %.1f -> %.1f)\n",
+      args.data.c_str(), nq, args.repeat, sqlite3_libversion(),
+      out["loadavg_1m_start"].get<double>(), out["loadavg_1m_end"].get<double>());
   const Json& b = out["fts5_build"];
   if (b.contains("insert_s")) {
     std::printf("FTS5 anchor build: %lld rows, insert %.2f s + optimize %.2f s, %.1f MiB\n",
@@ -834,24 +835,27 @@ int main(int argc, char** argv) {
   }
   for (const char* m : {"and", "or"}) {
     const Json& o = out["modes"][m]["top10_overlap"];
-    std::printf("top-10 overlap %s (nodespace vs fts5): %.3f of FTS5's ids, %lld/%lld identical "
-                "sets, ours empty where FTS5 not: %lld, FTS5 empty where ours not: %lld\n",
-                m, o["mean_fraction_of_fts5_top10"].get<double>(),
-                static_cast<long long>(o["identical_top10_sets"].get<int64_t>()),
-                static_cast<long long>(o["queries_where_fts5_has_hits"].get<int64_t>()),
-                static_cast<long long>(o["ours_empty_fts5_not"].get<int64_t>()),
-                static_cast<long long>(o["fts5_empty_ours_not"].get<int64_t>()));
+    std::printf(
+        "top-10 overlap %s (nodespace vs fts5): %.3f of FTS5's ids, %lld/%lld identical "
+        "sets, ours empty where FTS5 not: %lld, FTS5 empty where ours not: %lld\n",
+        m, o["mean_fraction_of_fts5_top10"].get<double>(),
+        static_cast<long long>(o["identical_top10_sets"].get<int64_t>()),
+        static_cast<long long>(o["queries_where_fts5_has_hits"].get<int64_t>()),
+        static_cast<long long>(o["ours_empty_fts5_not"].get<int64_t>()),
+        static_cast<long long>(o["fts5_empty_ours_not"].get<int64_t>()));
   }
-  std::printf("cold open (page cache warm, median of %d): NodeSpace open %.2f ms + first query "
-              "%.2f ms; FTS5 open + first query %.2f ms\n",
-              args.cold_runs, median(cold_open), median(cold_first), median(fcold));
+  std::printf(
+      "cold open (page cache warm, median of %d): NodeSpace open %.2f ms + first query "
+      "%.2f ms; FTS5 open + first query %.2f ms\n",
+      args.cold_runs, median(cold_open), median(cold_first), median(fcold));
   for (Metric m : {Metric::kWall, Metric::kCpu}) {
     const Stats an = StatsOf(Samples(n_and, m)), af = StatsOf(Samples(f_and, m));
     const Stats on = StatsOf(Samples(n_or, m)), of = StatsOf(Samples(f_or, m));
-    std::printf("targets (%s): AND p95 %.3f <= FTS5 AND p95 %.3f: %s;  OR p95 %.3f <= FTS5 OR "
-                "p95 / 2 = %.3f: %s\n",
-                MetricName(m), an.p95, af.p95, an.p95 <= af.p95 ? "yes" : "NO", on.p95,
-                of.p95 / 2, on.p95 <= 0.5 * of.p95 ? "yes" : "NO");
+    std::printf(
+        "targets (%s): AND p95 %.3f <= FTS5 AND p95 %.3f: %s;  OR p95 %.3f <= FTS5 OR "
+        "p95 / 2 = %.3f: %s\n",
+        MetricName(m), an.p95, af.p95, an.p95 <= af.p95 ? "yes" : "NO", on.p95, of.p95 / 2,
+        on.p95 <= 0.5 * of.p95 ? "yes" : "NO");
   }
 
   std::ofstream of(args.out);
