@@ -63,16 +63,6 @@ void VectorStore::Log(const std::string& line) const {
   }
 }
 
-int VectorStore::dims() const {
-  std::shared_lock lock(mu_);
-  return index_ ? static_cast<int>(index_->options().dim) : 0;
-}
-
-int64_t VectorStore::size() const {
-  std::shared_lock lock(mu_);
-  return index_ ? static_cast<int64_t>(index_->size()) : 0;
-}
-
 Result<vector::HnswOptions> VectorStore::IndexOptions(Connection& conn) {
   NS_ASSIGN_OR_RETURN(std::optional<std::string> dim, storage::ReadMeta(conn, "embedding_dim"));
   NS_ASSIGN_OR_RETURN(std::optional<std::string> metric, storage::ReadMeta(conn, "vector_metric"));
@@ -252,11 +242,6 @@ Status VectorStore::Verify() {
                               "; delete the file and the next vector search rebuilds it");
   }
   return Status::OK();
-}
-
-Status VectorStore::Save() {
-  std::unique_lock lock(mu_);
-  return SaveLocked();
 }
 
 Status VectorStore::SaveLocked() {

@@ -52,11 +52,6 @@ class VectorStore {
 
   // Checks every checksum of the index file (Corruption names the problem).
   Status Verify();
-  // Writes the index file if it has unsaved changes.
-  Status Save();
-  // 0 before the first Sync.
-  int dims() const;
-  int64_t size() const;
 
  private:
   Status OpenOrRebuild(storage::Connection& conn);
