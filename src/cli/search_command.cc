@@ -102,7 +102,8 @@ int RunVectorSearch(Database& db, const SearchArgs& args, bool json, std::ostrea
     // embedder on its text. Later ones embed what changed since.
     Result<EmbedReport> pending = db.EmbedPending();
     if (!pending.ok()) return fail(pending.status());
-    Result<DatabaseStats> stats = db.Stats();
+    // Stats (it counts rows) only when no embedder is configured yet.
+    Result<DatabaseStats> stats = pending->model.empty() ? db.Stats() : DatabaseStats{};
     if (!stats.ok()) return fail(stats.status());
     if (pending->model.empty() && stats->embedding_count == 0) {
       err << "fitting the built-in embedder on this database's text...\n";
