@@ -39,4 +39,8 @@ echo
 echo "== search by meaning (the built-in embedder is fitted on first use)"
 $NS search --semantic "a large cat that hunts" -n 5
 echo
+echo "== one query: words and meaning fused (RRF), shallow nodes only, with a facet"
+$NS query --text "cat" --semantic "a large cat that hunts" --where 'properties.depth<=12' \
+  --facet properties.depth:3 -n 5
+echo
 echo "database: $DB (try: $NS --db $DB tree --depth 1)"

@@ -17,6 +17,7 @@
 #include "nodespace/change.h"
 #include "nodespace/node.h"
 #include "nodespace/options.h"
+#include "nodespace/query.h"
 #include "nodespace/search.h"
 #include "nodespace/status.h"
 #include "nodespace/write_batch.h"
@@ -113,6 +114,22 @@ class Database {
   // committed write first, so results never miss an acknowledged write.
   // InvalidArgument for a vector of the wrong dimension.
   Result<VectorSearchResult> SearchVector(const VectorSearchOptions& options) const;
+
+  // ---- Queries (query.h) ------------------------------------------------------
+  // Runs a query: ranking, filters, sort, pagination, facets, aggregations.
+  // InvalidArgument names the offending part ("filters[2].op: ..."); a
+  // cursor from another query is refused. Results come from the query cache
+  // when an identical query ran at the same change sequence within the TTL.
+  Result<QueryResult> RunQuery(const Query& query) const;
+  // The same, from the JSON form (docs/API.md, "Query JSON").
+  Result<QueryResult> RunQueryJson(const std::string& json) const;
+  QueryCacheStats QueryCacheStatistics() const;
+  // Enables, disables or resizes the query cache at run time; shrinking
+  // evicts at once.
+  void ConfigureQueryCache(bool enabled, size_t capacity_bytes, int64_t ttl_ms);
+  // Fields queries filtered and sorted on since the database was opened,
+  // most used first.
+  std::vector<FieldUsage> QueryFieldUsage() const;
 
   // ---- Built-in embedder ------------------------------------------------------
   // Fits the offline LSA embedder (TF-IDF + truncated SVD) on the database's

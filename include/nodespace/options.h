@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "nodespace/query.h"
+
 namespace nodespace {
 
 // How hard a commit works to survive failures. See docs/ARCHITECTURE.md,
@@ -61,6 +63,15 @@ struct Options {
   // the database closes 1,000 or more changes ahead of it). A crash in between
   // loses only index work: the next open catches up from the change log.
   size_t vector_index_save_every = 50000;
+
+  // ---- queries ----
+  QueryLimits query_limits;
+  // Query result cache (Database::Query): byte-bounded LRU, entries expire
+  // after the TTL and whenever the database changes. Adjustable at run time
+  // (Database::ConfigureQueryCache).
+  bool query_cache_enabled = true;
+  size_t query_cache_bytes = 10 << 20;
+  int64_t query_cache_ttl_ms = 60000;
 
   // Where the engine reports what it did on its own (an index rebuilt, a
   // corrupt file replaced). Null: one line on stderr.

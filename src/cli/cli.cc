@@ -8,7 +8,9 @@
 #include <iostream>
 #include <sstream>
 
+#include "cli/markdown_command.h"
 #include "cli/progress.h"
+#include "cli/query_command.h"
 #include "cli/search_command.h"
 #include "io/jsonl_export.h"
 #include "io/jsonl_import.h"
@@ -172,6 +174,12 @@ int Session::Run(const std::vector<std::string>& args) {
   auto* search = AddSearchCommand(app, search_args);
   EmbedArgs embed_args;
   auto* embed = AddEmbedCommand(app, embed_args);
+  QueryArgs query_args;
+  auto* query_cmd = AddQueryCommand(app, query_args);
+  ImportMdArgs import_md_args;
+  auto* import_md = AddImportMdCommand(app, import_md_args);
+  ExportMdArgs export_md_args;
+  auto* export_md = AddExportMdCommand(app, export_md_args);
 
   std::vector<std::string> reversed(args.rbegin(), args.rend());
   try {
@@ -211,7 +219,7 @@ int Session::Run(const std::vector<std::string>& args) {
     return static_cast<int>(first) + !before.empty() + !after.empty();
   };
 
-  const bool creates = init->parsed() || imp->parsed();
+  const bool creates = init->parsed() || imp->parsed() || import_md->parsed();
   if (init->parsed()) {
     Options options;
     options.error_if_exists = true;
@@ -469,6 +477,11 @@ int Session::Run(const std::vector<std::string>& args) {
   }
   if (search->parsed()) return RunSearch(db, search_args, json, out_, err_);
   if (embed->parsed()) return RunEmbed(db, embed_args, json, out_, err_);
+  if (query_cmd->parsed()) return RunQueryCommand(db, query_args, json, std::cin, out_, err_);
+  if (import_md->parsed()) {
+    return RunImportMd(db, import_md_args, json, terminal_, out_, err_);
+  }
+  if (export_md->parsed()) return RunExportMd(db, export_md_args, json, out_, err_);
   if (backlinks->parsed()) {
     auto nodes = db.Backlinks(id);
     if (!nodes.ok()) return fail(nodes.status());

@@ -17,7 +17,10 @@ int CurrentSchemaVersion() {
 }
 
 Database::Impl::Impl(std::string path, Options options)
-    : path_(std::move(path)), options_(std::move(options)) {}
+    : path_(std::move(path)),
+      options_(std::move(options)),
+      query_cache_(std::make_unique<query::QueryCache>(
+          options_.query_cache_enabled, options_.query_cache_bytes, options_.query_cache_ttl_ms)) {}
 
 Database::Impl::~Impl() {
   {
@@ -221,6 +224,22 @@ Result<TextSearchResult> Database::SearchText(const TextSearchOptions& options) 
 }
 Result<VectorSearchResult> Database::SearchVector(const VectorSearchOptions& options) const {
   return impl_->SearchVector(options);
+}
+Result<QueryResult> Database::RunQuery(const nodespace::Query& query) const {
+  return impl_->RunQuery(query);
+}
+Result<QueryResult> Database::RunQueryJson(const std::string& json) const {
+  NS_ASSIGN_OR_RETURN(nodespace::Query query, ParseQueryJson(json, impl_->options().query_limits));
+  return impl_->RunQuery(query);
+}
+QueryCacheStats Database::QueryCacheStatistics() const {
+  return impl_->query_cache().Stats();
+}
+void Database::ConfigureQueryCache(bool enabled, size_t capacity_bytes, int64_t ttl_ms) {
+  impl_->query_cache().Configure(enabled, capacity_bytes, ttl_ms);
+}
+std::vector<FieldUsage> Database::QueryFieldUsage() const {
+  return impl_->query_stats().FieldUsages();
 }
 Result<EmbedReport> Database::FitBuiltinEmbedder(int dims) {
   return impl_->FitBuiltinEmbedder(dims);

@@ -16,6 +16,8 @@
 #include "embed/lsa_embedder.h"
 #include "model/schema.h"
 #include "nodespace/database.h"
+#include "query/query_cache.h"
+#include "query/statistics.h"
 #include "storage/sqlite.h"
 
 namespace nodespace {
@@ -49,6 +51,11 @@ class Database::Impl {
   // ---- search (database_search.cc) ----
   Result<TextSearchResult> SearchText(const TextSearchOptions& options);
   Result<VectorSearchResult> SearchVector(const VectorSearchOptions& options);
+
+  // ---- queries (database_query.cc) ----
+  Result<QueryResult> RunQuery(const nodespace::Query& query);
+  query::QueryCache& query_cache() { return *query_cache_; }
+  query::Statistics& query_stats() { return query_stats_; }
 
   // ---- built-in embedder (database_embed.cc) ----
   Result<EmbedReport> FitBuiltinEmbedder(int dims);
@@ -157,6 +164,9 @@ class Database::Impl {
   std::shared_ptr<embed::Embedder> embedder_;  // guarded by embedder_mu_; loaded lazily
   std::string embedder_model_;                 // guarded by embedder_mu_: what embedder_ is
   std::string external_api_key_;               // guarded by embedder_mu_
+
+  std::unique_ptr<query::QueryCache> query_cache_;
+  query::Statistics query_stats_;
 };
 
 }  // namespace nodespace

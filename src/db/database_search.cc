@@ -1,9 +1,9 @@
 // Database::Impl search entry points: full-text and vector search.
 #include <algorithm>
-#include <cctype>
 
 #include "db/database_impl.h"
 #include "index/text/text_search.h"
+#include "query/filter_sql.h"
 #include "storage/node_rows.h"
 
 namespace nodespace {
@@ -14,32 +14,6 @@ using storage::ScopedStatement;
 using storage::Statement;
 
 constexpr size_t kMaxK = 10000;
-
-// "lexname" -> "$.lexname", "task.status" -> "$.task.status". Segments are
-// restricted so a path can never change the meaning of the JSON path.
-Result<std::string> JsonPath(const std::string& path) {
-  std::string out = "$.\"";
-  bool part_empty = true;
-  for (char ch : path) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (ch == '.') {
-      if (part_empty) break;
-      out.append("\".\"");
-      part_empty = true;
-    } else if (std::isalnum(c) || ch == '_' || ch == '-') {
-      out.push_back(ch);
-      part_empty = false;
-    } else {
-      return Status::InvalidArgument("property path '" + path +
-                                     "' may hold only letters, digits, '_', '-' and '.'");
-    }
-  }
-  if (part_empty) {
-    return Status::InvalidArgument("property path '" + path + "' has an empty part");
-  }
-  out.push_back('"');
-  return out;
-}
 
 // The sorted rowids of active nodes with a vector that pass `filter`.
 Result<std::vector<int64_t>> AllowedRows(Connection& conn, const SearchFilter& filter) {
@@ -73,18 +47,20 @@ Result<std::vector<int64_t>> AllowedRows(Connection& conn, const SearchFilter& f
     sql += " AND created_at < " + std::to_string(*filter.created_before);
   }
   for (const SearchFilter::PropertyIn& p : filter.properties) {
-    NS_ASSIGN_OR_RETURN(std::string path, JsonPath(p.path));
+    // A literal path (restricted characters), as the query engine writes it.
+    NS_ASSIGN_OR_RETURN(std::string path, query::PropertyPathLiteral("properties." + p.path));
     if (p.values.empty()) {
       return Status::InvalidArgument("property filter on '" + p.path + "' lists no values");
     }
-    sql += " AND CAST(json_extract(properties, " + arg(path) + ") AS TEXT) IN (";
+    sql += " AND CAST(json_extract(properties, " + path + ") AS TEXT) IN (";
     for (size_t i = 0; i < p.values.size(); ++i) sql += (i ? ", " : "") + arg(p.values[i]);
     sql += ")";
   }
   if (!filter.under.empty()) sql += " AND id IN (SELECT id FROM sub)";
-  sql += " ORDER BY rowid";
-  NS_ASSIGN_OR_RETURN(Statement * stmt, conn.Prepare(sql));
-  ScopedStatement s(*stmt);
+  // Sorted below rather than by SQL: ORDER BY rowid would make SQLite walk
+  // the whole table in rowid order instead of using a fitting index.
+  // The text varies with the filter: not for the connection's statement cache.
+  NS_ASSIGN_OR_RETURN(storage::OwnedStatement s, conn.PrepareOnce(sql));
   for (size_t i = 0; i < args.size(); ++i) s->Bind(static_cast<int>(i + 1), args[i]);
   std::vector<int64_t> rows;
   while (true) {
@@ -92,6 +68,7 @@ Result<std::vector<int64_t>> AllowedRows(Connection& conn, const SearchFilter& f
     if (!row) break;
     rows.push_back(s->ColumnInt(0));
   }
+  std::sort(rows.begin(), rows.end());
   return rows;
 }
 

@@ -126,6 +126,25 @@ Status Connection::Exec(std::string_view sql) {
   return Status::OK();
 }
 
+OwnedStatement::OwnedStatement(sqlite3_stmt* stmt, sqlite3* db)
+    : raw_(stmt), stmt_(std::make_unique<Statement>(stmt, db)) {}
+
+OwnedStatement::~OwnedStatement() {
+  if (raw_) sqlite3_finalize(raw_);
+}
+
+OwnedStatement::OwnedStatement(OwnedStatement&& other) noexcept
+    : raw_(other.raw_), stmt_(std::move(other.stmt_)) {
+  other.raw_ = nullptr;
+}
+
+Result<OwnedStatement> Connection::PrepareOnce(const std::string& sql) {
+  sqlite3_stmt* stmt = nullptr;
+  const int rc = sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), &stmt, nullptr);
+  if (rc != SQLITE_OK) return FromSqlite(rc, db_, "prepare");
+  return OwnedStatement(stmt, db_);
+}
+
 Result<Statement*> Connection::Prepare(const std::string& sql) {
   auto it = cache_.find(sql);
   if (it != cache_.end()) return it->second.get();

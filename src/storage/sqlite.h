@@ -47,6 +47,7 @@ class Statement {
   double ColumnDouble(int i) const { return sqlite3_column_double(stmt_, i); }
   const void* ColumnBlob(int i) const { return sqlite3_column_blob(stmt_, i); }
   int ColumnBytes(int i) const { return sqlite3_column_bytes(stmt_, i); }
+  int ColumnType(int i) const { return sqlite3_column_type(stmt_, i); }  // SQLITE_INTEGER, ...
   bool ColumnIsNull(int i) const { return sqlite3_column_type(stmt_, i) == SQLITE_NULL; }
 
  private:
@@ -68,6 +69,23 @@ class ScopedStatement {
   Statement& stmt_;
 };
 
+// A statement prepared for one use and finalized when dropped: for SQL whose
+// text varies from call to call (generated query filters), which the
+// per-connection cache would otherwise keep forever.
+class OwnedStatement {
+ public:
+  OwnedStatement(sqlite3_stmt* stmt, sqlite3* db);
+  ~OwnedStatement();
+  OwnedStatement(OwnedStatement&& other) noexcept;
+  OwnedStatement& operator=(OwnedStatement&&) = delete;
+  Statement* operator->() { return stmt_.get(); }
+  Statement& operator*() { return *stmt_; }
+
+ private:
+  sqlite3_stmt* raw_;
+  std::unique_ptr<Statement> stmt_;
+};
+
 class Connection {
  public:
   // Opens `file`; `read_only` opens with SQLITE_OPEN_READONLY.
@@ -81,6 +99,8 @@ class Connection {
   Status Exec(std::string_view sql);
   // A prepared statement cached on this connection for its whole life.
   Result<Statement*> Prepare(const std::string& sql);
+  // A statement that is not cached (see OwnedStatement).
+  Result<OwnedStatement> PrepareOnce(const std::string& sql);
   // A single integer from a query (e.g. "PRAGMA user_version").
   Result<int64_t> QueryInt(const std::string& sql);
 

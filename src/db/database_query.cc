@@ -1,0 +1,71 @@
+// Database::Impl::RunQuery: the query cache, the read snapshot and the
+// executor (src/query/executor.h).
+#include <chrono>
+
+#include "db/database_impl.h"
+#include "query/executor.h"
+#include "query/query_json.h"
+
+namespace nodespace {
+
+Result<QueryResult> Database::Impl::RunQuery(const nodespace::Query& query) {
+  const auto start = std::chrono::steady_clock::now();
+  nodespace::Query q = query;
+  NS_RETURN_IF_ERROR(query::NormalizeQuery(&q, options_.query_limits));
+  nodespace::Query keyed = q;
+  keyed.explain = false;
+  keyed.use_cache = true;
+  const std::string key = QueryToJson(keyed);
+
+  NS_ASSIGN_OR_RETURN(ReaderLease conn, AcquireReader());
+  if (q.use_cache) {
+    NS_ASSIGN_OR_RETURN(int64_t seq, conn->QueryInt("SELECT ifnull(max(seq), 0) FROM changes"));
+    if (std::shared_ptr<const QueryResult> hit = query_cache_->Get(key, seq)) {
+      QueryResult out = *hit;
+      out.explain.cache_hit = true;
+      out.explain.stages.clear();
+      out.explain.total_ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count();
+      return out;
+    }
+  }
+
+  std::vector<float> query_vector = q.vector;
+  if (!q.semantic.empty()) {
+    auto embedded = EmbedQuery(q.semantic);
+    if (!embedded.ok()) return embedded.status().WithContext("semantic");
+    query_vector = std::move(*embedded);
+  }
+
+  // One read transaction: statistics, filters, indexes and rows all see the
+  // same snapshot, and the cache entry is stamped with its sequence.
+  NS_RETURN_IF_ERROR(conn->Exec("BEGIN"));
+  struct EndRead {
+    storage::Connection& c;
+    ~EndRead() { (void)c.Exec("COMMIT"); }
+  } end_read{*conn};
+  NS_ASSIGN_OR_RETURN(int64_t seq, conn->QueryInt("SELECT ifnull(max(seq), 0) FROM changes"));
+  if (!query_vector.empty()) NS_RETURN_IF_ERROR(vectors_->Sync(*conn));
+
+  auto resolve = [this, &conn](const std::string& path) -> Result<std::string> {
+    auto id = ResolveCollection(*conn, path, nullptr);
+    if (!id.ok()) return id.status().WithContext("collection");
+    return id;
+  };
+  query::ExecutionContext ctx{*conn, query_vector.empty() ? nullptr : vectors_.get(), query_stats_,
+                              resolve};
+  ctx.default_ef = options_.hnsw_ef_search;
+  ctx.exact_search_max = options_.exact_search_max_vectors;
+  ctx.change_seq = seq;
+  NS_ASSIGN_OR_RETURN(QueryResult result, query::ExecuteQuery(ctx, q, query_vector));
+  if (q.use_cache) {
+    auto stored = std::make_shared<QueryResult>(result);
+    stored->explain.stages.clear();
+    query_cache_->Put(key, seq, std::move(stored));
+  }
+  if (!q.explain) result.explain = {};
+  return result;
+}
+
+}  // namespace nodespace

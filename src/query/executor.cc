@@ -1,0 +1,995 @@
+#include "query/executor.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "embed/text_analyzer.h"
+#include "index/text/text_query.h"
+#include "query/cursor.h"
+#include "query/planner.h"
+#include "storage/node_rows.h"
+
+namespace nodespace::query {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using storage::OwnedStatement;
+using storage::ScopedStatement;
+using storage::Statement;
+
+// BM25 column weights (title, content): a title match counts three times a
+// content match, as in Database::SearchText.
+constexpr const char* kBm25 = "bm25(nodes_fts, 3.0, 1.0)";
+constexpr int kMaxRootWalk = 10000;
+
+double MsSince(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+std::string RowListJson(const std::vector<int64_t>& rows) {
+  std::string json = "[";
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (i) json += ',';
+    json += std::to_string(rows[i]);
+  }
+  return json + "]";
+}
+
+QueryValue ReadValue(const Statement& s, int column) {
+  switch (s.ColumnType(column)) {
+    case SQLITE_INTEGER:
+      return s.ColumnInt(column);
+    case SQLITE_FLOAT:
+      return s.ColumnDouble(column);
+    case SQLITE_NULL:
+      return std::monostate{};
+    default:
+      return s.ColumnString(column);
+  }
+}
+
+// SQLite's ordering of values: NULL < numbers < text.
+int CompareValues(const QueryValue& a, const QueryValue& b) {
+  auto rank = [](const QueryValue& v) {
+    if (std::holds_alternative<std::monostate>(v)) return 0;
+    if (std::holds_alternative<std::string>(v)) return 2;
+    return 1;
+  };
+  auto number = [](const QueryValue& v) {
+    if (const auto* i = std::get_if<int64_t>(&v)) return static_cast<double>(*i);
+    if (const auto* d = std::get_if<double>(&v)) return *d;
+    if (const auto* b = std::get_if<bool>(&v)) return *b ? 1.0 : 0.0;
+    return 0.0;
+  };
+  const int ra = rank(a), rb = rank(b);
+  if (ra != rb) return ra < rb ? -1 : 1;
+  if (ra == 0) return 0;
+  if (ra == 2)
+    return std::get<std::string>(a).compare(std::get<std::string>(b)) < 0 ? -1
+           : std::get<std::string>(a) == std::get<std::string>(b)         ? 0
+                                                                          : 1;
+  const double x = number(a), y = number(b);
+  return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+struct Candidate {
+  int64_t rowid = 0;
+  double score = 0;
+  std::optional<double> text_score;
+  std::optional<size_t> text_rank;
+  std::optional<double> vector_distance;
+  std::optional<size_t> vector_rank;
+  std::vector<QueryValue> sort_values;
+  std::vector<int64_t> members;  // group_by_root: member rows, best first
+};
+
+// A ranked list from one index: (rowid, raw score), best first.
+struct Ranked {
+  int64_t rowid;
+  double raw;  // bm25 (lower is better) or distance (lower is closer)
+};
+
+bool RankedLess(const Ranked& a, const Ranked& b) {
+  return a.raw != b.raw ? a.raw < b.raw : a.rowid < b.rowid;
+}
+
+class QueryRun {
+ public:
+  QueryRun(ExecutionContext& ctx, const Query& q, const std::vector<float>& qvec)
+      : ctx_(ctx), q_(q), qvec_(qvec) {}
+
+  Result<QueryResult> Execute();
+
+ private:
+  void Stage(const std::string& name, int64_t rows, Clock::time_point start,
+             std::string detail = "") {
+    out_.explain.stages.push_back({name, rows, MsSince(start), std::move(detail)});
+  }
+  Status Prepare();
+  Status PlanRanked();
+  size_t RankingDepth() const;  // candidates each ranking must produce
+  Result<int64_t> FilterAccessRows();
+  Status RunFieldSorted();
+  Status RunRanked();
+  Result<std::vector<Ranked>> TextCandidates(size_t depth);
+  Result<std::vector<Ranked>> VectorCandidates(size_t depth);
+  Result<const std::vector<int64_t>*> AllowedRows(bool with_vector);
+  Result<std::unordered_set<int64_t>> PassingRows(const std::vector<int64_t>& rows);
+  Result<bool> CheckUnder(size_t which, const std::string& id, const std::string& parent_id);
+  std::vector<Candidate> Fuse(const std::vector<Ranked>& text, const std::vector<Ranked>& vec);
+  Status LoadSortValues(std::vector<Candidate>& candidates);
+  Result<std::vector<Candidate>> GroupByRoot(std::vector<Candidate> candidates, size_t wanted);
+  Result<int64_t> RootOf(int64_t rowid);
+  Status FetchHits(const std::vector<Candidate>& page);
+  Status ComputeFacets();
+  Status ComputeAggregations();
+  SqlExpr MatchSet() const;
+
+  ExecutionContext& ctx_;
+  const Query& q_;
+  const std::vector<float>& qvec_;
+  QueryResult out_;
+
+  std::vector<SortKey> field_keys_;  // the sort without "score"
+  bool score_sort_ = false;
+  uint64_t query_hash_ = 0;
+  Cursor cursor_;
+  bool has_cursor_ = false;
+  SqlExpr where_;        // the filters, lifecycle default and row ceiling
+  SqlExpr where_probe_;  // the same, testing subtrees per row (for few rows)
+  // For checking candidates: the filters without the top-level `under`
+  // conditions, which CheckUnder tests with remembered ancestors instead.
+  SqlExpr where_check_;
+  std::vector<const Filter*> top_unders_;
+  // Per top-level `under`: node id -> levels below its target (-1: outside).
+  std::vector<std::unordered_map<std::string, int>> under_memo_;
+  std::string fts_;
+  bool has_filters_ = false;
+  QueryStrategy strategy_ = QueryStrategy::kHybrid;
+  double selectivity_ = 1;
+  std::optional<std::vector<int64_t>> allowed_all_, allowed_vec_;
+  std::unordered_map<int64_t, int64_t> root_cache_;
+};
+
+Status QueryRun::Prepare() {
+  const bool ranked = !q_.text.empty() || !qvec_.empty();
+  for (const SortKey& key : q_.sort) {
+    if (key.field != "score") field_keys_.push_back(key);
+  }
+  score_sort_ = ranked && (q_.sort.empty() || q_.sort.front().field == "score");
+  if (!score_sort_ && field_keys_.empty()) field_keys_.push_back({"modified_at", true});
+
+  Query canonical = q_;
+  canonical.cursor.clear();
+  canonical.explain = false;
+  canonical.use_cache = true;
+  canonical.strategy = QueryStrategy::kAuto;
+  const std::string key = QueryToJson(canonical);
+  query_hash_ = StableHash(key);
+  out_.explain.query_frequency = ctx_.stats.RecordQuery(key);
+  ctx_.stats.RecordFieldUse(q_);
+
+  if (!q_.cursor.empty()) {
+    NS_ASSIGN_OR_RETURN(cursor_, DecodeCursor(q_.cursor));
+    if (cursor_.query_hash != query_hash_) {
+      return Status::InvalidArgument("cursor: belongs to a different query");
+    }
+    has_cursor_ = true;
+  } else {
+    NS_ASSIGN_OR_RETURN(cursor_.ceiling,
+                        ctx_.conn.QueryInt("SELECT ifnull(max(rowid), 0) FROM nodes"));
+  }
+  cursor_.query_hash = query_hash_;
+
+  has_filters_ = !(q_.filter.kind == Filter::Kind::kAnd && q_.filter.children.empty());
+  // A subtree of a node that does not exist is a mistake, not an empty set.
+  NS_ASSIGN_OR_RETURN(Statement * exists, ctx_.conn.Prepare("SELECT 1 FROM nodes WHERE id = ?1"));
+  std::vector<const Filter*> pending{&q_.filter};
+  while (!pending.empty()) {
+    const Filter* f = pending.back();
+    pending.pop_back();
+    for (const Filter& child : f->children) pending.push_back(&child);
+    if (f->kind != Filter::Kind::kUnder) continue;
+    ScopedStatement s(*exists);
+    s->Bind(1, f->target);
+    NS_ASSIGN_OR_RETURN(bool found, s->Step());
+    if (!found) return Status::NotFound("under: node '" + f->target + "' not found");
+  }
+  NS_ASSIGN_OR_RETURN(where_, CompileFilter(q_.filter, ctx_.resolve));
+  NS_ASSIGN_OR_RETURN(where_probe_,
+                      CompileFilter(q_.filter, ctx_.resolve, SubtreeTest::kAncestors));
+  Filter rest = Filter::And({});
+  if (q_.filter.kind == Filter::Kind::kAnd) {
+    for (const Filter& child : q_.filter.children) {
+      if (child.kind == Filter::Kind::kUnder) {
+        top_unders_.push_back(&child);
+      } else {
+        rest.children.push_back(child);
+      }
+    }
+  } else {
+    rest.children.push_back(q_.filter);
+  }
+  under_memo_.resize(top_unders_.size());
+  NS_ASSIGN_OR_RETURN(where_check_, CompileFilter(rest, ctx_.resolve, SubtreeTest::kAncestors));
+  for (SqlExpr* w : {&where_, &where_probe_, &where_check_}) {
+    if (!q_.include_archived && !FilterMentionsField(q_.filter, "lifecycle")) {
+      w->And({"n.lifecycle = 0", {}});
+    }
+    // Unary + keeps SQLite from scanning by rowid to serve this bound when
+    // an index fits the filters better.
+    w->And({"+n.rowid <= " + std::to_string(cursor_.ceiling), {}});
+  }
+
+  if (!q_.text.empty()) {
+    auto parsed = text::ParseTextQuery(q_.text);
+    if (!parsed.ok()) return parsed.status().WithContext("text");
+    fts_ = parsed->fts;
+    if (q_.text_any && parsed->plain && parsed->positive_terms.size() > 1) {
+      // Any of the words, without the stop words of a natural-language
+      // query ("the", "of"): they match most nodes and rank none.
+      std::string any, all_terms;
+      for (const std::string& term : parsed->positive_terms) {
+        all_terms += (all_terms.empty() ? "" : " OR ") + term;
+        const bool bare = term.size() > 2 && term.front() == '"' && term.back() == '"' &&
+                          term.find(' ') == std::string::npos;
+        std::string word = bare ? term.substr(1, term.size() - 2) : "";
+        for (char& c : word) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (bare && embed::IsStopWord(word)) continue;
+        any += (any.empty() ? "" : " OR ") + term;
+      }
+      fts_ = any.empty() ? all_terms : any;
+    }
+  }
+  return Status::OK();
+}
+
+Result<int64_t> QueryRun::FilterAccessRows() {
+  // The cheapest indexed condition of a top-level AND bounds the rows SQLite
+  // reaches; without one it scans every node.
+  const int64_t nodes = ctx_.stats.node_count();
+  std::vector<const Filter*> parts;
+  if (q_.filter.kind == Filter::Kind::kAnd) {
+    for (const Filter& c : q_.filter.children) parts.push_back(&c);
+  } else {
+    parts.push_back(&q_.filter);
+  }
+  int64_t best = nodes;
+  // Range conditions on created_at share one index range scan: estimate
+  // them together.
+  Filter created_range = Filter::And({});
+  for (const Filter* f : parts) {
+    if (f->kind == Filter::Kind::kCompare && f->field == "created_at" &&
+        (f->op == Filter::Op::kLt || f->op == Filter::Op::kLe || f->op == Filter::Op::kGt ||
+         f->op == Filter::Op::kGe || f->op == Filter::Op::kEq)) {
+      created_range.children.push_back(*f);
+    }
+  }
+  if (!created_range.children.empty()) {
+    const Filter& range =
+        created_range.children.size() == 1 ? created_range.children[0] : created_range;
+    NS_ASSIGN_OR_RETURN(double s, ctx_.stats.Selectivity(ctx_.conn, range, ctx_.resolve));
+    best = std::min(best, static_cast<int64_t>(std::ceil(s * static_cast<double>(nodes))));
+  }
+  for (const Filter* f : parts) {
+    bool indexed = f->kind == Filter::Kind::kUnder || f->kind == Filter::Kind::kMentions ||
+                   f->kind == Filter::Kind::kMentionedBy || f->kind == Filter::Kind::kCollection;
+    if (f->kind == Filter::Kind::kCompare) {
+      const bool eq = f->op == Filter::Op::kEq || f->op == Filter::Op::kIn;
+      indexed = eq && (f->field == "type" || f->field == "id" || f->field == "parent_id");
+    }
+    if (!indexed) continue;
+    NS_ASSIGN_OR_RETURN(double s, ctx_.stats.Selectivity(ctx_.conn, *f, ctx_.resolve));
+    best = std::min(best, static_cast<int64_t>(std::ceil(s * static_cast<double>(nodes))));
+  }
+  return best;
+}
+
+size_t QueryRun::RankingDepth() const {
+  // One list alone can go as deep as the page needs; fused lists stop at the
+  // window so that deeper pages do not re-rank earlier ones.
+  const bool both = !fts_.empty() && !qvec_.empty();
+  if (both) return q_.window;
+  size_t depth = static_cast<size_t>(cursor_.offset) + q_.limit + 1;
+  if (!score_sort_ || q_.group_by_root) depth = std::max(depth, q_.window);
+  return depth;
+}
+
+Status QueryRun::PlanRanked() {
+  const auto start = Clock::now();
+  NS_RETURN_IF_ERROR(ctx_.stats.Refresh(ctx_.conn, ctx_.change_seq));
+  PlanInput in;
+  in.has_text = !fts_.empty();
+  in.has_vector = !qvec_.empty();
+  in.has_filters = has_filters_;
+  in.node_count = ctx_.stats.node_count();
+  in.vector_count = ctx_.stats.vector_count();
+  if (has_filters_) {
+    NS_ASSIGN_OR_RETURN(selectivity_, ctx_.stats.Selectivity(ctx_.conn, q_.filter, ctx_.resolve));
+    NS_ASSIGN_OR_RETURN(in.filter_access_rows, FilterAccessRows());
+  } else {
+    in.filter_access_rows = 0;
+  }
+  in.selectivity = selectivity_;
+  if (in.has_text) {
+    NS_ASSIGN_OR_RETURN(in.text_matches, ctx_.stats.TextMatches(ctx_.conn, fts_));
+  }
+  in.depth = RankingDepth();
+  in.ef = q_.ef ? q_.ef : ctx_.default_ef;
+  in.exact_max = ctx_.exact_search_max;
+  const Plan plan = ChoosePlan(in, q_.strategy);
+  strategy_ = plan.strategy;
+
+  QueryExplain& e = out_.explain;
+  e.node_count = in.node_count;
+  e.vector_count = in.vector_count;
+  e.filter_selectivity = selectivity_;
+  e.text_match_estimate = in.has_text ? in.text_matches : -1;
+  e.expected_result_size = static_cast<int64_t>(std::llround(
+      selectivity_ * static_cast<double>(in.has_text ? in.text_matches : in.node_count)));
+  e.estimated_cost_us = plan.cost_us;
+  e.strategy = QueryStrategyName(strategy_);
+  e.forced = plan.forced;
+  Stage("plan", 0, start, e.strategy);
+  return Status::OK();
+}
+
+Result<const std::vector<int64_t>*> QueryRun::AllowedRows(bool with_vector) {
+  std::optional<std::vector<int64_t>>& slot = with_vector ? allowed_vec_ : allowed_all_;
+  if (slot) return &*slot;
+  const auto start = Clock::now();
+  SqlExpr expr = where_;
+  if (with_vector) expr.And({"n.embedding IS NOT NULL", {}});
+  // Sorted here, not by SQL: ORDER BY rowid would make SQLite walk the
+  // table in rowid order instead of using an index that fits the filters.
+  NS_ASSIGN_OR_RETURN(OwnedStatement s,
+                      ctx_.conn.PrepareOnce("SELECT n.rowid FROM nodes n WHERE " + expr.sql));
+  BindArgs(*s, expr.args);
+  std::vector<int64_t> rows;
+  while (true) {
+    NS_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) break;
+    rows.push_back(s->ColumnInt(0));
+  }
+  std::sort(rows.begin(), rows.end());
+  slot = std::move(rows);
+  Stage("filter", static_cast<int64_t>(slot->size()), start,
+        with_vector ? "allowed rows with a vector" : "allowed rows");
+  return &*slot;
+}
+
+Result<std::unordered_set<int64_t>> QueryRun::PassingRows(const std::vector<int64_t>& rows) {
+  SqlExpr expr{"n.rowid IN (SELECT value FROM json_each(?1))", {RowListJson(rows)}};
+  expr.And(where_check_);
+  NS_ASSIGN_OR_RETURN(
+      OwnedStatement s,
+      ctx_.conn.PrepareOnce("SELECT n.rowid, n.id, n.parent_id FROM nodes n WHERE " + expr.sql));
+  BindArgs(*s, expr.args);
+  std::unordered_set<int64_t> passing;
+  while (true) {
+    NS_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) break;
+    bool inside = true;
+    for (size_t i = 0; i < top_unders_.size() && inside; ++i) {
+      NS_ASSIGN_OR_RETURN(inside, CheckUnder(i, s->ColumnString(1), s->ColumnString(2)));
+    }
+    if (inside) passing.insert(s->ColumnInt(0));
+  }
+  return passing;
+}
+
+Result<bool> QueryRun::CheckUnder(size_t which, const std::string& id,
+                                  const std::string& parent_id) {
+  // Walk up until the target, the root, or a node already placed, then
+  // remember every node on the way: candidates share ancestors, so most
+  // walks stop after a step or two.
+  const Filter& under = *top_unders_[which];
+  std::unordered_map<std::string, int>& memo = under_memo_[which];  // levels below, -1: outside
+  auto within = [&](int levels) {
+    return levels >= 0 && (under.depth < 0 || levels <= under.depth);
+  };
+  if (id == under.target) return within(0);
+  if (auto known = memo.find(id); known != memo.end()) return within(known->second);
+  NS_ASSIGN_OR_RETURN(Statement * parent_of,
+                      ctx_.conn.Prepare("SELECT parent_id FROM nodes WHERE id = ?1"));
+  std::vector<std::string> path{id};
+  std::string up = parent_id;
+  int base = -1;  // levels of `up` below the target
+  while (true) {
+    if (up.empty() || path.size() > 10000) break;  // a root (or a damaged tree): outside
+    if (up == under.target) {
+      base = 0;
+      break;
+    }
+    if (auto known = memo.find(up); known != memo.end()) {
+      base = known->second;
+      break;
+    }
+    path.push_back(up);
+    ScopedStatement p(*parent_of);
+    p->Bind(1, up);
+    NS_ASSIGN_OR_RETURN(bool row, p->Step());
+    up = row ? p->ColumnString(0) : "";
+  }
+  // path[i] is path.size() - i levels below `up`.
+  for (size_t i = 0; i < path.size(); ++i) {
+    memo[path[i]] = base < 0 ? -1 : base + static_cast<int>(path.size() - i);
+  }
+  return within(memo[id]);
+}
+
+Result<std::vector<Ranked>> QueryRun::TextCandidates(size_t depth) {
+  const auto start = Clock::now();
+  std::vector<Ranked> out;
+  std::string detail;
+  if (strategy_ == QueryStrategy::kFilterFirst && has_filters_) {
+    // Score only the allowed rows, one FTS5 probe each.
+    NS_ASSIGN_OR_RETURN(const std::vector<int64_t>* allowed, AllowedRows(false));
+    NS_ASSIGN_OR_RETURN(
+        Statement * stmt,
+        ctx_.conn.Prepare(std::string("SELECT ") + kBm25 +
+                          " FROM nodes_fts WHERE nodes_fts MATCH ?1 AND rowid = ?2"));
+    for (int64_t rowid : *allowed) {
+      ScopedStatement s(*stmt);
+      s->Bind(1, fts_);
+      s->Bind(2, rowid);
+      NS_ASSIGN_OR_RETURN(bool row, s->Step());
+      if (row) out.push_back({rowid, s->ColumnDouble(0)});
+    }
+    std::sort(out.begin(), out.end(), RankedLess);
+    if (out.size() > depth) out.resize(depth);
+    detail = "probed " + std::to_string(allowed->size()) + " allowed rows";
+  } else if (strategy_ == QueryStrategy::kVectorFirst || !has_filters_) {
+    // Rank every match once (FTS5 scores them all before the first row),
+    // then keep those the filters pass, checking them a batch at a time.
+    NS_ASSIGN_OR_RETURN(Statement * stmt,
+                        ctx_.conn.Prepare(std::string("SELECT rowid, ") + kBm25 +
+                                          " AS s FROM nodes_fts WHERE nodes_fts MATCH ?1 ORDER BY "
+                                          "s, rowid"));
+    ScopedStatement s(*stmt);
+    s->Bind(1, fts_);
+    size_t batch = has_filters_ ? std::max<size_t>(64, depth * 2) : depth;
+    size_t examined = 0;
+    bool done = false;
+    while (!done && out.size() < depth) {
+      std::vector<Ranked> chunk;
+      while (chunk.size() < batch) {
+        NS_ASSIGN_OR_RETURN(bool row, s->Step());
+        if (!row) {
+          done = true;
+          break;
+        }
+        chunk.push_back({s->ColumnInt(0), s->ColumnDouble(1)});
+      }
+      examined += chunk.size();
+      std::unordered_set<int64_t> passing;
+      if (has_filters_) {
+        std::vector<int64_t> rows;
+        for (const Ranked& r : chunk) rows.push_back(r.rowid);
+        NS_ASSIGN_OR_RETURN(passing, PassingRows(rows));
+      }
+      for (const Ranked& r : chunk) {
+        if ((!has_filters_ || passing.count(r.rowid)) && out.size() < depth) out.push_back(r);
+      }
+      batch *= 4;
+    }
+    detail = "ranked " + std::to_string(examined) + " matches, then filtered";
+  } else {
+    // One statement: FTS5 matches joined with the filters.
+    SqlExpr expr{"nodes_fts MATCH ?1", {fts_}};
+    expr.And(where_probe_);
+    NS_ASSIGN_OR_RETURN(OwnedStatement s,
+                        ctx_.conn.PrepareOnce(std::string("SELECT nodes_fts.rowid, ") + kBm25 +
+                                              " AS s FROM nodes_fts JOIN nodes n ON n.rowid = "
+                                              "nodes_fts.rowid WHERE " +
+                                              expr.sql + " ORDER BY s, nodes_fts.rowid LIMIT " +
+                                              std::to_string(depth)));
+    BindArgs(*s, expr.args);
+    while (true) {
+      NS_ASSIGN_OR_RETURN(bool row, s->Step());
+      if (!row) break;
+      out.push_back({s->ColumnInt(0), s->ColumnDouble(1)});
+    }
+    detail = "matches joined with the filters";
+  }
+  Stage("text", static_cast<int64_t>(out.size()), start, detail);
+  return out;
+}
+
+Result<std::vector<Ranked>> QueryRun::VectorCandidates(size_t depth) {
+  const auto start = Clock::now();
+  std::vector<Ranked> out;
+  if (!ctx_.vectors) return out;
+  VectorStore::Query vq;
+  vq.vector = qvec_;
+  vq.ef = q_.ef;
+  std::string detail;
+  if (has_filters_ && strategy_ != QueryStrategy::kVectorFirst) {
+    NS_ASSIGN_OR_RETURN(const std::vector<int64_t>* allowed, AllowedRows(true));
+    vq.allowed = allowed;
+    vq.k = depth;
+    // filter_first scores every allowed vector; hybrid lets the index walk
+    // its graph and skip what the filter rejects.
+    vq.exact = strategy_ == QueryStrategy::kFilterFirst;
+    NS_ASSIGN_OR_RETURN(VectorStore::Answer answer, ctx_.vectors->Search(vq));
+    for (const vector::Neighbor& n : answer.result.neighbors) {
+      out.push_back({n.label, static_cast<double>(n.distance)});
+    }
+    detail = answer.plan + " over " + std::to_string(allowed->size()) + " allowed";
+  } else {
+    // Unfiltered nearest neighbours, widened until enough pass the filters.
+    size_t k = depth;
+    if (has_filters_) {
+      k = static_cast<size_t>(
+          std::ceil(static_cast<double>(depth) / std::max(selectivity_, 1e-6) * 1.2));
+    }
+    const size_t vectors = static_cast<size_t>(std::max<int64_t>(1, ctx_.stats.vector_count()));
+    k = std::max(depth, std::min(k, vectors + depth));
+    while (true) {
+      vq.k = k;
+      vq.ef = std::max(q_.ef ? q_.ef : ctx_.default_ef, k);
+      NS_ASSIGN_OR_RETURN(VectorStore::Answer answer, ctx_.vectors->Search(vq));
+      std::vector<int64_t> rows;
+      for (const vector::Neighbor& n : answer.result.neighbors) rows.push_back(n.label);
+      std::unordered_set<int64_t> passing;
+      if (has_filters_) {
+        NS_ASSIGN_OR_RETURN(passing, PassingRows(rows));
+      }
+      out.clear();
+      for (const vector::Neighbor& n : answer.result.neighbors) {
+        if (!has_filters_ || passing.count(n.label)) {
+          out.push_back({n.label, static_cast<double>(n.distance)});
+        }
+      }
+      detail = answer.plan + ", k=" + std::to_string(k) + " then filtered";
+      if (out.size() >= depth || answer.result.neighbors.size() < k ||
+          k >= static_cast<size_t>(answer.index_size)) {
+        break;
+      }
+      k = std::min(k * 4, static_cast<size_t>(answer.index_size));
+    }
+  }
+  std::sort(out.begin(), out.end(), RankedLess);
+  if (out.size() > depth) out.resize(depth);
+  Stage("vector", static_cast<int64_t>(out.size()), start, detail);
+  return out;
+}
+
+std::vector<Candidate> QueryRun::Fuse(const std::vector<Ranked>& text,
+                                      const std::vector<Ranked>& vec) {
+  std::unordered_map<int64_t, Candidate> by_row;
+  for (size_t i = 0; i < text.size(); ++i) {
+    Candidate& c = by_row[text[i].rowid];
+    c.rowid = text[i].rowid;
+    c.text_score = -text[i].raw;
+    c.text_rank = i + 1;
+  }
+  for (size_t i = 0; i < vec.size(); ++i) {
+    Candidate& c = by_row[vec[i].rowid];
+    c.rowid = vec[i].rowid;
+    c.vector_distance = vec[i].raw;
+    c.vector_rank = i + 1;
+  }
+  const bool both = !fts_.empty() && !qvec_.empty();
+  const FusionOptions& f = q_.fusion;
+  auto bounds = [](const std::vector<Ranked>& list) {
+    double lo = INFINITY, hi = -INFINITY;
+    for (const Ranked& r : list) {
+      lo = std::min(lo, r.raw);
+      hi = std::max(hi, r.raw);
+    }
+    return std::pair{lo, hi};
+  };
+  const auto [text_lo, text_hi] = bounds(text);
+  const auto [vec_lo, vec_hi] = bounds(vec);
+  // Lower raw values are better in both lists: 1 for the best, 0 for the worst.
+  auto scaled = [](double raw, double lo, double hi) {
+    return hi > lo ? (hi - raw) / (hi - lo) : 1;
+  };
+  std::vector<Candidate> out;
+  out.reserve(by_row.size());
+  for (auto& [rowid, c] : by_row) {
+    if (!both) {
+      c.score = c.text_score ? *c.text_score : -*c.vector_distance;
+    } else if (f.method == FusionOptions::Method::kRrf) {
+      c.score = 0;
+      if (c.text_rank) c.score += f.text_weight / (f.rrf_k + static_cast<double>(*c.text_rank));
+      if (c.vector_rank) {
+        c.score += f.vector_weight / (f.rrf_k + static_cast<double>(*c.vector_rank));
+      }
+    } else {
+      c.score = 0;
+      if (c.text_score) c.score += f.text_weight * scaled(-*c.text_score, text_lo, text_hi);
+      if (c.vector_distance) {
+        c.score += f.vector_weight * scaled(*c.vector_distance, vec_lo, vec_hi);
+      }
+    }
+    out.push_back(std::move(c));
+  }
+  std::sort(out.begin(), out.end(), [](const Candidate& a, const Candidate& b) {
+    return a.score != b.score ? a.score > b.score : a.rowid < b.rowid;
+  });
+  return out;
+}
+
+Status QueryRun::LoadSortValues(std::vector<Candidate>& candidates) {
+  if (candidates.empty()) return Status::OK();
+  std::string columns;
+  for (const SortKey& key : field_keys_) {
+    NS_ASSIGN_OR_RETURN(std::string sql, FieldSql(key.field));
+    columns += ", " + sql;
+  }
+  std::vector<int64_t> rows;
+  for (const Candidate& c : candidates) rows.push_back(c.rowid);
+  NS_ASSIGN_OR_RETURN(OwnedStatement s,
+                      ctx_.conn.PrepareOnce("SELECT n.rowid" + columns +
+                                            " FROM nodes n WHERE n.rowid IN (SELECT value FROM "
+                                            "json_each(?1))"));
+  s->Bind(1, RowListJson(rows));
+  std::unordered_map<int64_t, std::vector<QueryValue>> values;
+  while (true) {
+    NS_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) break;
+    std::vector<QueryValue>& v = values[s->ColumnInt(0)];
+    for (size_t i = 0; i < field_keys_.size(); ++i) v.push_back(ReadValue(*s, 1 + i));
+  }
+  for (Candidate& c : candidates) c.sort_values = std::move(values[c.rowid]);
+  std::stable_sort(candidates.begin(), candidates.end(),
+                   [&](const Candidate& a, const Candidate& b) {
+                     for (size_t i = 0; i < field_keys_.size(); ++i) {
+                       const int cmp = CompareValues(a.sort_values[i], b.sort_values[i]);
+                       if (cmp != 0) return field_keys_[i].descending ? cmp > 0 : cmp < 0;
+                     }
+                     return a.rowid < b.rowid;
+                   });
+  return Status::OK();
+}
+
+Result<int64_t> QueryRun::RootOf(int64_t rowid) {
+  auto it = root_cache_.find(rowid);
+  if (it != root_cache_.end()) return it->second;
+  NS_ASSIGN_OR_RETURN(
+      Statement * stmt,
+      ctx_.conn.Prepare("WITH RECURSIVE up(r, parent, d) AS (SELECT rowid, parent_id, 0 FROM "
+                        "nodes WHERE rowid = ?1 UNION ALL SELECT n.rowid, n.parent_id, up.d + 1 "
+                        "FROM nodes n JOIN up ON n.id = up.parent WHERE up.d < ?2) "
+                        "SELECT r FROM up ORDER BY d DESC LIMIT 1"));
+  ScopedStatement s(*stmt);
+  s->Bind(1, rowid);
+  s->Bind(2, kMaxRootWalk);
+  NS_ASSIGN_OR_RETURN(bool row, s->Step());
+  const int64_t root = row ? s->ColumnInt(0) : rowid;
+  root_cache_[rowid] = root;
+  return root;
+}
+
+Result<std::vector<Candidate>> QueryRun::GroupByRoot(std::vector<Candidate> candidates,
+                                                     size_t wanted) {
+  const auto start = Clock::now();
+  std::vector<Candidate> groups;
+  std::unordered_map<int64_t, size_t> group_of;
+  for (Candidate& c : candidates) {
+    NS_ASSIGN_OR_RETURN(int64_t root, RootOf(c.rowid));
+    auto [it, fresh] = group_of.emplace(root, groups.size());
+    if (fresh) {
+      if (groups.size() >= wanted) break;
+      Candidate g = c;
+      g.rowid = root;
+      g.members = {c.rowid};
+      groups.push_back(std::move(g));
+    } else {
+      groups[it->second].members.push_back(c.rowid);
+    }
+  }
+  Stage("group", static_cast<int64_t>(groups.size()), start, "one hit per root");
+  return groups;
+}
+
+Status QueryRun::FetchHits(const std::vector<Candidate>& page) {
+  const auto start = Clock::now();
+  NS_ASSIGN_OR_RETURN(Statement * stmt,
+                      ctx_.conn.Prepare(std::string("SELECT ") + storage::kNodeColumns +
+                                        " FROM nodes WHERE rowid = ?1"));
+  NS_ASSIGN_OR_RETURN(Statement * id_stmt,
+                      ctx_.conn.Prepare("SELECT id FROM nodes WHERE rowid = ?1"));
+  for (const Candidate& c : page) {
+    QueryHit hit;
+    {
+      ScopedStatement s(*stmt);
+      s->Bind(1, c.rowid);
+      NS_ASSIGN_OR_RETURN(bool row, s->Step());
+      if (!row) return Status::Internal("row " + std::to_string(c.rowid) + " vanished in a read");
+      hit.node = storage::ReadNodeRow(*s);
+    }
+    hit.score = c.score;
+    hit.text_score = c.text_score;
+    hit.text_rank = c.text_rank;
+    hit.vector_distance = c.vector_distance;
+    hit.vector_rank = c.vector_rank;
+    for (int64_t member : c.members) {
+      ScopedStatement s(*id_stmt);
+      s->Bind(1, member);
+      NS_ASSIGN_OR_RETURN(bool row, s->Step());
+      if (row) hit.matched_ids.push_back(s->ColumnString(0));
+    }
+    out_.hits.push_back(std::move(hit));
+  }
+  Stage("fetch", static_cast<int64_t>(page.size()), start);
+  return Status::OK();
+}
+
+Status QueryRun::RunFieldSorted() {
+  // Filters (and text, as a match condition) evaluated by SQLite, ordered by
+  // the sort keys, keyset-paginated.
+  const auto start = Clock::now();
+  out_.explain.strategy = fts_.empty() ? "filter_only" : "filter_only_text_match";
+  std::vector<std::string> exprs;
+  std::string order;
+  for (const SortKey& key : field_keys_) {
+    NS_ASSIGN_OR_RETURN(std::string sql, FieldSql(key.field));
+    exprs.push_back(sql);
+    order += sql + (key.descending ? " DESC, " : " ASC, ");
+  }
+  order += "n.rowid ASC";
+  SqlExpr expr = MatchSet();
+  if (has_cursor_ && !q_.group_by_root) {
+    if (!cursor_.keyset || cursor_.sort_values.size() != exprs.size()) {
+      return Status::InvalidArgument("cursor: belongs to a different query");
+    }
+    // Rows after the cursor's tuple in the sort order (NULLs sort first
+    // ascending, last descending, as SQLite orders them).
+    SqlExpr after;
+    std::vector<std::string> params;
+    for (size_t i = 0; i < exprs.size(); ++i) {
+      after.args.push_back(cursor_.sort_values[i]);
+      params.push_back("?" + std::to_string(after.args.size()));
+    }
+    after.args.push_back(cursor_.last_rowid);
+    const std::string rowid_param = "?" + std::to_string(after.args.size());
+    std::string equal_prefix;
+    for (size_t i = 0; i < exprs.size(); ++i) {
+      const std::string& e = exprs[i];
+      const std::string& v = params[i];
+      const std::string beyond =
+          field_keys_[i].descending
+              ? "(" + e + " < " + v + " OR (" + e + " IS NULL AND " + v + " IS NOT NULL))"
+              : "(" + e + " > " + v + " OR (" + e + " IS NOT NULL AND " + v + " IS NULL))";
+      after.sql += (i ? " OR " : "") + std::string("(") + equal_prefix + beyond + ")";
+      equal_prefix += e + " IS " + v + " AND ";
+    }
+    after.sql += " OR (" + equal_prefix + "n.rowid > " + rowid_param + ")";
+    expr.And(after);
+  }
+  std::string columns;
+  for (const std::string& e : exprs) columns += ", " + e;
+  const size_t wanted_groups = static_cast<size_t>(cursor_.offset) + q_.limit + 1;
+  std::string sql =
+      "SELECT n.rowid" + columns + " FROM nodes n WHERE " + expr.sql + " ORDER BY " + order;
+  if (!q_.group_by_root) sql += " LIMIT " + std::to_string(q_.limit + 1);
+  NS_ASSIGN_OR_RETURN(OwnedStatement s, ctx_.conn.PrepareOnce(sql));
+  BindArgs(*s, expr.args);
+  std::vector<Candidate> rows;
+  std::unordered_set<int64_t> roots;
+  while (true) {
+    NS_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) break;
+    Candidate c;
+    c.rowid = s->ColumnInt(0);
+    for (size_t i = 0; i < exprs.size(); ++i) c.sort_values.push_back(ReadValue(*s, 1 + i));
+    if (q_.group_by_root) {
+      NS_ASSIGN_OR_RETURN(int64_t root, RootOf(c.rowid));
+      // Stop once one more group than the page needs has started.
+      if (roots.insert(root).second && roots.size() > wanted_groups) break;
+    }
+    rows.push_back(std::move(c));
+  }
+  Stage("filter", static_cast<int64_t>(rows.size()), start, "SQLite: filters, sort, keyset");
+  std::vector<Candidate> page;
+  bool more = false;
+  if (q_.group_by_root) {
+    NS_ASSIGN_OR_RETURN(std::vector<Candidate> groups, GroupByRoot(std::move(rows), wanted_groups));
+    const size_t from = std::min(groups.size(), static_cast<size_t>(cursor_.offset));
+    const size_t to = std::min(groups.size(), from + q_.limit);
+    page.assign(groups.begin() + static_cast<std::ptrdiff_t>(from),
+                groups.begin() + static_cast<std::ptrdiff_t>(to));
+    more = groups.size() > to;
+    if (more) {
+      Cursor next = cursor_;
+      next.keyset = false;
+      next.offset = static_cast<int64_t>(to);
+      out_.next_cursor = EncodeCursor(next);
+    }
+  } else {
+    more = rows.size() > q_.limit;
+    if (more) rows.resize(q_.limit);
+    page = std::move(rows);
+    if (more) {
+      Cursor next = cursor_;
+      next.keyset = true;
+      next.sort_values = page.back().sort_values;
+      next.last_rowid = page.back().rowid;
+      out_.next_cursor = EncodeCursor(next);
+    }
+  }
+  return FetchHits(page);
+}
+
+Status QueryRun::RunRanked() {
+  NS_RETURN_IF_ERROR(PlanRanked());
+  if (has_cursor_ && cursor_.keyset) {
+    return Status::InvalidArgument("cursor: belongs to a different query");
+  }
+  const size_t offset = static_cast<size_t>(cursor_.offset);
+  const bool both = !fts_.empty() && !qvec_.empty();
+  const size_t depth = RankingDepth();
+  std::vector<Ranked> text, vec;
+  if (!fts_.empty()) {
+    NS_ASSIGN_OR_RETURN(text, TextCandidates(depth));
+  }
+  if (!qvec_.empty()) {
+    NS_ASSIGN_OR_RETURN(vec, VectorCandidates(depth));
+  }
+  auto start = Clock::now();
+  std::vector<Candidate> ranked = Fuse(text, vec);
+  if (!score_sort_) NS_RETURN_IF_ERROR(LoadSortValues(ranked));
+  Stage("fuse", static_cast<int64_t>(ranked.size()), start,
+        !score_sort_ ? "sorted by fields"
+        : both       ? (q_.fusion.method == FusionOptions::Method::kRrf ? "rrf" : "weighted")
+                     : "single ranking");
+  if (q_.group_by_root) {
+    NS_ASSIGN_OR_RETURN(ranked, GroupByRoot(std::move(ranked), offset + q_.limit + 1));
+  }
+  start = Clock::now();
+  const size_t from = std::min(ranked.size(), offset);
+  const size_t to = std::min(ranked.size(), from + q_.limit);
+  std::vector<Candidate> page(ranked.begin() + static_cast<std::ptrdiff_t>(from),
+                              ranked.begin() + static_cast<std::ptrdiff_t>(to));
+  if (ranked.size() > to) {
+    Cursor next = cursor_;
+    next.keyset = false;
+    next.offset = static_cast<int64_t>(to);
+    out_.next_cursor = EncodeCursor(next);
+  }
+  Stage("page", static_cast<int64_t>(page.size()), start);
+  return FetchHits(page);
+}
+
+SqlExpr QueryRun::MatchSet() const {
+  SqlExpr expr = where_;
+  if (!fts_.empty()) {
+    expr.And({"n.rowid IN (SELECT rowid FROM nodes_fts WHERE nodes_fts MATCH ?1)", {fts_}});
+  }
+  return expr;
+}
+
+Status QueryRun::ComputeFacets() {
+  if (q_.facets.empty() && q_.aggregations.empty()) return Status::OK();
+  const auto start = Clock::now();
+  const SqlExpr m = MatchSet();
+  {
+    NS_ASSIGN_OR_RETURN(OwnedStatement s,
+                        ctx_.conn.PrepareOnce("SELECT count(*) FROM nodes n WHERE " + m.sql));
+    BindArgs(*s, m.args);
+    NS_ASSIGN_OR_RETURN(bool row, s->Step());
+    out_.total_matches = row ? s->ColumnInt(0) : 0;
+  }
+  for (const FacetRequest& facet : q_.facets) {
+    std::string sql;
+    if (facet.field.rfind("properties.", 0) == 0) {
+      NS_ASSIGN_OR_RETURN(std::string path, PropertyPathLiteral(facet.field));
+      // json_each yields the elements of an array and a scalar itself.
+      sql =
+          "SELECT CASE je.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'null' "
+          "THEN 'null' ELSE CAST(je.value AS TEXT) END AS v, count(*) AS c FROM nodes n, "
+          "json_each(n.properties, " +
+          path + ") je WHERE " + m.sql + " GROUP BY v ORDER BY c DESC, v";
+    } else {
+      NS_ASSIGN_OR_RETURN(std::string column, FieldSql(facet.field));
+      if (facet.field == "lifecycle") {
+        column = "CASE n.lifecycle WHEN 0 THEN 'active' WHEN 1 THEN 'archived' ELSE 'deleted' END";
+      }
+      sql = "SELECT CAST(" + column + " AS TEXT) AS v, count(*) AS c FROM nodes n WHERE " + m.sql +
+            " GROUP BY v ORDER BY c DESC, v";
+    }
+    NS_ASSIGN_OR_RETURN(OwnedStatement s, ctx_.conn.PrepareOnce(sql));
+    BindArgs(*s, m.args);
+    FacetResult result;
+    result.field = facet.field;
+    while (true) {
+      NS_ASSIGN_OR_RETURN(bool row, s->Step());
+      if (!row) break;
+      if (result.values.size() < facet.size) {
+        result.values.push_back(
+            {s->ColumnIsNull(0) ? "null" : s->ColumnString(0), s->ColumnInt(1)});
+      } else {
+        result.other_count += s->ColumnInt(1);
+      }
+    }
+    out_.facets.push_back(std::move(result));
+  }
+  if (!q_.facets.empty()) Stage("facets", static_cast<int64_t>(q_.facets.size()), start);
+  return ComputeAggregations();
+}
+
+Status QueryRun::ComputeAggregations() {
+  if (q_.aggregations.empty()) return Status::OK();
+  const auto start = Clock::now();
+  const SqlExpr m = MatchSet();
+  for (const AggregationRequest& a : q_.aggregations) {
+    AggregationResult result;
+    result.name = a.name.empty() ? std::string(AggregationKindName(a.kind)) +
+                                       (a.field.empty() ? "" : "(" + a.field + ")")
+                                 : a.name;
+    if (a.kind == AggregationRequest::Kind::kCount) {
+      result.value = static_cast<double>(out_.total_matches);
+      out_.aggregations.push_back(std::move(result));
+      continue;
+    }
+    NS_ASSIGN_OR_RETURN(std::string v, FieldSql(a.field));
+    std::string sql;
+    if (a.kind == AggregationRequest::Kind::kDateHistogram) {
+      const std::string day =
+          "(CASE typeof(" + v + ") WHEN 'text' THEN date(" + v + ") WHEN 'integer' THEN date(" + v +
+          " / 1000, 'unixepoch') WHEN 'real' THEN date(" + v + " / 1000, 'unixepoch') END)";
+      std::string key = day;
+      if (a.interval == "week") key = "date(" + day + ", 'weekday 0', '-6 days')";
+      if (a.interval == "month") key = "strftime('%Y-%m', " + day + ")";
+      sql = "SELECT " + key + " AS k, count(*) FROM nodes n WHERE " + m.sql +
+            " AND k IS NOT NULL GROUP BY k ORDER BY k";
+    } else {
+      static const std::map<AggregationRequest::Kind, const char*> kFunctions = {
+          {AggregationRequest::Kind::kMin, "min"},
+          {AggregationRequest::Kind::kMax, "max"},
+          {AggregationRequest::Kind::kAvg, "avg"},
+          {AggregationRequest::Kind::kSum, "sum"}};
+      sql = std::string("SELECT ") + kFunctions.at(a.kind) + "(" + v + ") FROM nodes n WHERE " +
+            m.sql + " AND typeof(" + v + ") IN ('integer', 'real')";
+    }
+    NS_ASSIGN_OR_RETURN(OwnedStatement s, ctx_.conn.PrepareOnce(sql));
+    BindArgs(*s, m.args);
+    while (true) {
+      NS_ASSIGN_OR_RETURN(bool row, s->Step());
+      if (!row) break;
+      if (a.kind == AggregationRequest::Kind::kDateHistogram) {
+        result.buckets.push_back({s->ColumnString(0), s->ColumnInt(1)});
+      } else if (!s->ColumnIsNull(0)) {
+        result.value = s->ColumnDouble(0);
+      }
+    }
+    out_.aggregations.push_back(std::move(result));
+  }
+  Stage("aggregations", static_cast<int64_t>(q_.aggregations.size()), start);
+  return Status::OK();
+}
+
+Result<QueryResult> QueryRun::Execute() {
+  const auto start = Clock::now();
+  NS_RETURN_IF_ERROR(Prepare());
+  QueryExplain& e = out_.explain;
+  e.has_text = !fts_.empty();
+  e.has_vector = !qvec_.empty();
+  e.has_filters = has_filters_;
+  out_.total_matches = -1;
+  const bool ranked = !fts_.empty() || !qvec_.empty();
+  if (!ranked || (qvec_.empty() && !score_sort_)) {
+    NS_RETURN_IF_ERROR(RunFieldSorted());
+  } else {
+    NS_RETURN_IF_ERROR(RunRanked());
+  }
+  NS_RETURN_IF_ERROR(ComputeFacets());
+  e.total_ms = MsSince(start);
+  return std::move(out_);
+}
+
+}  // namespace
+
+Result<QueryResult> ExecuteQuery(ExecutionContext& ctx, const Query& query,
+                                 const std::vector<float>& query_vector) {
+  QueryRun run(ctx, query, query_vector);
+  return run.Execute();
+}
+
+}  // namespace nodespace::query

@@ -1,0 +1,100 @@
+#include "query/planner.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace nodespace::query {
+namespace {
+
+// Per-operation costs in microseconds (2-core x86-64, 384-d vectors).
+constexpr double kRowFetchUs = 1.0;   // one row reached through an index, filter evaluated
+constexpr double kRowScanUs = 0.6;    // one row of a full scan
+constexpr double kDistanceUs = 0.08;  // one float vector distance
+constexpr double kFtsDocUs = 0.8;     // one matching document scored by FTS5
+constexpr double kFtsProbeUs = 15;    // MATCH restricted to a single rowid
+// Distances per unit of ef in a graph walk (up to 2M = 32 neighbours per
+// expanded node, about 1.5 expansions per unit of ef).
+constexpr double kGraphHopDistances = 50;
+
+double FilterCost(const PlanInput& in) {
+  if (!in.has_filters) return 0;
+  const bool scanned = in.filter_access_rows >= in.node_count;
+  return static_cast<double>(in.filter_access_rows) * (scanned ? kRowScanUs : kRowFetchUs);
+}
+
+double Allowed(const PlanInput& in, int64_t population) {
+  return std::max(1.0, in.selectivity * static_cast<double>(population));
+}
+
+double GraphWalk(const PlanInput& in, double ef) {
+  if (in.vector_count <= static_cast<int64_t>(in.exact_max)) {
+    return static_cast<double>(in.vector_count) * kDistanceUs;
+  }
+  return ef * kGraphHopDistances * kDistanceUs;
+}
+
+}  // namespace
+
+double EstimateCost(QueryStrategy strategy, const PlanInput& in) {
+  const double sel = std::clamp(in.selectivity, 1e-6, 1.0);
+  const double depth = static_cast<double>(in.depth);
+  const double ef = static_cast<double>(std::max(in.ef, in.depth));
+  const double text_docs = static_cast<double>(in.text_matches);
+  double cost = 0;
+  switch (strategy) {
+    case QueryStrategy::kFilterFirst: {
+      cost += FilterCost(in);
+      if (!in.has_filters) cost += static_cast<double>(in.node_count) * kRowScanUs;
+      if (in.has_vector) cost += Allowed(in, in.vector_count) * kDistanceUs;
+      if (in.has_text) cost += Allowed(in, in.node_count) * kFtsProbeUs;
+      break;
+    }
+    case QueryStrategy::kVectorFirst: {
+      // Enough unfiltered candidates that `depth` of them pass the filters.
+      const double wanted = depth / sel;
+      if (in.has_vector) {
+        const double k = std::min(wanted, static_cast<double>(in.vector_count));
+        cost += GraphWalk(in, std::max(ef, k)) + k * kRowFetchUs;
+      }
+      if (in.has_text) cost += text_docs * kFtsDocUs + std::min(text_docs, wanted) * kRowFetchUs;
+      break;
+    }
+    case QueryStrategy::kHybrid: {
+      if (in.has_vector) {
+        // The allowed set is built, then the graph walk skips what it rejects;
+        // a sparse set makes the walk longer.
+        cost += FilterCost(in) + Allowed(in, in.vector_count) * 0.05;
+        const double walk = GraphWalk(in, ef) / std::max(sel, 0.02);
+        cost += std::min(walk, Allowed(in, in.vector_count) * kDistanceUs + GraphWalk(in, ef));
+      }
+      if (in.has_text) cost += text_docs * (kFtsDocUs + kRowFetchUs);
+      break;
+    }
+    case QueryStrategy::kAuto:
+      break;
+  }
+  return cost;
+}
+
+Plan ChoosePlan(const PlanInput& in, QueryStrategy forced) {
+  Plan plan;
+  const QueryStrategy all[] = {QueryStrategy::kFilterFirst, QueryStrategy::kVectorFirst,
+                               QueryStrategy::kHybrid};
+  double best = INFINITY;
+  for (QueryStrategy s : all) {
+    const double cost = EstimateCost(s, in);
+    plan.cost_us[QueryStrategyName(s)] = cost;
+    if (cost < best) {
+      best = cost;
+      plan.strategy = s;
+    }
+  }
+  if (!in.has_filters) plan.strategy = QueryStrategy::kVectorFirst;  // nothing to push down
+  if (forced != QueryStrategy::kAuto) {
+    plan.strategy = forced;
+    plan.forced = true;
+  }
+  return plan;
+}
+
+}  // namespace nodespace::query

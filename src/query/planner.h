@@ -1,0 +1,46 @@
+// The query planner: classifies a query the way the scaling specification's
+// QueryOptimizer.analyzeQueryPattern does and picks the cheapest strategy.
+//
+// Costs are in estimated microseconds on this engine's own operations (a row
+// fetched through an index, a vector distance, a document scored by FTS5, a
+// graph walk), with constants measured on the benchmark data
+// (docs/BENCHMARKS.md, "Query engine"). They only need to rank the
+// strategies, and a wrong choice costs time, never results: every strategy
+// returns the same hits for the same query.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "nodespace/query.h"
+
+namespace nodespace::query {
+
+struct PlanInput {
+  bool has_text = false;
+  bool has_vector = false;
+  bool has_filters = false;
+  int64_t node_count = 0;    // active nodes
+  int64_t vector_count = 0;  // active nodes with a vector
+  double selectivity = 1;    // fraction of nodes the filters accept
+  int64_t text_matches = 0;  // documents the text matches
+  // Rows the filters reach through an index (type, subtree, edges); equals
+  // node_count when only a scan can evaluate them.
+  int64_t filter_access_rows = 0;
+  size_t depth = 10;  // candidates each ranking must produce
+  size_t ef = 128;
+  size_t exact_max = 10000;  // the vector index scans below this size
+};
+
+struct Plan {
+  QueryStrategy strategy = QueryStrategy::kHybrid;
+  bool forced = false;
+  std::map<std::string, double> cost_us;  // by strategy name
+};
+
+double EstimateCost(QueryStrategy strategy, const PlanInput& in);
+// `forced` other than kAuto is obeyed (and its cost still reported).
+Plan ChoosePlan(const PlanInput& in, QueryStrategy forced);
+
+}  // namespace nodespace::query

@@ -1,0 +1,70 @@
+// The cost model ranks strategies the way the engine's operations cost.
+#include "query/planner.h"
+
+#include <gtest/gtest.h>
+
+namespace nodespace::query {
+namespace {
+
+PlanInput VectorQuery(double selectivity, int64_t nodes) {
+  PlanInput in;
+  in.has_vector = true;
+  in.has_filters = true;
+  in.node_count = nodes;
+  in.vector_count = nodes;
+  in.selectivity = selectivity;
+  in.filter_access_rows = static_cast<int64_t>(selectivity * static_cast<double>(nodes));
+  in.depth = 10;
+  return in;
+}
+
+TEST(PlannerTest, SelectiveIndexedFiltersScoreOnlyTheAllowedRows) {
+  const Plan plan = ChoosePlan(VectorQuery(0.001, 1000000), QueryStrategy::kAuto);
+  EXPECT_EQ(plan.strategy, QueryStrategy::kFilterFirst);
+  EXPECT_FALSE(plan.forced);
+  EXPECT_EQ(plan.cost_us.size(), 3u);
+}
+
+TEST(PlannerTest, BroadFiltersRankFirst) {
+  const Plan plan = ChoosePlan(VectorQuery(0.5, 1000000), QueryStrategy::kAuto);
+  EXPECT_NE(plan.strategy, QueryStrategy::kFilterFirst);
+  EXPECT_GT(plan.cost_us.at("filter_first"), plan.cost_us.at("vector_first"));
+}
+
+TEST(PlannerTest, FiltersOnlyAScanCanEvaluateFavourRankingFirst) {
+  PlanInput in = VectorQuery(0.3, 1000000);
+  in.filter_access_rows = in.node_count;  // e.g. a property without an index
+  const Plan plan = ChoosePlan(in, QueryStrategy::kAuto);
+  EXPECT_EQ(plan.strategy, QueryStrategy::kVectorFirst);
+}
+
+TEST(PlannerTest, TextWithSelectiveFilterJoinsOrProbes) {
+  PlanInput in;
+  in.has_text = true;
+  in.has_filters = true;
+  in.node_count = 1000000;
+  in.text_matches = 200000;  // a frequent word
+  in.selectivity = 0.0001;
+  in.filter_access_rows = 100;
+  EXPECT_EQ(ChoosePlan(in, QueryStrategy::kAuto).strategy, QueryStrategy::kFilterFirst);
+  in.text_matches = 50;  // a rare word: scoring its matches is cheapest
+  in.selectivity = 0.5;
+  in.filter_access_rows = in.node_count;
+  EXPECT_NE(ChoosePlan(in, QueryStrategy::kAuto).strategy, QueryStrategy::kFilterFirst);
+}
+
+TEST(PlannerTest, WithoutFiltersTheIndexesRankAlone) {
+  PlanInput in = VectorQuery(1, 1000);
+  in.has_filters = false;
+  EXPECT_EQ(ChoosePlan(in, QueryStrategy::kAuto).strategy, QueryStrategy::kVectorFirst);
+}
+
+TEST(PlannerTest, AForcedStrategyIsObeyedAndCosted) {
+  const Plan plan = ChoosePlan(VectorQuery(0.001, 1000000), QueryStrategy::kHybrid);
+  EXPECT_EQ(plan.strategy, QueryStrategy::kHybrid);
+  EXPECT_TRUE(plan.forced);
+  EXPECT_GT(plan.cost_us.at("hybrid"), 0);
+}
+
+}  // namespace
+}  // namespace nodespace::query
