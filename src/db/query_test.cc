@@ -322,6 +322,8 @@ TEST_F(QueryTest, TextVectorAndHybridRanking) {
   const std::vector<float> v = Vector(99);
   ASSERT_OK_AND_ASSIGN(QueryResult vec, db_->RunQuery(QueryBuilder().Vector(v).Limit(5).Build()));
   ASSERT_EQ(vec.hits.size(), 5u);
+  EXPECT_TRUE(vec.hits[0].node.embedding.empty());  // hits leave vectors to Get
+  EXPECT_EQ(vec.hits[0].node.content.empty(), false);
   for (size_t i = 1; i < vec.hits.size(); ++i) {
     EXPECT_LE(*vec.hits[i - 1].vector_distance, *vec.hits[i].vector_distance);
   }

@@ -24,6 +24,11 @@ using storage::Statement;
 // content match, as in Database::SearchText.
 constexpr const char* kBm25 = "bm25(nodes_fts, 3.0, 1.0)";
 constexpr int kMaxRootWalk = 10000;
+// Hits carry no vector (NULL in its column): a page of 384-d vectors would
+// triple what a result and its cache entry hold; Database::Get has it.
+constexpr const char* kHitColumns =
+    "id, parent_id, order_key, node_type, content, title, properties, lifecycle, version, "
+    "created_at, modified_at, NULL";
 
 double MsSince(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
@@ -691,7 +696,7 @@ Result<std::vector<Candidate>> QueryRun::GroupByRoot(std::vector<Candidate> cand
 Status QueryRun::FetchHits(const std::vector<Candidate>& page) {
   const auto start = Clock::now();
   NS_ASSIGN_OR_RETURN(Statement * stmt,
-                      ctx_.conn.Prepare(std::string("SELECT ") + storage::kNodeColumns +
+                      ctx_.conn.Prepare(std::string("SELECT ") + kHitColumns +
                                         " FROM nodes WHERE rowid = ?1"));
   NS_ASSIGN_OR_RETURN(Statement * id_stmt,
                       ctx_.conn.Prepare("SELECT id FROM nodes WHERE rowid = ?1"));
