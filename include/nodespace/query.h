@@ -191,7 +191,7 @@ class QueryBuilder {
 };
 
 struct QueryHit {
-  Node node;  // without its embedding (Database::Get returns it)
+  Node node;         // without its embedding (Database::Get returns it)
   double score = 0;  // what the hits are ordered by when sorting by score
   // Components (absent when the query has no such ranking or the node was
   // not among that ranking's candidates).

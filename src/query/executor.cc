@@ -695,9 +695,8 @@ Result<std::vector<Candidate>> QueryRun::GroupByRoot(std::vector<Candidate> cand
 
 Status QueryRun::FetchHits(const std::vector<Candidate>& page) {
   const auto start = Clock::now();
-  NS_ASSIGN_OR_RETURN(Statement * stmt,
-                      ctx_.conn.Prepare(std::string("SELECT ") + kHitColumns +
-                                        " FROM nodes WHERE rowid = ?1"));
+  NS_ASSIGN_OR_RETURN(Statement * stmt, ctx_.conn.Prepare(std::string("SELECT ") + kHitColumns +
+                                                          " FROM nodes WHERE rowid = ?1"));
   NS_ASSIGN_OR_RETURN(Statement * id_stmt,
                       ctx_.conn.Prepare("SELECT id FROM nodes WHERE rowid = ?1"));
   for (const Candidate& c : page) {
