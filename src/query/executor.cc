@@ -174,7 +174,8 @@ Status QueryRun::Prepare() {
   canonical.strategy = QueryStrategy::kAuto;
   const std::string key = QueryToJson(canonical);
   query_hash_ = StableHash(key);
-  out_.explain.query_frequency = ctx_.stats.RecordQuery(key);
+  // Counted by hash: a vector query's JSON is kilobytes long.
+  out_.explain.query_frequency = ctx_.stats.RecordQuery(std::to_string(query_hash_));
   ctx_.stats.RecordFieldUse(q_);
 
   if (!q_.cursor.empty()) {
