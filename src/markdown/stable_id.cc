@@ -2,17 +2,10 @@
 
 #include <cstdint>
 
+#include "model/stable_hash.h"
+
 namespace nodespace::markdown {
 namespace {
-
-uint64_t Fnv1a(std::string_view data, uint64_t basis) {
-  uint64_t h = basis;
-  for (unsigned char c : data) {
-    h ^= c;
-    h *= 0x100000001b3ULL;
-  }
-  return h;
-}
 
 // Mixes the bits so that keys differing in their last byte differ everywhere.
 uint64_t Finish(uint64_t h) {
@@ -36,8 +29,8 @@ bool IsHex(char c) {
 }  // namespace
 
 std::string StableId(std::string_view key) {
-  uint64_t hi = Finish(Fnv1a(key, 0xcbf29ce484222325ULL));
-  uint64_t lo = Finish(Fnv1a(key, 0x84222325cbf29ce4ULL) ^ hi);
+  uint64_t hi = Finish(stable_hash::Fnv1a64(key));
+  uint64_t lo = Finish(stable_hash::Fnv1a64(key, 0x84222325cbf29ce4ULL) ^ hi);
   hi = (hi & ~0xF000ULL) | 0x8000ULL;                         // version 8
   lo = (lo & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;  // RFC 9562 variant
   std::string out;
@@ -65,7 +58,7 @@ bool IsStableId(std::string_view id) {
 
 std::string ContentHash(std::string_view data) {
   std::string out;
-  AppendHex(Fnv1a(data, 0xcbf29ce484222325ULL), 16, &out);
+  AppendHex(stable_hash::Fnv1a64(data), 16, &out);
   return out;
 }
 

@@ -58,15 +58,6 @@ QueryValue JsonValue(const nlohmann::json& j) {
 
 }  // namespace
 
-uint64_t StableHash(const std::string& text) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 0x100000001b3ULL;
-  }
-  return h;
-}
-
 std::string EncodeCursor(const Cursor& c) {
   nlohmann::json j;
   j["h"] = c.query_hash;

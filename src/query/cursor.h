@@ -27,7 +27,4 @@ std::string EncodeCursor(const Cursor& cursor);
 // InvalidArgument("cursor: ...") for anything this engine did not write.
 Result<Cursor> DecodeCursor(const std::string& text);
 
-// Stable 64-bit FNV-1a (the same in every process and build).
-uint64_t StableHash(const std::string& text);
-
 }  // namespace nodespace::query

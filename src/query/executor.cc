@@ -8,6 +8,7 @@
 
 #include "embed/text_analyzer.h"
 #include "index/text/text_query.h"
+#include "model/stable_hash.h"
 #include "query/cursor.h"
 #include "query/planner.h"
 #include "storage/node_rows.h"
@@ -173,7 +174,7 @@ Status QueryRun::Prepare() {
   canonical.use_cache = true;
   canonical.strategy = QueryStrategy::kAuto;
   const std::string key = QueryToJson(canonical);
-  query_hash_ = StableHash(key);
+  query_hash_ = stable_hash::Fnv1a64(key);
   // Counted by hash: a vector query's JSON is kilobytes long.
   out_.explain.query_frequency = ctx_.stats.RecordQuery(std::to_string(query_hash_));
   ctx_.stats.RecordFieldUse(q_);

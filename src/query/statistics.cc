@@ -118,7 +118,6 @@ Status Statistics::Refresh(storage::Connection& conn, int64_t change_seq) {
   node_count_ = active;
   vector_count_ = std::llround(vector_share * static_cast<double>(active));
   sample_json_ = std::move(json);
-  sample_size_ = static_cast<int64_t>(sample.size());
   condition_cache_.clear();
   text_cache_.clear();
   subtree_cache_.clear();
@@ -228,7 +227,7 @@ Result<double> Statistics::ConditionSelectivity(storage::Connection& conn, const
     auto it = condition_cache_.find(key);
     if (it != condition_cache_.end()) return it->second;
     sample = sample_json_;
-    sample_size = sample_size_;
+    sample_size = static_cast<int64_t>(sample_ancestors_.size());  // one chain per row
   }
   double selectivity;
   if (IsStructural(condition)) {

@@ -64,7 +64,6 @@ class Statistics {
   // For each sampled row, its ancestors' ids from the parent up (subtree
   // selectivity: the share of sampled rows with the node among them).
   std::vector<std::vector<std::string>> sample_ancestors_;
-  int64_t sample_size_ = 0;
   std::unordered_map<std::string, double> condition_cache_;
   std::unordered_map<std::string, int64_t> text_cache_;
   std::unordered_map<std::string, int64_t> subtree_cache_;
