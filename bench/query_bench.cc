@@ -38,6 +38,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "bench_data.h"
 #include "bench_util.h"
 #include "io/jsonl_import.h"
 #include "nodespace/database.h"
@@ -54,37 +55,9 @@ double Ms(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
-struct Latencies {
-  std::vector<double> ms;
-  double Pct(double p) const {
-    if (ms.empty()) return 0;
-    std::vector<double> s = ms;
-    std::sort(s.begin(), s.end());
-    return s[std::min(s.size() - 1,
-                      static_cast<size_t>(p / 100.0 * static_cast<double>(s.size())))];
-  }
-  nlohmann::json Json() const {
-    return {{"n", ms.size()}, {"p50_ms", Pct(50)}, {"p95_ms", Pct(95)}, {"p99_ms", Pct(99)}};
-  }
-};
-
-std::vector<nlohmann::json> ReadJsonl(const std::string& path, size_t limit) {
-  std::ifstream in(path);
-  std::vector<nlohmann::json> out;
-  std::string line;
-  while (out.size() < limit && std::getline(in, line)) out.push_back(nlohmann::json::parse(line));
-  return out;
-}
-
-template <typename T>
-std::vector<T> ReadBinary(const std::string& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  const auto bytes = static_cast<size_t>(in.tellg());
-  std::vector<T> v(bytes / sizeof(T));
-  in.seekg(0);
-  in.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(bytes));
-  return v;
-}
+using nodespace::bench::Latencies;
+using nodespace::bench::ReadBinary;
+using nodespace::bench::ReadJsonl;
 
 double RecallAt10(const std::vector<std::string>& got, const int32_t* truth) {
   std::set<std::string> want;

@@ -14,10 +14,12 @@
 #include <string>
 #include <vector>
 
+#include "nodespace/backup.h"
 #include "nodespace/change.h"
 #include "nodespace/node.h"
 #include "nodespace/options.h"
 #include "nodespace/query.h"
+#include "nodespace/scaling.h"
 #include "nodespace/search.h"
 #include "nodespace/status.h"
 #include "nodespace/write_batch.h"
@@ -192,6 +194,35 @@ class Database {
   // import leaves it in many, which every query then searches. About 4 s per
   // million nodes; `nodespace import` runs it after large imports.
   Status OptimizeTextIndex();
+
+  // ---- backup and restore (src/db/database_backup.cc) ----
+  // Writes a consistent copy of the database into `dest_dir` (created; must
+  // not exist or be empty) while readers and writers go on.
+  Result<BackupReport> Backup(const std::string& dest_dir) const;
+  // Replaces the database in `dest_dir` with the backup in `backup_dir`
+  // after checking the backup. The database must not be open. Without
+  // `overwrite`, an existing database in dest_dir is an error.
+  static Result<BackupReport> Restore(const std::string& backup_dir, const std::string& dest_dir,
+                                      bool overwrite);
+  // Counts and checksums of the data (see DatabaseFingerprint).
+  Result<DatabaseFingerprint> Fingerprint() const;
+
+  // ---- automatic scaling (include/nodespace/scaling.h) ----
+  // A fresh sample of every metric.
+  Result<ScalingMetrics> CollectScalingMetrics() const;
+  // Phase, metrics against thresholds, and what triggers next.
+  Result<ScalingStatus> GetScalingStatus() const;
+  // The most recent `limit` scaling events, newest first.
+  Result<std::vector<ScalingEvent>> ScalingHistory(size_t limit = 100) const;
+  // Samples and checks every trigger now (what the background manager does
+  // each interval); returns the events it recorded.
+  Result<std::vector<ScalingEvent>> RunScalingCheck();
+  // Applies one action now, as an operator asked (`dry_run`: report what
+  // it would do, change nothing). The event is recorded either way.
+  Result<ScalingEvent> ApplyScalingAction(OptimizationAction action, bool dry_run = false);
+  // Migrates to `target` following the strategy's sequence (backup, migrate,
+  // validate, update config); rolls back by itself when validation fails.
+  Result<ScalingEvent> MigratePhase(ScalingPhase target);
 
   class Impl;
 

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "nodespace/query.h"
+#include "nodespace/scaling.h"
 
 namespace nodespace {
 
@@ -72,6 +73,9 @@ struct Options {
   bool query_cache_enabled = true;
   size_t query_cache_bytes = 10 << 20;
   int64_t query_cache_ttl_ms = 60000;
+
+  // ---- automatic scaling (include/nodespace/scaling.h) ----
+  ScalingOptions scaling;
 
   // Where the engine reports what it did on its own (an index rebuilt, a
   // corrupt file replaced). Null: one line on stderr.

@@ -281,6 +281,8 @@ struct QueryCacheStats {
   size_t capacity_bytes = 0;
   size_t bytes = 0;
   size_t entries = 0;
+  size_t max_entries = 0;  // 0: bounded by bytes only
+  int64_t ttl_ms = 0;
   uint64_t hits = 0;
   uint64_t misses = 0;
   uint64_t evictions = 0;
@@ -296,6 +298,7 @@ struct FieldUsage {
   std::string field;
   uint64_t filter_count = 0;
   uint64_t sort_count = 0;
+  int64_t last_used_ms = 0;  // Unix ms of the most recent query that used the field
 };
 
 }  // namespace nodespace

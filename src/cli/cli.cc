@@ -8,14 +8,17 @@
 #include <iostream>
 #include <sstream>
 
+#include "cli/backup_command.h"
 #include "cli/markdown_command.h"
 #include "cli/progress.h"
 #include "cli/query_command.h"
+#include "cli/scaling_command.h"
 #include "cli/search_command.h"
 #include "io/jsonl_export.h"
 #include "io/jsonl_import.h"
 #include "io/node_json.h"
 #include "model/ids.h"
+#include "scaling/metrics_json.h"
 
 namespace nodespace::cli {
 namespace {
@@ -176,10 +179,16 @@ int Session::Run(const std::vector<std::string>& args) {
   auto* embed = AddEmbedCommand(app, embed_args);
   QueryArgs query_args;
   auto* query_cmd = AddQueryCommand(app, query_args);
+  ScalingArgs scaling_args;
+  auto* scaling_cmd = AddScalingCommand(app, scaling_args);
   ImportMdArgs import_md_args;
   auto* import_md = AddImportMdCommand(app, import_md_args);
   ExportMdArgs export_md_args;
   auto* export_md = AddExportMdCommand(app, export_md_args);
+  BackupArgs backup_args;
+  auto* backup = AddBackupCommand(app, backup_args);
+  RestoreBackupArgs restore_backup_args;
+  auto* restore_backup = AddRestoreBackupCommand(app, restore_backup_args);
 
   std::vector<std::string> reversed(args.rbegin(), args.rend());
   try {
@@ -219,6 +228,10 @@ int Session::Run(const std::vector<std::string>& args) {
     return static_cast<int>(first) + !before.empty() + !after.empty();
   };
 
+  if (restore_backup->parsed()) {
+    CloseDatabase();  // the restore swaps the directory; never open it first
+    return RunRestoreBackup(db_path, restore_backup_args, json, out_, err_);
+  }
   const bool creates = init->parsed() || imp->parsed() || import_md->parsed();
   if (init->parsed()) {
     Options options;
@@ -478,10 +491,12 @@ int Session::Run(const std::vector<std::string>& args) {
   if (search->parsed()) return RunSearch(db, search_args, json, out_, err_);
   if (embed->parsed()) return RunEmbed(db, embed_args, json, out_, err_);
   if (query_cmd->parsed()) return RunQueryCommand(db, query_args, json, std::cin, out_, err_);
+  if (scaling_cmd->parsed()) return RunScalingCommand(db, scaling_args, json, out_, err_);
   if (import_md->parsed()) {
     return RunImportMd(db, import_md_args, json, terminal_, out_, err_);
   }
   if (export_md->parsed()) return RunExportMd(db, export_md_args, json, out_, err_);
+  if (backup->parsed()) return RunBackup(db, backup_args, json, out_, err_);
   if (backlinks->parsed()) {
     auto nodes = db.Backlinks(id);
     if (!nodes.ok()) return fail(nodes.status());
@@ -546,6 +561,10 @@ int Session::Run(const std::vector<std::string>& args) {
         {"edge_count", s->edge_count},           {"stored_edge_count", s->stored_edge_count},
         {"embedding_count", s->embedding_count}, {"change_seq", s->change_seq},
         {"storage_bytes", s->storage_bytes},     {"schema_version", s->schema_version}};
+    // The scaling manager's view: every ScalingMetrics field.
+    auto metrics = db.CollectScalingMetrics();
+    if (!metrics.ok()) return fail(metrics.status());
+    j["metrics"] = scaling::MetricsToJson(*metrics);
     if (json) {
       out_ << j.dump() << "\n";
     } else {

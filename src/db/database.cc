@@ -1,6 +1,7 @@
 // Opening a database and the public Database API (which forwards to Impl).
 #include "nodespace/database.h"
 
+#include <chrono>
 #include <filesystem>
 #include <string>
 
@@ -20,9 +21,11 @@ Database::Impl::Impl(std::string path, Options options)
     : path_(std::move(path)),
       options_(std::move(options)),
       query_cache_(std::make_unique<query::QueryCache>(
-          options_.query_cache_enabled, options_.query_cache_bytes, options_.query_cache_ttl_ms)) {}
+          options_.query_cache_enabled, options_.query_cache_bytes, options_.query_cache_ttl_ms)),
+      page_cache_kib_(int64_t{options_.page_cache_mib} * 1024) {}
 
 Database::Impl::~Impl() {
+  StopScaling();
   {
     std::lock_guard<std::mutex> lock(reader_mu_);
     idle_readers_.clear();
@@ -34,8 +37,7 @@ Database::Impl::~Impl() {
 Status Database::Impl::ConfigureConnection(storage::Connection& conn, bool writer) {
   NS_RETURN_IF_ERROR(
       conn.Exec("PRAGMA busy_timeout = " + std::to_string(options_.busy_timeout_ms)));
-  NS_RETURN_IF_ERROR(
-      conn.Exec("PRAGMA cache_size = -" + std::to_string(options_.page_cache_mib * 1024)));
+  NS_RETURN_IF_ERROR(conn.Exec("PRAGMA cache_size = -" + std::to_string(page_cache_kib_.load())));
   NS_RETURN_IF_ERROR(conn.Exec("PRAGMA temp_store = MEMORY"));
   if (!writer) return Status::OK();
   // WAL: readers never block the writer nor the writer them. FULL syncs the
@@ -84,16 +86,26 @@ Status Database::Impl::Open() {
           "database schema version " + std::to_string(version) + " differs from this build's (" +
           std::to_string(storage::kSchemaVersion) + "); open it for writing once to migrate");
     }
-    std::lock_guard<std::mutex> lock(reader_mu_);
-    idle_readers_.push_back(std::move(conn));
+    {
+      std::lock_guard<std::mutex> lock(reader_mu_);
+      idle_readers_.push_back(std::move(conn));
+    }
+    StartScaling();  // metrics only: a read-only process never runs the manager
     return Status::OK();
   }
 
   NS_ASSIGN_OR_RETURN(writer_, storage::Connection::Open(db_file_, false, true));
+  if (!file_exists) {
+    // Lets background compaction hand freed pages back to the file system
+    // (PRAGMA incremental_vacuum). Only settable before the file's header
+    // is written, which switching to WAL does.
+    NS_RETURN_IF_ERROR(writer_->Exec("PRAGMA auto_vacuum = INCREMENTAL"));
+  }
   NS_RETURN_IF_ERROR(ConfigureConnection(*writer_, true));
   NS_RETURN_IF_ERROR(storage::MigrateSchema(*writer_));
   // Scratch space for subtree operations; private to this connection.
   NS_RETURN_IF_ERROR(writer_->Exec("CREATE TEMP TABLE IF NOT EXISTS subtree(id TEXT PRIMARY KEY)"));
+  StartScaling();
   return Status::OK();
 }
 
@@ -219,18 +231,45 @@ int64_t Database::LastChangeSeq() const {
 Result<std::vector<Change>> Database::ChangesSince(int64_t after_seq, size_t limit) const {
   return impl_->ChangesSince(after_seq, limit);
 }
+namespace {
+
+// Times one read for the scaling metrics (ScalingMetrics latency and rates).
+class OperationTimer {
+ public:
+  OperationTimer() : start_(std::chrono::steady_clock::now()) {}
+  double ms() const {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_)
+        .count();
+  }
+
+ private:
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace
+
 Result<TextSearchResult> Database::SearchText(const TextSearchOptions& options) const {
-  return impl_->SearchText(options);
+  OperationTimer timer;
+  auto result = impl_->SearchText(options);
+  impl_->RecordOperation(timer.ms(), false, false, false);
+  return result;
 }
 Result<VectorSearchResult> Database::SearchVector(const VectorSearchOptions& options) const {
-  return impl_->SearchVector(options);
+  OperationTimer timer;
+  auto result = impl_->SearchVector(options);
+  impl_->RecordOperation(timer.ms(), true, false, false);
+  return result;
 }
 Result<QueryResult> Database::RunQuery(const nodespace::Query& query) const {
-  return impl_->RunQuery(query);
+  OperationTimer timer;
+  auto result = impl_->RunQuery(query);
+  impl_->RecordOperation(timer.ms(), !query.vector.empty() || !query.semantic.empty(),
+                         query.use_cache, result.ok() && result->explain.cache_hit);
+  return result;
 }
 Result<QueryResult> Database::RunQueryJson(const std::string& json) const {
   NS_ASSIGN_OR_RETURN(nodespace::Query query, ParseQueryJson(json, impl_->options().query_limits));
-  return impl_->RunQuery(query);
+  return RunQuery(query);
 }
 QueryCacheStats Database::QueryCacheStatistics() const {
   return impl_->query_cache().Stats();

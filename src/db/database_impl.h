@@ -5,6 +5,7 @@
 // readers a consistent snapshot without waiting for the writer.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -71,6 +72,28 @@ class Database::Impl {
   Status OptimizeTextIndex();
   Result<int64_t> SetLifecycle(const std::string& id, Lifecycle lifecycle, int64_t expected_version,
                                const WriteOptions& options);
+
+  // ---- backup (database_backup.cc) ----
+  Result<BackupReport> Backup(const std::string& dest_dir);
+  Result<DatabaseFingerprint> Fingerprint();
+  // Replaces the open database's content with the backup's, in one step
+  // under the write lock (SQLite online backup into the writer connection).
+  // The caller resets derived state (vector index, caches) afterwards.
+  Status RestoreInPlace(const std::string& backup_dir);
+
+  // ---- automatic scaling (database_scaling.cc) ----
+  // Starts the scaling manager when this process may run it (Open calls it).
+  void StartScaling();
+  // Stops the manager thread and its workers (the destructor calls it).
+  void StopScaling();
+  // Notes one finished query or search for the latency/rate metrics.
+  void RecordOperation(double latency_ms, bool vector, bool cache_lookup, bool cache_hit);
+  Result<ScalingMetrics> CollectScalingMetrics();
+  Result<ScalingStatus> GetScalingStatus();
+  Result<std::vector<ScalingEvent>> ScalingHistory(size_t limit);
+  Result<std::vector<ScalingEvent>> RunScalingCheck();
+  Result<ScalingEvent> ApplyScalingAction(OptimizationAction action, bool dry_run);
+  Result<ScalingEvent> MigratePhase(ScalingPhase target);
 
  private:
   // A reader connection lent for the duration of one read.
@@ -148,6 +171,21 @@ class Database::Impl {
   // Vectors for every active node (`all`) or for those without one.
   Result<EmbedReport> EmbedNodes(bool all);
 
+  // ---- scaling internals (database_scaling.cc) ----
+  struct ScalingState;
+  struct ActionOutcome;
+  Result<ActionOutcome> PerformAction(OptimizationAction action, bool dry_run,
+                                      const ScalingMetrics& metrics);
+  Result<ScalingEvent> RunAction(OptimizationAction action, bool dry_run,
+                                 const std::string& trigger, const std::string& phrase,
+                                 const ScalingMetrics& metrics);
+  Status RecordEvent(ScalingEvent& event);
+  Result<ScalingPhase> RecordedPhase();
+  Result<ScalingEvent> MigratePhaseFrom(ScalingPhase target, const std::string& trigger,
+                                        const ScalingMetrics& metrics);
+  void ApplyPageCacheBudget(int64_t cache_mib);
+  void Log(const std::string& line) const;
+
   const std::string path_;
   const Options options_;
   std::string db_file_;
@@ -167,6 +205,11 @@ class Database::Impl {
 
   std::unique_ptr<query::QueryCache> query_cache_;
   query::Statistics query_stats_;
+
+  // SQLite page cache per connection, KiB; the MemoryManager's tier sets it.
+  std::atomic<int64_t> page_cache_kib_{0};
+  // Shared so that its (incomplete here) type may be destroyed in database.cc.
+  std::shared_ptr<ScalingState> scaling_;
 };
 
 }  // namespace nodespace

@@ -21,6 +21,9 @@ Result<QueryResult> Database::Impl::RunQuery(const nodespace::Query& query) {
   if (q.use_cache) {
     NS_ASSIGN_OR_RETURN(int64_t seq, conn->QueryInt("SELECT ifnull(max(seq), 0) FROM changes"));
     if (std::shared_ptr<const QueryResult> hit = query_cache_->Get(key, seq)) {
+      // A cached answer still counts as a use of the fields it filters and
+      // sorts on (hot indexes follow what users ask, not what misses).
+      query_stats_.RecordFieldUse(q);
       QueryResult out = *hit;
       out.explain.cache_hit = true;
       out.explain.stages.clear();

@@ -143,6 +143,9 @@ Status Database::Impl::ValidateProperties(WriteContext& ctx, const std::string& 
       return Status::InvalidArgument("properties are not valid JSON");
     case json_shape::Shape::kOtherValue:
       return Status::InvalidArgument("properties must be a JSON object");
+    case json_shape::Shape::kTooDeep:
+      return Status::InvalidArgument("properties nest deeper than " +
+                                     std::to_string(json_shape::kMaxNesting) + " levels");
     case json_shape::Shape::kObject:
       break;
   }

@@ -135,6 +135,7 @@ TEST_F(VectorSearchTest, SmallCollectionsAreSearchedExactly) {
 TEST_F(VectorSearchTest, GraphSearchAgreesWithExactSearch) {
   Options options;
   options.exact_search_max_vectors = 100;  // force the graph
+  options.scaling.enabled = false;         // a new database would start flat
   Open(options);
   Fill(3000, 16);
   std::mt19937 rng(2);
@@ -157,6 +158,7 @@ TEST_F(VectorSearchTest, GraphSearchAgreesWithExactSearch) {
 TEST_F(VectorSearchTest, FiltersMatchBruteForceAtEverySelectivity) {
   Options options;
   options.exact_search_max_vectors = 100;
+  options.scaling.enabled = false;  // a new database would start flat
   Open(options);
   Fill(3000, 16);
   std::mt19937 rng(3);
@@ -275,7 +277,11 @@ TEST_F(VectorSearchTest, IndexFollowsUpdatesDeletesAndArchiving) {
 }
 
 TEST_F(VectorSearchTest, CatchesUpAfterAProcessIsKilledBeforeSavingTheIndex) {
-  Open();
+  // The graph file is what this test is about; a new database with the
+  // scaling manager would start with a flat index and write none.
+  Options options;
+  options.scaling.enabled = false;
+  Open(options);
   Fill(100, 8);
   VectorSearchOptions o;
   o.vector = vectors_[0];
@@ -306,7 +312,7 @@ TEST_F(VectorSearchTest, CatchesUpAfterAProcessIsKilledBeforeSavingTheIndex) {
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
   ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
 
-  Open();
+  Open(options);
   o.vector = late;
   ASSERT_OK_AND_ASSIGN(VectorSearchResult r, db_->SearchVector(o));
   ASSERT_FALSE(r.hits.empty());
@@ -316,7 +322,11 @@ TEST_F(VectorSearchTest, CatchesUpAfterAProcessIsKilledBeforeSavingTheIndex) {
 }
 
 TEST_F(VectorSearchTest, CorruptOrMissingIndexFilesAreRebuiltAndLogged) {
-  Open();
+  // The graph file is what this test is about; a new database with the
+  // scaling manager would start with a flat index and write none.
+  Options options;
+  options.scaling.enabled = false;
+  Open(options);
   Fill(100, 8);
   VectorSearchOptions o;
   o.vector = vectors_[3];
@@ -336,7 +346,7 @@ TEST_F(VectorSearchTest, CorruptOrMissingIndexFilesAreRebuiltAndLogged) {
   // Damage inside a section (the vectors, past the 512-byte header): the
   // integrity check names it, and the next open rebuilds.
   flip_byte_at(1024);
-  Open();
+  Open(options);
   Status check = db_->CheckIntegrity();
   EXPECT_EQ(check.code(), StatusCode::kCorruption);
   EXPECT_NE(check.message().find("vector index"), std::string::npos) << check.message();
@@ -353,7 +363,7 @@ TEST_F(VectorSearchTest, CorruptOrMissingIndexFilesAreRebuiltAndLogged) {
     f.write("garbage!", 8);
   }
   log_.clear();
-  Open();
+  Open(options);
   ASSERT_OK_AND_ASSIGN(VectorSearchResult r, db_->SearchVector(o));
   EXPECT_EQ(r.hits.front().node.id, "v3");
   ASSERT_FALSE(log_.empty());
@@ -362,7 +372,7 @@ TEST_F(VectorSearchTest, CorruptOrMissingIndexFilesAreRebuiltAndLogged) {
   db_.reset();
   std::remove(file.c_str());
   log_.clear();
-  Open();
+  Open(options);
   ASSERT_OK_AND_ASSIGN(r, db_->SearchVector(o));
   EXPECT_EQ(r.hits.front().node.id, "v3");
   ASSERT_FALSE(log_.empty());

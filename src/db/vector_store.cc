@@ -1,5 +1,6 @@
 #include "db/vector_store.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -19,6 +20,7 @@ namespace {
 using storage::Connection;
 using storage::ScopedStatement;
 using storage::Statement;
+using Clock = std::chrono::steady_clock;
 
 // Replaying more changes than this (or than the index holds) costs more
 // than reading every vector again.
@@ -26,6 +28,15 @@ constexpr int64_t kMaxReplay = 200000;
 constexpr int64_t kVerifyOnOpenMaxBytes = int64_t{256} << 20;
 // Closing saves the index only when it is this many changes ahead of its file.
 constexpr int64_t kSaveOnCloseMinChanges = 1000;
+// A graph built with int8 on trains its quantiser at once when it holds at
+// least this many vectors (rather than waiting for HnswOptions::
+// int8_train_size): per-dimension ranges from 1,000 vectors already reach
+// about +-3.2 sigma, and the rare value beyond saturates to the end code;
+// the float re-scoring of the best candidates corrects what that costs.
+constexpr size_t kInt8TrainMinVectors = 1000;
+
+constexpr const char* kKindKey = "vector_index";
+constexpr const char* kTuningKey = "vector_tuning";
 
 int64_t FileSize(const std::string& path) {
   std::error_code ec;
@@ -38,13 +49,148 @@ std::span<const float> BlobAsVector(const Statement& s, int col) {
           static_cast<size_t>(s.ColumnBytes(col)) / sizeof(float)};
 }
 
+Result<int64_t> LastSeq(Connection& conn) {
+  return conn.QueryInt("SELECT coalesce(max(seq), 0) FROM changes");
+}
+
+double MillisSince(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+// One read snapshot for a sequence of statements on `conn`: begins a
+// transaction when the connection is idle, and joins the caller's otherwise
+// (its snapshot is what the caller wants us to see).
+class ReadSnapshot {
+ public:
+  explicit ReadSnapshot(Connection& conn) : conn_(conn) {}
+  ~ReadSnapshot() {
+    if (began_) (void)conn_.Exec("COMMIT");
+  }
+  ReadSnapshot(const ReadSnapshot&) = delete;
+  ReadSnapshot& operator=(const ReadSnapshot&) = delete;
+  Status Begin() {
+    if (sqlite3_get_autocommit(conn_.raw()) == 0) return Status::OK();
+    NS_RETURN_IF_ERROR(conn_.Exec("BEGIN"));
+    began_ = true;
+    return Status::OK();
+  }
+
+ private:
+  Connection& conn_;
+  bool began_ = false;
+};
+
+// The maintenance methods commit their setting before building, so that a
+// crash during a long build still leaves the decision on disk; that needs a
+// connection with no transaction of the caller's around it.
+Status CheckIdle(Connection& conn, std::string_view what) {
+  if (sqlite3_get_autocommit(conn.raw()) == 0) {
+    return Status::InvalidArgument(std::string(what) +
+                                   " needs an idle connection; it is inside a transaction");
+  }
+  return Status::OK();
+}
+
+Status PutMeta(Connection& conn, std::string_view key, const std::string& value) {
+  storage::Transaction txn(conn);
+  NS_RETURN_IF_ERROR(txn.Begin());
+  {
+    NS_ASSIGN_OR_RETURN(Statement * stmt,
+                        conn.Prepare("INSERT INTO meta(key, value) VALUES(?1, ?2) ON "
+                                     "CONFLICT(key) DO UPDATE SET value = excluded.value"));
+    ScopedStatement s(*stmt);
+    s->Bind(1, key).Bind(2, value);
+    NS_RETURN_IF_ERROR(s->Run());
+  }
+  return txn.Commit();
+}
+
+Status CheckTuning(const VectorTuning& t) {
+  if (t.m < 2 || t.m > 256) {
+    return Status::InvalidArgument("vector tuning: m must be in 2..256, got " +
+                                   std::to_string(t.m));
+  }
+  if (t.ef_construction == 0) {
+    return Status::InvalidArgument("vector tuning: ef_construction must be > 0");
+  }
+  if (t.ef_search == 0) return Status::InvalidArgument("vector tuning: ef_search must be > 0");
+  return Status::OK();
+}
+
+std::string TuningToJson(const VectorTuning& t) {
+  nlohmann::json j = {{"m", t.m},
+                      {"ef_construction", t.ef_construction},
+                      {"ef_search", t.ef_search},
+                      {"int8", t.int8}};
+  return j.dump();
+}
+
+// Fields missing from the JSON keep `base`; a wrong type or an unusable value
+// makes the whole value invalid (nullopt).
+std::optional<VectorTuning> TuningFromJson(std::string_view text, VectorTuning base) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_object()) return std::nullopt;
+  auto read_u32 = [&](const char* key, uint32_t& out) {
+    if (!j.contains(key)) return true;
+    const auto& v = j[key];
+    if (!v.is_number_unsigned() || v.get<uint64_t>() > UINT32_MAX) return false;
+    out = v.get<uint32_t>();
+    return true;
+  };
+  if (!read_u32("m", base.m) || !read_u32("ef_construction", base.ef_construction) ||
+      !read_u32("ef_search", base.ef_search)) {
+    return std::nullopt;
+  }
+  if (j.contains("int8")) {
+    if (!j["int8"].is_boolean()) return std::nullopt;
+    base.int8 = j["int8"].get<bool>();
+  }
+  if (!CheckTuning(base).ok()) return std::nullopt;
+  return base;
+}
+
+std::string DescribeTuning(const VectorTuning& t) {
+  return "m " + std::to_string(t.m) + ", ef_construction " + std::to_string(t.ef_construction) +
+         ", ef_search " + std::to_string(t.ef_search) + ", int8 " + (t.int8 ? "on" : "off");
+}
+
 }  // namespace
 
+// Recall of one graph at a fixed beam falls as the graph grows
+// (docs/BENCHMARKS.md, 384-dim embeddings, M 16): recall@10 0.947 at ef 64
+// and 0.974 at ef 128 over 100K vectors, but only 0.89-0.92 at ef 128-256
+// over 1M. So the beam widens with the count: 64 suffices for small graphs
+// (recall at a given ef rises as the graph shrinks, and 64 is already 0.947
+// at 100K), 128 keeps >= 0.97 up to the hundreds of thousands, and past 500K
+// the graph also gets more links (m 24: about 50 % more link memory) since a
+// wider beam alone did not reach 0.95 at 1M. ef_construction stays at the 200
+// the 100K numbers were measured with: the 1M run's 100 capped its recall.
+// int8 stays off: it was 24-33 % faster at 100K but slower than floats at 1M
+// (1,243 vs 1,583 QPS at ef 128), so it is a decision for a measured case.
+VectorTuning TunedParametersFor(int64_t vector_count) {
+  VectorTuning t;
+  t.ef_search = vector_count < 50000 ? 64 : vector_count < 500000 ? 128 : 192;
+  t.m = vector_count < 500000 ? 16 : 24;
+  t.ef_construction = 200;
+  t.int8 = false;
+  return t;
+}
+
+std::string_view VectorStore::VectorIndexKindName(VectorIndexKind kind) {
+  return kind == VectorIndexKind::kFlat ? "flat" : "hnsw";
+}
+
 VectorStore::VectorStore(std::string dir, const Options& options)
-    : path_(std::move(dir) + "/vectors.idx"), options_(options) {}
+    : path_(std::move(dir) + "/vectors.idx"), options_(options) {
+  // What the first Sync decides when meta names no kind (see ReadSettings);
+  // only Info() before that Sync sees this guess.
+  kind_ = Env::Default()->FileExists(path_) || !options_.scaling.enabled ? VectorIndexKind::kHnsw
+                                                                         : VectorIndexKind::kFlat;
+}
 
 VectorStore::~VectorStore() {
   std::unique_lock lock(mu_);
+  if (!opened_ || kind_ != VectorIndexKind::kHnsw) return;
   // Rewriting a large file for a handful of changes would make every short
   // session (one CLI command) pay for the whole index; the next open replays
   // them from the change log instead. A rebuilt index is always saved.
@@ -63,32 +209,133 @@ void VectorStore::Log(const std::string& line) const {
   }
 }
 
-Result<vector::HnswOptions> VectorStore::IndexOptions(Connection& conn) {
+Result<VectorStore::Settings> VectorStore::ReadSettings(Connection& conn) const {
   NS_ASSIGN_OR_RETURN(std::optional<std::string> dim, storage::ReadMeta(conn, "embedding_dim"));
   NS_ASSIGN_OR_RETURN(std::optional<std::string> metric, storage::ReadMeta(conn, "vector_metric"));
-  vector::HnswOptions o;
+  NS_ASSIGN_OR_RETURN(std::optional<std::string> kind, storage::ReadMeta(conn, kKindKey));
+  NS_ASSIGN_OR_RETURN(std::optional<std::string> tuning, storage::ReadMeta(conn, kTuningKey));
+  Settings s;
+  vector::HnswOptions& o = s.hnsw;
   o.dim = dim ? std::stoul(*dim) : 0;
   NS_ASSIGN_OR_RETURN(o.metric, vector::ParseMetric(metric ? *metric : "cosine"));
-  o.m = options_.hnsw_m;
-  o.ef_construction = options_.hnsw_ef_construction;
-  o.ef_search = options_.hnsw_ef_search;
-  return o;
+  VectorTuning t{options_.hnsw_m, options_.hnsw_ef_construction, options_.hnsw_ef_search, false};
+  // Both keys only steer how the index is built: a damaged value must not
+  // stop searches, so it is reported and the configured behaviour used.
+  if (tuning) {
+    s.tuning = TuningFromJson(*tuning, t);
+    if (s.tuning) {
+      t = *s.tuning;
+    } else {
+      Log(std::string("meta '") + kTuningKey + "' holds an unusable value '" + *tuning +
+          "'; using the configured HNSW parameters");
+    }
+  }
+  o.m = t.m;
+  o.ef_construction = t.ef_construction;
+  o.ef_search = t.ef_search;
+  o.int8 = t.int8;
+  if (kind && *kind == VectorIndexKindName(VectorIndexKind::kFlat)) {
+    s.kind = VectorIndexKind::kFlat;
+  } else if (kind && *kind == VectorIndexKindName(VectorIndexKind::kHnsw)) {
+    s.kind = VectorIndexKind::kHnsw;
+  } else {
+    if (kind) {
+      Log(std::string("meta '") + kKindKey + "' holds an unknown index kind '" + *kind +
+          "'; choosing one as for a database without it");
+    }
+    // A database that already has a graph file keeps using it; a new one
+    // starts flat when the scaling manager is there to move it to a graph
+    // as it grows, and with the graph (the behaviour before kinds) otherwise.
+    s.kind = Env::Default()->FileExists(path_) || !options_.scaling.enabled
+                 ? VectorIndexKind::kHnsw
+                 : VectorIndexKind::kFlat;
+  }
+  return s;
+}
+
+Result<VectorStore::Built> VectorStore::Build(Connection& conn, VectorIndexKind kind) const {
+  const auto start = Clock::now();
+  ReadSnapshot snapshot(conn);
+  NS_RETURN_IF_ERROR(snapshot.Begin());
+  Built b;
+  b.kind = kind;
+  NS_ASSIGN_OR_RETURN(b.settings, ReadSettings(conn));
+  NS_ASSIGN_OR_RETURN(b.seq, LastSeq(conn));
+  const vector::HnswOptions& o = b.settings.hnsw;
+  if (o.dim == 0) return b;  // no vector stored yet: nothing to build
+  if (kind == VectorIndexKind::kHnsw) {
+    NS_ASSIGN_OR_RETURN(b.hnsw, vector::HnswIndex::Create(o));
+    NS_ASSIGN_OR_RETURN(int64_t count, conn.QueryInt("SELECT count(*) FROM nodes WHERE lifecycle = "
+                                                     "0 AND embedding IS NOT NULL"));
+    b.hnsw->Reserve(static_cast<size_t>(count));
+  } else {
+    b.flat = std::make_unique<vector::FlatIndex>(o.dim, o.metric);
+  }
+  NS_ASSIGN_OR_RETURN(Statement * stmt,
+                      conn.Prepare("SELECT rowid, embedding FROM nodes WHERE lifecycle = 0 AND "
+                                   "embedding IS NOT NULL ORDER BY rowid"));
+  ScopedStatement s(*stmt);
+  while (true) {
+    NS_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) break;
+    if (b.hnsw) {
+      NS_RETURN_IF_ERROR(b.hnsw->Insert(s->ColumnInt(0), BlobAsVector(*s, 1)));
+    } else {
+      NS_RETURN_IF_ERROR(b.flat->Upsert(s->ColumnInt(0), BlobAsVector(*s, 1)));
+    }
+  }
+  if (b.hnsw && o.int8 && !b.hnsw->quantizer_trained() && b.hnsw->size() >= kInt8TrainMinVectors) {
+    NS_RETURN_IF_ERROR(b.hnsw->TrainQuantizer());
+  }
+  b.millis = MillisSince(start);
+  return b;
+}
+
+Status VectorStore::Install(Connection& conn, Built built) {
+  // The index being replaced may have caught up past the snapshot the new
+  // one was built from (searches went on during the build).
+  const int64_t reached = opened_ ? applied_seq_ : 0;
+  kind_ = built.kind;
+  index_ = std::move(built.hnsw);
+  flat_ = std::move(built.flat);
+  tuning_ = {built.settings.hnsw.m, built.settings.hnsw.ef_construction,
+             built.settings.hnsw.ef_search, built.settings.hnsw.int8};
+  search_ef_ = 0;  // the graph was built with the tuned beam
+  applied_seq_ = built.seq;
+  opened_ = true;
+  Env& env = *Env::Default();
+  if (kind_ == VectorIndexKind::kHnsw) {
+    saved_seq_ = -1;  // force a save
+    NS_RETURN_IF_ERROR(SaveLocked());
+  } else {
+    saved_seq_ = applied_seq_;
+    // A flat store keeps nothing on disk; a graph file left behind would be
+    // taken up again, stale, if the kind went back to hnsw without a build.
+    if (!options_.read_only && env.FileExists(path_)) NS_RETURN_IF_ERROR(env.RemoveFile(path_));
+  }
+  if (reached > applied_seq_) NS_RETURN_IF_ERROR(CatchUp(conn, reached));
+  return Status::OK();
 }
 
 Status VectorStore::Sync(Connection& conn) {
-  NS_ASSIGN_OR_RETURN(int64_t last, conn.QueryInt("SELECT coalesce(max(seq), 0) FROM changes"));
+  NS_ASSIGN_OR_RETURN(int64_t last, LastSeq(conn));
   {
     std::shared_lock lock(mu_);
     if (opened_ && applied_seq_ >= last) return Status::OK();
   }
   std::unique_lock lock(mu_);
+  ReadSnapshot snapshot(conn);
+  NS_RETURN_IF_ERROR(snapshot.Begin());
+  NS_ASSIGN_OR_RETURN(last, LastSeq(conn));
   if (!opened_) {
-    NS_RETURN_IF_ERROR(OpenOrRebuild(conn));
+    NS_RETURN_IF_ERROR(OpenLocked(conn));
     opened_ = true;
   }
   if (applied_seq_ < last) {
     const int64_t behind = last - applied_seq_;
-    const int64_t held = index_ ? static_cast<int64_t>(index_->size()) : 0;
+    const int64_t held = index_  ? static_cast<int64_t>(index_->size())
+                         : flat_ ? static_cast<int64_t>(flat_->size())
+                                 : 0;
     if (behind > kMaxReplay && behind > held) {
       NS_RETURN_IF_ERROR(Rebuild(
           conn, "vector index is " + std::to_string(behind) + " changes behind; rebuilding it"));
@@ -96,18 +343,41 @@ Status VectorStore::Sync(Connection& conn) {
       NS_RETURN_IF_ERROR(CatchUp(conn, last));
     }
   }
-  if (!options_.read_only &&
+  if (kind_ == VectorIndexKind::kHnsw && !options_.read_only &&
       applied_seq_ - saved_seq_ >= static_cast<int64_t>(options_.vector_index_save_every)) {
     NS_RETURN_IF_ERROR(SaveLocked());
   }
   return Status::OK();
 }
 
-Status VectorStore::OpenOrRebuild(Connection& conn) {
-  NS_ASSIGN_OR_RETURN(vector::HnswOptions want, IndexOptions(conn));
+Status VectorStore::OpenLocked(Connection& conn) {
+  NS_ASSIGN_OR_RETURN(Settings settings, ReadSettings(conn));
+  index_.reset();
+  flat_.reset();
+  kind_ = settings.kind;
+  tuning_ = {settings.hnsw.m, settings.hnsw.ef_construction, settings.hnsw.ef_search,
+             settings.hnsw.int8};
+  search_ef_ = 0;
+  if (kind_ == VectorIndexKind::kHnsw) return OpenOrRebuildGraph(conn, settings);
+  // Loading the vectors is how a flat store opens, not a repair: no log line,
+  // except for a graph file left behind (e.g. saved by a process that still
+  // used the graph when another switched the database to flat).
+  if (!options_.read_only && Env::Default()->FileExists(path_)) {
+    Log("vector index " + path_ + " is not used by this database's flat index; removing it");
+  }
+  NS_ASSIGN_OR_RETURN(Built built, Build(conn, VectorIndexKind::kFlat));
+  return Install(conn, std::move(built));
+}
+
+Status VectorStore::OpenOrRebuildGraph(Connection& conn, const Settings& settings) {
+  const vector::HnswOptions& want = settings.hnsw;
   Env& env = *Env::Default();
   if (!env.FileExists(path_)) {
-    if (want.dim == 0) return Status::OK();  // no vectors yet: nothing to build
+    if (want.dim == 0) {  // no vectors yet: nothing to build
+      NS_ASSIGN_OR_RETURN(applied_seq_, LastSeq(conn));
+      saved_seq_ = applied_seq_;
+      return Status::OK();
+    }
     return Rebuild(conn,
                    "vector index " + path_ + " is missing; building it from the stored vectors");
   }
@@ -130,7 +400,18 @@ Status VectorStore::OpenOrRebuild(Connection& conn) {
                              "), the database uses " + std::to_string(want.dim) + " (" +
                              std::string(vector::MetricName(want.metric)) + "); rebuilding it");
   }
-  NS_ASSIGN_OR_RETURN(int64_t last, conn.QueryInt("SELECT coalesce(max(seq), 0) FROM changes"));
+  // A persisted tuning is a decision about this database (Options are only
+  // this process's defaults): a graph built otherwise, e.g. saved just
+  // before a crash cut a Retune short, is rebuilt to it.
+  const VectorTuning have_tuning{have.m, have.ef_construction, have.ef_search, have.int8};
+  const VectorTuning want_tuning{want.m, want.ef_construction, want.ef_search, want.int8};
+  if (settings.tuning && (have.m != want.m || have.ef_construction != want.ef_construction ||
+                          have.int8 != want.int8)) {
+    return Rebuild(conn, "vector index " + path_ + " was built with " +
+                             DescribeTuning(have_tuning) + ", the database's tuning is " +
+                             DescribeTuning(want_tuning) + "; rebuilding it");
+  }
+  NS_ASSIGN_OR_RETURN(int64_t last, LastSeq(conn));
   const auto file_seq = static_cast<int64_t>((*opened)->applied_seq());
   if (file_seq > last) {
     // The database went back in time (restored from an older copy).
@@ -139,37 +420,25 @@ Status VectorStore::OpenOrRebuild(Connection& conn) {
                              "); rebuilding it");
   }
   index_ = std::move(*opened);
+  // The beam is a search parameter: no rebuild for it.
+  if (settings.tuning && have.ef_search != want.ef_search) search_ef_ = want.ef_search;
+  tuning_ = have_tuning;
+  if (search_ef_ != 0) tuning_.ef_search = search_ef_;
   applied_seq_ = saved_seq_ = file_seq;
   return Status::OK();
 }
 
 Status VectorStore::Rebuild(Connection& conn, const std::string& why) {
   Log(why);
-  const auto start = std::chrono::steady_clock::now();
-  NS_ASSIGN_OR_RETURN(int64_t last, conn.QueryInt("SELECT coalesce(max(seq), 0) FROM changes"));
-  NS_ASSIGN_OR_RETURN(vector::HnswOptions o, IndexOptions(conn));
-  index_.reset();
-  applied_seq_ = last;
-  saved_seq_ = -1;  // force a save
-  if (o.dim == 0) return SaveLocked();
-  NS_ASSIGN_OR_RETURN(index_, vector::HnswIndex::Create(o));
-  NS_ASSIGN_OR_RETURN(int64_t count, conn.QueryInt("SELECT count(*) FROM nodes WHERE lifecycle = "
-                                                   "0 AND embedding IS NOT NULL"));
-  index_->Reserve(static_cast<size_t>(count));
-  NS_ASSIGN_OR_RETURN(Statement * stmt,
-                      conn.Prepare("SELECT rowid, embedding FROM nodes WHERE lifecycle = 0 AND "
-                                   "embedding IS NOT NULL ORDER BY rowid"));
-  ScopedStatement s(*stmt);
-  while (true) {
-    NS_ASSIGN_OR_RETURN(bool row, s->Step());
-    if (!row) break;
-    NS_RETURN_IF_ERROR(index_->Insert(s->ColumnInt(0), BlobAsVector(*s, 1)));
+  NS_ASSIGN_OR_RETURN(Built built, Build(conn, kind_));
+  const size_t count = built.hnsw ? built.hnsw->size() : built.flat ? built.flat->size() : 0;
+  const double millis = built.millis;
+  NS_RETURN_IF_ERROR(Install(conn, std::move(built)));
+  if (count > 0) {
+    Log("vector index rebuilt: " + std::to_string(count) + " vectors in " +
+        std::to_string(static_cast<int64_t>(millis)) + " ms");
   }
-  const double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  Log("vector index rebuilt: " + std::to_string(index_->size()) + " vectors in " +
-      std::to_string(static_cast<int>(secs * 1000)) + " ms");
-  return SaveLocked();
+  return Status::OK();
 }
 
 Status VectorStore::CatchUp(Connection& conn, int64_t to_seq) {
@@ -197,18 +466,26 @@ Status VectorStore::CatchUp(Connection& conn, int64_t to_seq) {
       if (seen.insert(id).second) touched.push_back(std::move(id));
     }
   }
-  if (!index_) {
-    NS_ASSIGN_OR_RETURN(vector::HnswOptions o, IndexOptions(conn));
-    if (o.dim != 0) {
+  if (!index_ && !flat_) {
+    // The first vector arrived since the store opened.
+    NS_ASSIGN_OR_RETURN(Settings settings, ReadSettings(conn));
+    const vector::HnswOptions& o = settings.hnsw;
+    if (o.dim != 0 && kind_ == VectorIndexKind::kHnsw) {
       NS_ASSIGN_OR_RETURN(index_, vector::HnswIndex::Create(o));
       saved_seq_ = -1;
+    } else if (o.dim != 0) {
+      flat_ = std::make_unique<vector::FlatIndex>(o.dim, o.metric);
     }
   }
-  if (index_) {
+  if (index_ || flat_) {
+    auto contains = [&](int64_t row) {
+      return index_ ? index_->Contains(row) : flat_->Contains(row);
+    };
+    auto remove = [&](int64_t row) { return index_ ? index_->Remove(row) : flat_->Remove(row); };
     // Deletions first: a row freed by a delete may hold a new node by now,
     // which the refresh below puts back.
     for (int64_t row : removed_rows) {
-      if (index_->Contains(row)) NS_RETURN_IF_ERROR(index_->Remove(row));
+      if (contains(row)) NS_RETURN_IF_ERROR(remove(row));
     }
     NS_ASSIGN_OR_RETURN(
         Statement * stmt,
@@ -220,9 +497,10 @@ Status VectorStore::CatchUp(Connection& conn, int64_t to_seq) {
       if (!row) continue;  // deleted: handled above
       const int64_t rowid = s->ColumnInt(0);
       if (s->ColumnInt(1) == 0 && !s->ColumnIsNull(2)) {
-        NS_RETURN_IF_ERROR(index_->Upsert(rowid, BlobAsVector(*s, 2)));
-      } else if (index_->Contains(rowid)) {
-        NS_RETURN_IF_ERROR(index_->Remove(rowid));
+        NS_RETURN_IF_ERROR(index_ ? index_->Upsert(rowid, BlobAsVector(*s, 2))
+                                  : flat_->Upsert(rowid, BlobAsVector(*s, 2)));
+      } else if (contains(rowid)) {
+        NS_RETURN_IF_ERROR(remove(rowid));
       }
     }
   }
@@ -245,6 +523,7 @@ Status VectorStore::Verify() {
 }
 
 Status VectorStore::SaveLocked() {
+  if (kind_ != VectorIndexKind::kHnsw) return Status::OK();  // a flat store has no file
   if (applied_seq_ == saved_seq_ || options_.read_only) return Status::OK();
   Env& env = *Env::Default();
   if (!index_) {
@@ -260,17 +539,29 @@ Status VectorStore::SaveLocked() {
 Result<VectorStore::Answer> VectorStore::Search(const Query& q) const {
   std::shared_lock lock(mu_);
   Answer out;
-  if (!index_) {
+  if (!index_ && !flat_) {
     out.plan = q.allowed ? "exact_filtered" : "exact";
     return out;
   }
-  const size_t dim = index_->options().dim;
+  const size_t dim = index_ ? index_->options().dim : flat_->dim();
   if (q.vector.size() != dim) {
     return Status::InvalidArgument("vector has " + std::to_string(q.vector.size()) +
                                    " dims, database uses " + std::to_string(dim));
   }
+  if (flat_) {
+    out.index_size = static_cast<int64_t>(flat_->size());
+    if (q.allowed != nullptr) {
+      out.plan = "exact_filtered";
+      NS_ASSIGN_OR_RETURN(out.result, flat_->SearchAllowed(q.vector, q.k, *q.allowed));
+    } else {
+      out.plan = "exact";
+      NS_ASSIGN_OR_RETURN(out.result, flat_->Search(q.vector, q.k));
+    }
+    return out;
+  }
   const auto size = static_cast<int64_t>(index_->size());
   out.index_size = size;
+  const size_t ef = q.ef != 0 ? q.ef : search_ef_;
   if (q.allowed != nullptr) {
     const auto allowed = static_cast<int64_t>(q.allowed->size());
     if (q.exact || size <= static_cast<int64_t>(options_.exact_search_max_vectors) ||
@@ -281,7 +572,7 @@ Result<VectorStore::Answer> VectorStore::Search(const Query& q) const {
       out.plan = "graph_filtered";
       vector::LabelBitsetFilter filter(q.allowed->empty() ? 0 : q.allowed->back() + 1);
       for (int64_t label : *q.allowed) filter.Allow(label);
-      NS_ASSIGN_OR_RETURN(out.result, index_->Search(q.vector, q.k, q.ef, &filter));
+      NS_ASSIGN_OR_RETURN(out.result, index_->Search(q.vector, q.k, ef, &filter));
     }
     return out;
   }
@@ -290,9 +581,151 @@ Result<VectorStore::Answer> VectorStore::Search(const Query& q) const {
     NS_ASSIGN_OR_RETURN(out.result, index_->SearchExact(q.vector, q.k));
   } else {
     out.plan = "graph";
-    NS_ASSIGN_OR_RETURN(out.result, index_->Search(q.vector, q.k, q.ef));
+    NS_ASSIGN_OR_RETURN(out.result, index_->Search(q.vector, q.k, ef));
   }
   return out;
+}
+
+// ---- maintenance ------------------------------------------------------------
+
+Status VectorStore::BuildAndInstall(Connection& conn, VectorIndexKind kind,
+                                    const std::string& what) {
+  // Built outside mu_: searches keep using the current index meanwhile.
+  NS_ASSIGN_OR_RETURN(Built built, Build(conn, kind));
+  const size_t count = built.hnsw ? built.hnsw->size() : built.flat ? built.flat->size() : 0;
+  const double millis = built.millis;
+  {
+    std::unique_lock lock(mu_);
+    NS_RETURN_IF_ERROR(Install(conn, std::move(built)));
+  }
+  Log("vector index: " +
+      std::string(kind == VectorIndexKind::kHnsw ? "HNSW graph " : "flat (exact) index ") + what +
+      " over " + std::to_string(count) + " vectors in " +
+      std::to_string(static_cast<int64_t>(millis)) + " ms");
+  return Status::OK();
+}
+
+Status VectorStore::UseIndexKind(Connection& conn, VectorIndexKind kind) {
+  if (options_.read_only) return Status::NotSupported("database is open read-only");
+  std::lock_guard maintenance(maintenance_mu_);
+  NS_RETURN_IF_ERROR(CheckIdle(conn, "changing the vector index kind"));
+  NS_RETURN_IF_ERROR(PutMeta(conn, kKindKey, std::string(VectorIndexKindName(kind))));
+  // Should the build fail, the previous index stays in use until the next
+  // open, which builds the kind now on disk.
+  return BuildAndInstall(conn, kind, "built");
+}
+
+Status VectorStore::Retune(Connection& conn, const VectorTuning& tuning) {
+  if (options_.read_only) return Status::NotSupported("database is open read-only");
+  NS_RETURN_IF_ERROR(CheckTuning(tuning));
+  std::lock_guard maintenance(maintenance_mu_);
+  NS_RETURN_IF_ERROR(CheckIdle(conn, "retuning the vector index"));
+  NS_RETURN_IF_ERROR(PutMeta(conn, kTuningKey, TuningToJson(tuning)));
+  // The kind on disk decides (it is what the next open would build).
+  NS_ASSIGN_OR_RETURN(Settings settings, ReadSettings(conn));
+  if (settings.kind == VectorIndexKind::kHnsw) {
+    return BuildAndInstall(conn, VectorIndexKind::kHnsw, "rebuilt with " + DescribeTuning(tuning));
+  }
+  {
+    std::unique_lock lock(mu_);
+    tuning_ = tuning;
+  }
+  Log("vector index: tuning " + DescribeTuning(tuning) +
+      " saved; the flat index does not use it, an HNSW graph built later will");
+  return Status::OK();
+}
+
+Result<int64_t> VectorStore::ReclaimTombstones(double min_fraction) {
+  std::unique_lock lock(mu_);
+  if (!opened_ || kind_ != VectorIndexKind::kHnsw || !index_) return int64_t{0};
+  const auto slots = static_cast<int64_t>(index_->slot_count());
+  const auto deleted = static_cast<int64_t>(index_->deleted_count());
+  if (deleted == 0 || static_cast<double>(deleted) <= min_fraction * static_cast<double>(slots)) {
+    return int64_t{0};
+  }
+  const auto start = Clock::now();
+  NS_RETURN_IF_ERROR(index_->Compact());
+  saved_seq_ = -1;  // the file still holds the tombstones
+  NS_RETURN_IF_ERROR(SaveLocked());
+  const int64_t reclaimed = slots - static_cast<int64_t>(index_->slot_count());
+  Log("vector index: HNSW graph compacted, " + std::to_string(reclaimed) + " of " +
+      std::to_string(slots) + " slots reclaimed in " +
+      std::to_string(static_cast<int64_t>(MillisSince(start))) + " ms");
+  return reclaimed;
+}
+
+Status VectorStore::ReleaseMemory() {
+  std::unique_lock lock(mu_);
+  if (!opened_ || kind_ != VectorIndexKind::kHnsw || !index_ || index_->is_mapped()) {
+    return Status::OK();
+  }
+  if (applied_seq_ != saved_seq_) {
+    // Dropping unsaved changes would only move the work to the next Sync,
+    // which copies the graph back into memory to replay them.
+    if (options_.read_only) return Status::OK();
+    NS_RETURN_IF_ERROR(SaveLocked());
+  }
+  Env& env = *Env::Default();
+  vector::HnswOpenOptions open_options;
+  open_options.verify_checksums = FileSize(path_) <= kVerifyOnOpenMaxBytes;
+  Result<std::unique_ptr<vector::HnswIndex>> opened =
+      vector::HnswIndex::Open(env, path_, open_options);
+  if (!opened.ok()) {
+    return Status::IOError("vector index " + path_ + " could not be mapped (" +
+                           opened.status().message() + "); the graph stays in memory");
+  }
+  const vector::HnswOptions& have = (*opened)->options();
+  const vector::HnswOptions& mine = index_->options();
+  if (static_cast<int64_t>((*opened)->applied_seq()) != applied_seq_ || have.dim != mine.dim ||
+      have.metric != mine.metric || have.m != mine.m) {
+    // Another process saved its own graph over ours meanwhile. Either is
+    // valid, but only ours matches applied_seq_: keep it.
+    Log("vector index " + path_ + " was rewritten by another process; the graph stays in memory");
+    return Status::OK();
+  }
+  index_ = std::move(*opened);
+  return Status::OK();
+}
+
+void VectorStore::ForgetLocked() {
+  index_.reset();
+  flat_.reset();
+  applied_seq_ = saved_seq_ = 0;
+  search_ef_ = 0;
+  opened_ = false;
+  kind_ = Env::Default()->FileExists(path_) || !options_.scaling.enabled ? VectorIndexKind::kHnsw
+                                                                         : VectorIndexKind::kFlat;
+}
+
+void VectorStore::Invalidate() {
+  // Waits for a build in progress: what it read predates the restore.
+  std::lock_guard maintenance(maintenance_mu_);
+  std::unique_lock lock(mu_);
+  ForgetLocked();
+}
+
+VectorIndexInfo VectorStore::Info() const {
+  std::shared_lock lock(mu_);
+  VectorIndexInfo info;
+  info.kind = kind_;
+  info.tuning = tuning_;
+  info.file_bytes = std::max<int64_t>(0, FileSize(path_));
+  if (index_) {
+    const vector::HnswOptions& o = index_->options();
+    info.size = static_cast<int64_t>(index_->size());
+    info.deleted = static_cast<int64_t>(index_->deleted_count());
+    info.memory_bytes = static_cast<int64_t>(index_->MemoryUsage());
+    info.mapped = index_->is_mapped();
+    info.quantizer_trained = index_->quantizer_trained();
+    info.tuning = {o.m, o.ef_construction, search_ef_ != 0 ? search_ef_ : o.ef_search, o.int8};
+  } else if (flat_) {
+    info.size = static_cast<int64_t>(flat_->size());
+    // FlatIndex keeps one float row and one label per vector, plus a hash map
+    // entry (a heap node of about 32 bytes) to find the row.
+    info.memory_bytes =
+        info.size * static_cast<int64_t>(flat_->dim() * sizeof(float) + sizeof(int64_t) + 32);
+  }
+  return info;
 }
 
 }  // namespace nodespace

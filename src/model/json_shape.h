@@ -6,12 +6,17 @@
 
 namespace nodespace::json_shape {
 
-enum class Shape { kInvalid, kObject, kOtherValue };
+enum class Shape { kInvalid, kObject, kOtherValue, kTooDeep };
+
+// Arrays and objects nested deeper than this are refused: SQLite's JSON
+// functions (filters, expression indexes) stop at 1,000 levels, and a stored
+// value they cannot read would break every query and index that touches it.
+inline constexpr int kMaxNesting = 512;
 
 // Validates `text` as one JSON value. simdjson checks the common case at
 // gigabytes per second; what it refuses (e.g. integers beyond 64 bits, which
 // JSON allows) is decided by nlohmann::json, the parser used for the DOM.
-// Thread-safe.
+// kTooDeep: valid or not, nested deeper than kMaxNesting. Thread-safe.
 Shape Classify(std::string_view text);
 
 }  // namespace nodespace::json_shape

@@ -32,5 +32,15 @@ TEST(JsonShape, BigIntegersAreValidJson) {
   EXPECT_EQ(Classify("{\"n\": 123456789012345678901234567890}"), Shape::kObject);
 }
 
+TEST(JsonShape, NestingBeyondTheLimitIsRefused) {
+  auto nested = [](int levels) {
+    return "{\"a\":" + std::string(levels - 1, '[') + std::string(levels - 1, ']') + "}";
+  };
+  EXPECT_EQ(Classify(nested(kMaxNesting)), Shape::kObject);
+  EXPECT_EQ(Classify(nested(kMaxNesting + 1)), Shape::kTooDeep);
+  // Brackets inside strings do not count.
+  EXPECT_EQ(Classify("{\"a\":\"" + std::string(2000, '[') + "\"}"), Shape::kObject);
+}
+
 }  // namespace
 }  // namespace nodespace::json_shape

@@ -45,6 +45,10 @@ void QueryCache::Put(const std::string& key, int64_t seq,
   if (!enabled_ || ttl_ms_ <= 0 || bytes > capacity_bytes_ / 4) return;
   if (auto found = index_.find(key); found != index_.end()) EraseLocked(found->second);
   EvictToFitLocked(capacity_bytes_ - bytes);
+  while (max_entries_ > 0 && lru_.size() >= max_entries_) {
+    ++stats_.evictions;
+    EraseLocked(std::prev(lru_.end()));
+  }
   lru_.push_front(
       Entry{key, seq, Now() + std::chrono::milliseconds(ttl_ms_), bytes, std::move(result)});
   index_.emplace(key, lru_.begin());
@@ -72,6 +76,15 @@ void QueryCache::Configure(bool enabled, size_t capacity_bytes, int64_t ttl_ms) 
   EvictToFitLocked(enabled ? capacity_bytes : 0);
 }
 
+void QueryCache::SetMaxEntries(size_t max_entries) {
+  std::lock_guard<std::mutex> lock(mu_);
+  max_entries_ = max_entries;
+  while (max_entries_ > 0 && lru_.size() > max_entries_) {
+    ++stats_.evictions;
+    EraseLocked(std::prev(lru_.end()));
+  }
+}
+
 void QueryCache::Clear() {
   std::lock_guard<std::mutex> lock(mu_);
   lru_.clear();
@@ -86,6 +99,8 @@ QueryCacheStats QueryCache::Stats() const {
   s.capacity_bytes = capacity_bytes_;
   s.bytes = bytes_;
   s.entries = lru_.size();
+  s.max_entries = max_entries_;
+  s.ttl_ms = ttl_ms_;
   return s;
 }
 

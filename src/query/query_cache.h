@@ -34,6 +34,9 @@ class QueryCache {
 
   // Run-time reconfiguration; shrinking evicts at once, disabling empties.
   void Configure(bool enabled, size_t capacity_bytes, int64_t ttl_ms);
+  // Bounds the number of entries too (0: bytes only). The MemoryManager's
+  // query_cache_entries.
+  void SetMaxEntries(size_t max_entries);
   void Clear();
   QueryCacheStats Stats() const;
   int64_t ttl_ms() const;
@@ -57,6 +60,7 @@ class QueryCache {
   bool enabled_;
   size_t capacity_bytes_;
   int64_t ttl_ms_;
+  size_t max_entries_ = 0;
   size_t bytes_ = 0;
   List lru_;  // most recently used first
   std::unordered_map<std::string, List::iterator> index_;

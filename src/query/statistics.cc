@@ -1,6 +1,7 @@
 #include "query/statistics.h"
 
 #include <algorithm>
+#include <chrono>
 #include <random>
 
 namespace nodespace::query {
@@ -334,6 +335,11 @@ int64_t Statistics::RecordQuery(const std::string& query_key) {
 }
 
 void Statistics::RecordFieldUse(const Query& query) {
+  // The system clock, not a steady one: the time outlives the process (the
+  // scaling manager stores it beside the hot indexes it builds).
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<const Filter*> stack{&query.filter};
   while (!stack.empty()) {
@@ -343,6 +349,7 @@ void Statistics::RecordFieldUse(const Query& query) {
       FieldUsage& u = field_usage_[f->field];
       u.field = f->field;
       ++u.filter_count;
+      u.last_used_ms = now_ms;
     }
     for (const Filter& child : f->children) stack.push_back(&child);
   }
@@ -351,6 +358,7 @@ void Statistics::RecordFieldUse(const Query& query) {
     FieldUsage& u = field_usage_[key.field];
     u.field = key.field;
     ++u.sort_count;
+    u.last_used_ms = now_ms;
   }
 }
 
@@ -358,7 +366,8 @@ std::vector<FieldUsage> Statistics::FieldUsages() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<FieldUsage> out;
   for (const auto& [field, usage] : field_usage_) out.push_back(usage);
-  std::sort(out.begin(), out.end(), [](const FieldUsage& a, const FieldUsage& b) {
+  // Stable: equal counts stay in field order (the map's).
+  std::stable_sort(out.begin(), out.end(), [](const FieldUsage& a, const FieldUsage& b) {
     return a.filter_count + a.sort_count > b.filter_count + b.sort_count;
   });
   return out;

@@ -48,7 +48,10 @@ class Statistics {
 
   // Returns how many times `query_key` was seen before this call.
   int64_t RecordQuery(const std::string& query_key);
+  // Counts each field the query filters or sorts on and stamps it with the
+  // system clock's time (FieldUsage::last_used_ms).
   void RecordFieldUse(const Query& query);
+  // Most used first (filter_count + sort_count), equal counts by field name.
   std::vector<FieldUsage> FieldUsages() const;
 
  private:

@@ -80,6 +80,20 @@ CREATE TRIGGER nodes_fts_update AFTER UPDATE OF title, content ON nodes
 END;
 INSERT INTO nodes_fts(nodes_fts) VALUES ('rebuild');
 )sql",
+    // 3 -> 4: what the scaling manager did (include/nodespace/scaling.h).
+    R"sql(
+CREATE TABLE scaling_events(
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  time_ms     INTEGER NOT NULL,
+  trigger     TEXT NOT NULL,
+  action      TEXT NOT NULL,
+  result      TEXT NOT NULL,
+  message     TEXT NOT NULL,
+  detail      TEXT NOT NULL DEFAULT '{}',
+  metrics     TEXT NOT NULL DEFAULT '{}',
+  duration_ms REAL NOT NULL DEFAULT 0
+);
+)sql",
 };
 static_assert(sizeof(kMigrationSteps) / sizeof(kMigrationSteps[0]) == kSchemaVersion);
 

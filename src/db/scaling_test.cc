@@ -1,0 +1,533 @@
+// The scaling manager end to end: metrics, triggers with tiny thresholds,
+// what each action changes, memory tiers, the cost optimizer, durable
+// history, one manager per database, and phase migration with rollback.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <chrono>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+
+#include "nodespace/database.h"
+#include "scaling/operation_window.h"
+#include "test_util.h"
+
+namespace nodespace {
+namespace {
+
+using nlohmann::json;
+
+// Thresholds no dataset reaches, so a test enables exactly what it tests.
+ScalingOptions Quiet() {
+  ScalingOptions o;
+  o.interval_ms = 0;  // checks run when the test says
+  o.expensive_metrics_ms = 0;
+  o.thresholds.avg_query_latency_ms = 1e12;
+  o.thresholds.optimize_indexing_nodes = 1LL << 60;
+  o.thresholds.partitioning_nodes = 1LL << 60;
+  o.thresholds.tiered_storage_bytes = 1LL << 60;
+  o.thresholds.vector_latency_ms = 1e12;
+  o.thresholds.dedicated_vector_db_vectors = 1LL << 60;
+  o.thresholds.memory_mb = 1LL << 40;
+  o.thresholds.min_window_queries = 3;
+  o.thresholds.rearm_ms = 0;
+  return o;
+}
+
+const ScalingEvent* Find(const std::vector<ScalingEvent>& events, OptimizationAction action) {
+  for (const ScalingEvent& e : events) {
+    if (e.action == action) return &e;
+  }
+  return nullptr;
+}
+
+class ScalingTest : public ::testing::Test {
+ protected:
+  void Open(ScalingOptions scaling, Options options = {}) {
+    db_.reset();
+    options.scaling = std::move(scaling);
+    options.info_log = [this](std::string_view line) { log_.emplace_back(line); };
+    auto db = Database::Open(dir_.path(), options);
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    db_ = std::move(*db);
+  }
+
+  // n nodes under one root with 16-d vectors and a task status property.
+  void Fill(int n, bool with_vectors = true) {
+    std::mt19937 rng(11);
+    std::normal_distribution<float> g;
+    NewNode root;
+    root.id = "root" + std::to_string(filled_);
+    root.content = "# Root of batch " + std::to_string(filled_);
+    ASSERT_TRUE(db_->Create(root).ok());
+    WriteBatch batch;
+    for (int i = 0; i < n; ++i) {
+      NewNode node;
+      node.id = "n" + std::to_string(filled_) + "-" + std::to_string(i);
+      node.parent_id = root.id;
+      node.content = "note " + std::to_string(i) + (i % 2 ? " about gardens" : " about kitchens");
+      node.properties =
+          std::string("{\"task\":{\"status\":\"") + (i % 3 ? "open" : "done") + "\"}}";
+      if (with_vectors) {
+        node.embedding.resize(16);
+        for (float& x : node.embedding) x = g(rng);
+      }
+      batch.Create(std::move(node));
+    }
+    auto r = db_->Write(batch);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ++filled_;
+  }
+
+  Query StatusQuery(const std::string& status) {
+    Query q;
+    q.filter = Filter::Eq("properties.task.status", status);
+    q.limit = 5;
+    return q;
+  }
+
+  std::vector<float> SomeVector() {
+    std::vector<float> v(16, 0.0f);
+    v[0] = 1.0f;
+    return v;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<Database> db_;
+  std::vector<std::string> log_;
+  int filled_ = 0;
+};
+
+TEST_F(ScalingTest, MetricsCoverEveryField) {
+  Open(Quiet());
+  Fill(200);
+  ASSERT_OK_AND_ASSIGN(ScalingMetrics first, db_->CollectScalingMetrics());
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(db_->RunQuery(StatusQuery("open")).ok());
+  {
+    scaling::ClientScope alice("alice");
+    ASSERT_TRUE(db_->RunQuery(StatusQuery("done")).ok());
+  }
+  {
+    scaling::ClientScope bob("bob");
+    VectorSearchOptions vs;
+    vs.vector = SomeVector();
+    ASSERT_TRUE(db_->SearchVector(vs).ok());
+  }
+  Fill(10);  // change-log writes between the two samples
+  ASSERT_OK_AND_ASSIGN(ScalingMetrics m, db_->CollectScalingMetrics());
+  EXPECT_EQ(m.node_count, 200 + 1 + 10 + 1);
+  EXPECT_EQ(m.vector_count, 210);
+  EXPECT_GT(m.storage_size_bytes, 0);
+  EXPECT_GT(m.index_size_bytes, 0);
+  EXPECT_GT(m.memory_usage_mb, 0);
+  EXPECT_GE(m.cpu_usage_percent, 0);
+  EXPECT_GE(m.disk_io_mb_per_sec, 0);
+  EXPECT_EQ(m.window_queries, 7);
+  EXPECT_EQ(m.window_vector_queries, 1);
+  EXPECT_GT(m.avg_query_latency_ms, 0);
+  EXPECT_GE(m.p95_query_latency_ms, m.avg_query_latency_ms * 0.0);
+  EXPECT_GT(m.avg_vector_latency_ms, 0);
+  EXPECT_EQ(m.concurrent_users, 3);  // local, alice, bob
+  EXPECT_GT(m.queries_per_second, 0);
+  EXPECT_GT(m.sync_operations_per_second, 0);
+  // Repeating a query hits the cache (on by default).
+  EXPECT_GE(m.query_cache_hit_rate, 3.0 / 6.0);
+  EXPECT_GT(m.sample_cost_us, 0);
+  EXPECT_GT(m.sampled_at_ms, first.sampled_at_ms - 1);
+}
+
+TEST_F(ScalingTest, LatencyTriggerEnablesTheQueryCacheOnceAndCacheHitsAppear) {
+  ScalingOptions s = Quiet();
+  s.thresholds.avg_query_latency_ms = 0.000001;  // every query is "slow"
+  Options o;
+  o.query_cache_enabled = false;
+  Open(s, o);
+  Fill(100);
+  const Query q = StatusQuery("open");
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_OK_AND_ASSIGN(QueryResult r, db_->RunQuery(q));
+    EXPECT_FALSE(r.explain.cache_hit);
+  }
+  EXPECT_EQ(db_->QueryCacheStatistics().hits, 0u);
+
+  ASSERT_OK_AND_ASSIGN(std::vector<ScalingEvent> events, db_->RunScalingCheck());
+  const ScalingEvent* cache = Find(events, OptimizationAction::kEnableQueryCache);
+  ASSERT_NE(cache, nullptr);
+  EXPECT_EQ(cache->result, "applied");
+  EXPECT_EQ(cache->message, "Query cache enabled due to latency > 0ms");
+  EXPECT_NE(cache->trigger.find("avg query latency"), std::string::npos);
+  EXPECT_TRUE(db_->QueryCacheStatistics().enabled);
+  bool logged = false;
+  for (const auto& line : log_) logged |= line == cache->message;
+  EXPECT_TRUE(logged);
+
+  ASSERT_TRUE(db_->RunQuery(q).ok());
+  ASSERT_OK_AND_ASSIGN(QueryResult again, db_->RunQuery(q));
+  EXPECT_TRUE(again.explain.cache_hit);
+  EXPECT_GT(db_->QueryCacheStatistics().hits, 0u);
+
+  // Hysteresis: still above the threshold, but the trigger has fired.
+  ASSERT_OK_AND_ASSIGN(std::vector<ScalingEvent> second, db_->RunScalingCheck());
+  EXPECT_EQ(Find(second, OptimizationAction::kEnableQueryCache), nullptr);
+}
+
+TEST_F(ScalingTest, OptimizeIndexingBuildsTheAnnIndexAndSearchesUseIt) {
+  ScalingOptions s = Quiet();
+  s.thresholds.optimize_indexing_nodes = 150;
+  Options o;
+  o.exact_search_max_vectors = 10;  // the graph is worth using above 10 vectors
+  Open(s, o);
+  Fill(100);
+  VectorSearchOptions vs;
+  vs.vector = SomeVector();
+  ASSERT_OK_AND_ASSIGN(VectorSearchResult before, db_->SearchVector(vs));
+  EXPECT_EQ(before.plan, "exact");
+  ASSERT_OK_AND_ASSIGN(std::vector<ScalingEvent> none, db_->RunScalingCheck());
+  EXPECT_EQ(Find(none, OptimizationAction::kOptimizeIndexing), nullptr);
+
+  Fill(100);  // 202 nodes > 150
+  ASSERT_OK_AND_ASSIGN(std::vector<ScalingEvent> events, db_->RunScalingCheck());
+  const ScalingEvent* e = Find(events, OptimizationAction::kOptimizeIndexing);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->result, "applied") << e->message;
+  EXPECT_EQ(e->message, "Index optimization applied due to dataset size > 150 nodes");
+  json detail = json::parse(e->detail_json);
+  EXPECT_EQ(detail["vector_index_before"]["kind"], "flat");
+  EXPECT_EQ(detail["vector_index_after"]["kind"], "hnsw");
+  EXPECT_TRUE(std::filesystem::exists(dir_.Sub("vectors.idx")));
+
+  ASSERT_OK_AND_ASSIGN(VectorSearchResult after, db_->SearchVector(vs));
+  EXPECT_EQ(after.plan, "graph");
+  ASSERT_FALSE(after.hits.empty());
+  // Exact search over the same data finds the same nearest node.
+  vs.exact = true;
+  ASSERT_OK_AND_ASSIGN(VectorSearchResult exact, db_->SearchVector(vs));
+  EXPECT_EQ(exact.hits[0].node.id, after.hits[0].node.id);
+}
+
+TEST_F(ScalingTest, HotIndexesAppearForTheFilteredProperty) {
+  ScalingOptions s = Quiet();
+  s.thresholds.avg_query_latency_ms = 0.000001;
+  Open(s);
+  Fill(300, false);
+  for (int i = 0; i < 25; ++i) {
+    Query q = StatusQuery(i % 2 ? "open" : "done");
+    q.use_cache = false;
+    ASSERT_TRUE(db_->RunQuery(q).ok());
+  }
+  ASSERT_OK_AND_ASSIGN(std::vector<ScalingEvent> events, db_->RunScalingCheck());
+  const ScalingEvent* e = Find(events, OptimizationAction::kRebuildHotIndexes);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->result, "applied") << e->message;
+  json detail = json::parse(e->detail_json);
+  ASSERT_EQ(detail["created"].size(), 1u);
+  EXPECT_EQ(detail["created"][0]["field"], "properties.task.status");
+
+  // SQLite plans the engine's filter through the new index.
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(dir_.Sub("nodespace.db").c_str(), &raw, SQLITE_OPEN_READONLY, nullptr),
+            SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(raw,
+                               "EXPLAIN QUERY PLAN SELECT n.rowid FROM nodes n WHERE "
+                               "json_extract(n.properties, '$.\"task\".\"status\"') = 'open'",
+                               -1, &stmt, nullptr),
+            SQLITE_OK);
+  std::string plan;
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+    plan += reinterpret_cast<const char*>(sqlite3_column_text(stmt, 3));
+    plan += "; ";
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(raw);
+  EXPECT_NE(plan.find("nodes_hot_"), std::string::npos) << plan;
+  // And the query still answers the same.
+  ASSERT_OK_AND_ASSIGN(QueryResult r, db_->RunQuery(StatusQuery("done")));
+  EXPECT_EQ(r.hits.size(), 5u);
+}
+
+TEST_F(ScalingTest, MemoryTiersBoundTheCachesAndThreads) {
+  Open(Quiet());
+  ASSERT_OK_AND_ASSIGN(ScalingStatus st, db_->GetScalingStatus());
+  EXPECT_TRUE(st.memory_tier_applied);
+  EXPECT_EQ(st.memory.cache_size_mb, 100);
+  EXPECT_EQ(st.background_threads, 1);
+  EXPECT_EQ(db_->QueryCacheStatistics().max_entries, 1000u);
+
+  Fill(10050, false);  // crosses into the 10K-100K tier
+  ASSERT_OK_AND_ASSIGN(std::vector<ScalingEvent> events, db_->RunScalingCheck());
+  const ScalingEvent* e = Find(events, OptimizationAction::kApplyMemoryTier);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->result, "applied");
+  EXPECT_EQ(json::parse(e->detail_json)["tier"]["cache_size_mb"], 500);
+  EXPECT_EQ(db_->QueryCacheStatistics().max_entries, 10000u);
+  ASSERT_OK_AND_ASSIGN(ScalingStatus after, db_->GetScalingStatus());
+  EXPECT_EQ(after.memory.cache_size_mb, 500);
+  EXPECT_EQ(after.background_threads, 2);
+
+  // An operator may re-apply the tier; it follows the node count.
+  Open(Quiet());
+  db_->ConfigureQueryCache(true, 64 << 20, 60000);
+  ASSERT_OK_AND_ASSIGN(ScalingEvent tier,
+                       db_->ApplyScalingAction(OptimizationAction::kApplyMemoryTier));
+  EXPECT_EQ(tier.result, "applied");
+  EXPECT_EQ(db_->QueryCacheStatistics().max_entries, 10000u);  // 10,052 nodes now
+}
+
+TEST_F(ScalingTest, QueryCacheEntryBoundEvictsBeyondIt) {
+  Open(Quiet());
+  Fill(20, false);
+  db_->ConfigureQueryCache(true, 256 << 20, 60000);  // bytes are no limit here
+  // Tier 1 allows 1,000 entries; 1,100 distinct queries leave 1,000.
+  for (int i = 0; i < 1100; ++i) {
+    Query q;
+    q.text = "note";
+    q.text_any = i >= 1000;
+    q.limit = 1 + i % 1000;
+    ASSERT_TRUE(db_->RunQuery(q).ok());
+  }
+  const QueryCacheStats stats = db_->QueryCacheStatistics();
+  EXPECT_EQ(stats.max_entries, 1000u);
+  EXPECT_EQ(stats.entries, 1000u);
+  EXPECT_GE(stats.evictions, 100u);
+}
+
+TEST_F(ScalingTest, MemoryTriggerShrinksCaches) {
+  ScalingOptions s = Quiet();
+  s.thresholds.memory_mb = 1;  // any process is above 1 MB
+  Open(s);
+  Fill(100);
+  const size_t before = db_->QueryCacheStatistics().capacity_bytes;
+  ASSERT_OK_AND_ASSIGN(std::vector<ScalingEvent> events, db_->RunScalingCheck());
+  const ScalingEvent* e = Find(events, OptimizationAction::kOptimizeMemoryUsage);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->result, "applied") << e->message;
+  EXPECT_EQ(db_->QueryCacheStatistics().capacity_bytes, before / 2);
+  json detail = json::parse(e->detail_json);
+  EXPECT_TRUE(detail.contains("rss_before_mb"));
+  EXPECT_TRUE(detail.contains("rss_after_mb"));
+}
+
+TEST_F(ScalingTest, ComponentsNotBuiltYetAreRecommendationsWithReasons) {
+  ScalingOptions s = Quiet();
+  s.thresholds.partitioning_nodes = 10;
+  s.thresholds.dedicated_vector_db_vectors = 10;
+  s.thresholds.tiered_storage_bytes = 1;
+  Open(s);
+  Fill(20);
+  ASSERT_OK_AND_ASSIGN(std::vector<ScalingEvent> events, db_->RunScalingCheck());
+  for (OptimizationAction a :
+       {OptimizationAction::kEnablePartitioning, OptimizationAction::kDedicatedVectorDB,
+        OptimizationAction::kEnableTieredStorage}) {
+    const ScalingEvent* e = Find(events, a);
+    ASSERT_NE(e, nullptr) << OptimizationActionName(a);
+    EXPECT_EQ(e->result, "recommended");
+    EXPECT_NE(e->message.find("recommended due to"), std::string::npos) << e->message;
+  }
+  ASSERT_OK_AND_ASSIGN(ScalingEvent replicas,
+                       db_->ApplyScalingAction(OptimizationAction::kAddReadReplicas));
+  EXPECT_EQ(replicas.result, "recommended");
+}
+
+TEST_F(ScalingTest, VectorLatencyTriggerRetunesTheIndex) {
+  ScalingOptions s = Quiet();
+  s.thresholds.vector_latency_ms = 0.000001;
+  s.thresholds.rebuild_vector_index_vectors = 50;
+  Open(s);
+  Fill(120);
+  VectorSearchOptions vs;
+  vs.vector = SomeVector();
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(db_->SearchVector(vs).ok());
+  ASSERT_OK_AND_ASSIGN(std::vector<ScalingEvent> events, db_->RunScalingCheck());
+  const ScalingEvent* e = Find(events, OptimizationAction::kRebuildVectorIndexes);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->result, "applied") << e->message;
+  json detail = json::parse(e->detail_json);
+  EXPECT_EQ(detail["after"]["kind"], "hnsw");
+  EXPECT_EQ(detail["after"]["tuning"]["ef_search"], 64);
+  ASSERT_OK_AND_ASSIGN(VectorSearchResult r, db_->SearchVector(vs));
+  EXPECT_EQ(r.hits.size(), 10u);
+}
+
+TEST_F(ScalingTest, SlowVectorsOnASmallBuiltinEmbedderRefitIt) {
+  ScalingOptions s = Quiet();
+  s.thresholds.vector_latency_ms = 0.000001;
+  Open(s);
+  Fill(300, false);
+  ASSERT_TRUE(db_->FitBuiltinEmbedder(128).ok());
+  VectorSearchOptions vs;
+  vs.text = "gardens";
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(db_->SearchVector(vs).ok());
+  ASSERT_OK_AND_ASSIGN(std::vector<ScalingEvent> events, db_->RunScalingCheck());
+  const ScalingEvent* e = Find(events, OptimizationAction::kOptimizeEmbeddings);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->result, "applied") << e->message;
+  json detail = json::parse(e->detail_json);
+  EXPECT_EQ(detail["dims_after"], 64);
+  ASSERT_OK_AND_ASSIGN(VectorSearchResult r, db_->SearchVector(vs));
+  EXPECT_FALSE(r.hits.empty());
+}
+
+TEST_F(ScalingTest, HistoryAndTriggerStateSurviveReopen) {
+  ScalingOptions s = Quiet();
+  s.thresholds.optimize_indexing_nodes = 10;
+  Open(s);
+  Fill(20);
+  ASSERT_OK_AND_ASSIGN(std::vector<ScalingEvent> events, db_->RunScalingCheck());
+  ASSERT_NE(Find(events, OptimizationAction::kOptimizeIndexing), nullptr);
+  Open(s);
+  ASSERT_OK_AND_ASSIGN(std::vector<ScalingEvent> history, db_->ScalingHistory(100));
+  ASSERT_NE(Find(history, OptimizationAction::kOptimizeIndexing), nullptr);
+  const ScalingEvent* h = Find(history, OptimizationAction::kOptimizeIndexing);
+  EXPECT_GT(h->id, 0);
+  EXPECT_GT(h->time_ms, 0);
+  EXPECT_FALSE(h->metrics_json.empty());
+  EXPECT_GE(h->duration_ms, 0);
+  // The trigger remembers it fired: no second OptimizeIndexing.
+  ASSERT_OK_AND_ASSIGN(std::vector<ScalingEvent> again, db_->RunScalingCheck());
+  EXPECT_EQ(Find(again, OptimizationAction::kOptimizeIndexing), nullptr);
+}
+
+TEST_F(ScalingTest, OnlyOneProcessRunsTheManager) {
+  Open(Quiet());
+  ASSERT_OK_AND_ASSIGN(ScalingStatus first, db_->GetScalingStatus());
+  EXPECT_TRUE(first.manager_running);
+  Options o;
+  o.scaling = Quiet();
+  ASSERT_OK_AND_ASSIGN(auto second, Database::Open(dir_.path(), o));
+  ASSERT_OK_AND_ASSIGN(ScalingStatus other, second->GetScalingStatus());
+  EXPECT_FALSE(other.manager_running);
+  second.reset();
+  db_.reset();
+  ASSERT_OK_AND_ASSIGN(auto third, Database::Open(dir_.path(), o));
+  ASSERT_OK_AND_ASSIGN(ScalingStatus now, third->GetScalingStatus());
+  EXPECT_TRUE(now.manager_running);
+}
+
+TEST_F(ScalingTest, BackgroundManagerActsOnItsOwn) {
+  ScalingOptions s = Quiet();
+  s.interval_ms = 20;
+  s.thresholds.optimize_indexing_nodes = 10;
+  Open(s);
+  Fill(20);
+  bool seen = false;
+  for (int i = 0; i < 500 && !seen; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    auto history = db_->ScalingHistory(100);
+    ASSERT_TRUE(history.ok());
+    seen = Find(*history, OptimizationAction::kOptimizeIndexing) != nullptr;
+  }
+  EXPECT_TRUE(seen);
+}
+
+TEST_F(ScalingTest, DryRunChangesNothing) {
+  Options o;
+  o.query_cache_enabled = false;
+  Open(Quiet(), o);
+  ASSERT_OK_AND_ASSIGN(ScalingEvent e,
+                       db_->ApplyScalingAction(OptimizationAction::kEnableQueryCache, true));
+  EXPECT_EQ(e.result, "dry-run");
+  EXPECT_FALSE(db_->QueryCacheStatistics().enabled);
+  ASSERT_OK_AND_ASSIGN(ScalingEvent real,
+                       db_->ApplyScalingAction(OptimizationAction::kEnableQueryCache));
+  EXPECT_EQ(real.result, "applied");
+  EXPECT_TRUE(db_->QueryCacheStatistics().enabled);
+  EXPECT_FALSE(ParseOptimizationAction("MakeItFaster").ok());
+}
+
+TEST_F(ScalingTest, CostOptimizerSetsTheResultTtl) {
+  ScalingOptions s = Quiet();
+  s.budget.compute_costs_sensitive = true;
+  Open(s);
+  EXPECT_EQ(db_->QueryCacheStatistics().ttl_ms, 3600000);
+  ASSERT_OK_AND_ASSIGN(ScalingStatus st, db_->GetScalingStatus());
+  EXPECT_EQ(st.config.background_task_interval_ms, 4 * 3600000);
+  Open(Quiet());
+  EXPECT_EQ(db_->QueryCacheStatistics().ttl_ms, 15 * 60000);
+  const ScalingConfig cheap = OptimizeForBudget({true, true, false});
+  EXPECT_TRUE(cheap.prefer_local_cache);
+  EXPECT_TRUE(cheap.aggressive_archival);
+  EXPECT_EQ(cheap.background_task_interval_ms, 30 * 60000);
+}
+
+TEST_F(ScalingTest, BackgroundCompactionReclaimsSpace) {
+  Open(Quiet());
+  Fill(2000);
+  ASSERT_TRUE(db_->Delete("root0").ok());  // the whole subtree
+  ASSERT_OK_AND_ASSIGN(ScalingEvent e,
+                       db_->ApplyScalingAction(OptimizationAction::kBackgroundCompaction));
+  EXPECT_EQ(e.result, "applied") << e.message;
+  json detail = json::parse(e.detail_json);
+  EXPECT_TRUE(detail["incremental_vacuum"].get<bool>());
+  EXPECT_GT(detail["free_pages_before"].get<int64_t>(), 0);
+  EXPECT_EQ(detail["free_pages_after"].get<int64_t>(), 0);
+}
+
+TEST_F(ScalingTest, PhaseMigrationValidatesAndUpdatesThePhase) {
+  Open(Quiet());
+  Fill(50);
+  ASSERT_OK_AND_ASSIGN(ScalingEvent e, db_->MigratePhase(ScalingPhase::kMediumTeam));
+  EXPECT_EQ(e.result, "applied") << e.message;
+  EXPECT_EQ(e.action, OptimizationAction::kMigratePhase);
+  json detail = json::parse(e.detail_json);
+  EXPECT_EQ(detail["validated"]["nodes"], 51);
+  EXPECT_FALSE(std::filesystem::exists(detail["backup"]["path"].get<std::string>()));
+  ASSERT_OK_AND_ASSIGN(ScalingStatus st, db_->GetScalingStatus());
+  EXPECT_EQ(st.phase, ScalingPhase::kMediumTeam);
+}
+
+TEST_F(ScalingTest, FailedMigrationValidationRollsBack) {
+  ScalingOptions s = Quiet();
+  const std::string db_file = dir_.Sub("nodespace.db");
+  // Simulates a migration step that loses a row behind the engine's back.
+  s.migration_hook = [db_file](std::string_view step) {
+    if (step != "migrate") return;
+    sqlite3* raw = nullptr;
+    sqlite3_open(db_file.c_str(), &raw);
+    sqlite3_busy_timeout(raw, 5000);
+    sqlite3_exec(raw, "DELETE FROM nodes WHERE id = 'n0-7'", nullptr, nullptr, nullptr);
+    sqlite3_close(raw);
+  };
+  Open(s);
+  Fill(50);
+  ASSERT_OK_AND_ASSIGN(DatabaseFingerprint before, db_->Fingerprint());
+  ASSERT_OK_AND_ASSIGN(ScalingEvent e, db_->MigratePhase(ScalingPhase::kMediumTeam));
+  EXPECT_EQ(e.result, "failed");
+  EXPECT_NE(e.message.find("rolled back"), std::string::npos) << e.message;
+  json detail = json::parse(e.detail_json);
+  EXPECT_TRUE(detail["rolled_back"].get<bool>());
+  const std::string kept = detail["backup_kept"].get<std::string>();
+  EXPECT_TRUE(std::filesystem::exists(kept + "/nodespace.db"));
+  std::filesystem::remove_all(kept);
+  ASSERT_OK_AND_ASSIGN(DatabaseFingerprint after, db_->Fingerprint());
+  EXPECT_EQ(after, before);
+  EXPECT_TRUE(db_->Get("n0-7").ok());
+  ASSERT_OK_AND_ASSIGN(ScalingStatus st, db_->GetScalingStatus());
+  EXPECT_EQ(st.phase, ScalingPhase::kPersonal);
+  // The engine keeps working after the rollback, vectors included.
+  VectorSearchOptions vs;
+  vs.vector = SomeVector();
+  ASSERT_OK_AND_ASSIGN(VectorSearchResult r, db_->SearchVector(vs));
+  EXPECT_EQ(r.hits.size(), 10u);
+  ASSERT_TRUE(db_->Create(NewNode{.id = "after-rollback", .content = "still writable"}).ok());
+}
+
+TEST_F(ScalingTest, PhaseFollowsSizeAndConcurrency) {
+  EXPECT_EQ(PhaseFor(500, 1000, 1), ScalingPhase::kPersonal);
+  EXPECT_EQ(PhaseFor(500, 1000, 8), ScalingPhase::kPersonal);
+  EXPECT_EQ(PhaseFor(20000, 1000, 1), ScalingPhase::kMediumTeam);
+  EXPECT_EQ(PhaseFor(500, 1000, 30), ScalingPhase::kMediumTeam);
+  EXPECT_EQ(PhaseFor(200000, 1000, 1), ScalingPhase::kLargeTeam);
+  EXPECT_EQ(PhaseFor(500, 2'000'000'000, 1), ScalingPhase::kLargeTeam);
+  EXPECT_EQ(PhaseFor(2000000, 1000, 1), ScalingPhase::kEnterprise);
+  EXPECT_EQ(PhaseFor(500, 1000, 60), ScalingPhase::kEnterprise);
+  EXPECT_EQ(MemoryConfigForNodeCount(9999).query_cache_entries, 1000);
+  EXPECT_EQ(MemoryConfigForNodeCount(10000).cache_size_mb, 500);
+  EXPECT_EQ(MemoryConfigForNodeCount(999999).background_tasks, 4);
+  EXPECT_EQ(MemoryConfigForNodeCount(1000000).vector_cache_mb, 4000);
+}
+
+}  // namespace
+}  // namespace nodespace
