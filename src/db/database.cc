@@ -30,7 +30,7 @@ Database::Impl::~Impl() {
     std::lock_guard<std::mutex> lock(reader_mu_);
     idle_readers_.clear();
   }
-  std::lock_guard<std::mutex> lock(write_mu_);
+  std::lock_guard lock(write_mu_);
   writer_.reset();
 }
 

@@ -628,7 +628,7 @@ Status Database::Impl::RestoreInPlace(const std::string& backup_dir) {
   const std::string file = (fs::path(backup_dir) / kDbFileName).string();
   NS_ASSIGN_OR_RETURN(RawDb source, RawDb::OpenImmutable(file));
   {
-    std::lock_guard<std::mutex> lock(write_mu_);
+    std::lock_guard lock(write_mu_);
     // Into a WAL database the backup API copies only between equal page sizes.
     NS_ASSIGN_OR_RETURN(int64_t source_page, source.QueryInt("PRAGMA page_size"));
     NS_ASSIGN_OR_RETURN(int64_t dest_page, writer_->QueryInt("PRAGMA page_size"));

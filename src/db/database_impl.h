@@ -190,7 +190,10 @@ class Database::Impl {
   const Options options_;
   std::string db_file_;
 
-  std::mutex write_mu_;
+  // Recursive: a phase migration holds it from its backup to its verdict
+  // (no write may land in between and be undone by a rollback) while the
+  // steps it runs take it again.
+  std::recursive_mutex write_mu_;
   std::unique_ptr<storage::Connection> writer_;  // guarded by write_mu_
 
   std::mutex reader_mu_;

@@ -336,7 +336,7 @@ Status Database::Impl::CheckIntegrity() {
   // check as a write command, so it needs the writer connection (a
   // read-only handle skips it).
   if (writer_ != nullptr) {
-    std::lock_guard<std::mutex> lock(write_mu_);
+    std::lock_guard lock(write_mu_);
     Status fts =
         writer_->Exec("INSERT INTO nodes_fts(nodes_fts, rank) VALUES ('integrity-check', 1)");
     if (!fts.ok()) return Status::Corruption("full-text index: " + fts.message());

@@ -300,7 +300,7 @@ Result<ScalingMetrics> Database::Impl::CollectScalingMetrics() {
 // ---- history ---------------------------------------------------------------
 
 Status Database::Impl::RecordEvent(ScalingEvent& e) {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  std::lock_guard lock(write_mu_);
   NS_ASSIGN_OR_RETURN(Statement * stmt,
                       writer_->Prepare("INSERT INTO scaling_events(time_ms, trigger, action, "
                                        "result, message, detail, metrics, duration_ms) VALUES "
@@ -358,7 +358,7 @@ void Database::Impl::ApplyPageCacheBudget(int64_t cache_mib) {
   page_cache_kib_ = std::max<int64_t>(cache_mib * 1024 / 2, 2048);
   const std::string pragma = "PRAGMA cache_size = -" + std::to_string(page_cache_kib_.load());
   {
-    std::lock_guard<std::mutex> lock(write_mu_);
+    std::lock_guard lock(write_mu_);
     if (writer_) (void)writer_->Exec(pragma);
   }
   std::lock_guard<std::mutex> lock(reader_mu_);
@@ -438,7 +438,7 @@ Result<Database::Impl::ActionOutcome> Database::Impl::PerformAction(Optimization
     }
     case A::kRebuildHotIndexes: {
       scaling::HotIndexPolicy policy;
-      std::lock_guard<std::mutex> lock(write_mu_);
+      std::lock_guard lock(write_mu_);
       NS_ASSIGN_OR_RETURN(scaling::HotIndexReport report,
                           scaling::RebuildHotIndexes(*writer_, query_stats_.FieldUsages(), policy,
                                                      ids::NowMs(), dry_run));
@@ -532,7 +532,7 @@ Result<Database::Impl::ActionOutcome> Database::Impl::PerformAction(Optimization
       query_cache_->Configure(
           cache.enabled, std::max(kMinQueryCacheBytes, cache.capacity_bytes / 2), cache.ttl_ms);
       {
-        std::lock_guard<std::mutex> lock(write_mu_);
+        std::lock_guard lock(write_mu_);
         (void)writer_->Exec("PRAGMA shrink_memory");
       }
       // Saving the index (when it is ahead of its file) may take seconds:
@@ -551,7 +551,7 @@ Result<Database::Impl::ActionOutcome> Database::Impl::PerformAction(Optimization
     }
     case A::kBackgroundCompaction: {
       if (dry_run) break;
-      std::unique_lock<std::mutex> lock(write_mu_);
+      std::unique_lock lock(write_mu_);
       auto t = std::chrono::steady_clock::now();
       // Merges FTS5 segments a little at a time (bounded work per run).
       NS_RETURN_IF_ERROR(
@@ -858,6 +858,10 @@ Result<ScalingEvent> Database::Impl::MigratePhaseFrom(ScalingPhase target,
     if (options_.scaling.migration_hook) options_.scaling.migration_hook(step);
   };
 
+  // Writes of this process wait from the backup to the verdict, so a
+  // rollback can never undo an acknowledged write; reads go on.
+  std::unique_lock writes(write_mu_);
+
   // 1. Backup: a consistent copy taken while serving.
   // Beside the database directory, not in it: a backup never copies itself.
   std::string base = path_;
@@ -947,7 +951,18 @@ Result<ScalingEvent> Database::Impl::MigratePhaseFrom(ScalingPhase target,
                          {"sample_queries", samples.size()}};
   hook("validate");
 
-  if (problem.empty()) {
+  if (!problem.empty() && after.change_seq != before.change_seq) {
+    // Another process wrote meanwhile (its writes are in the change log):
+    // rolling back would discard them. Keep the data, keep the phase; the
+    // next check tries again.
+    detail["rolled_back"] = false;
+    std::error_code ec;
+    fs::remove_all(backup_dir, ec);
+    e.result = "failed";
+    e.message = "Phase migration not validated: the database changed during it (change " +
+                std::to_string(before.change_seq) + " -> " + std::to_string(after.change_seq) +
+                ", written by another process); nothing rolled back, phase unchanged";
+  } else if (problem.empty()) {
     // 4. Update the configuration.
     NS_RETURN_IF_ERROR(
         WriteMeta({{"scaling_phase", std::to_string(static_cast<int>(target))}}, ""));

@@ -69,7 +69,7 @@ template <typename Fn>
 auto Database::Impl::WithWriteTxn(const WriteOptions& options, Fn&& fn)
     -> decltype(fn(std::declval<WriteContext&>())) {
   if (options_.read_only) return Status::NotSupported("database was opened read-only");
-  std::lock_guard<std::mutex> lock(write_mu_);
+  std::lock_guard lock(write_mu_);
   storage::Transaction txn(*writer_);
   NS_RETURN_IF_ERROR(txn.Begin());
   WriteContext ctx{*writer_, options, ids::NowMs(), std::nullopt, std::nullopt};

@@ -514,6 +514,28 @@ TEST_F(ScalingTest, FailedMigrationValidationRollsBack) {
   ASSERT_TRUE(db_->Create(NewNode{.id = "after-rollback", .content = "still writable"}).ok());
 }
 
+TEST_F(ScalingTest, MigrationNeverRollsBackAnotherWritersChanges) {
+  ScalingOptions s = Quiet();
+  const std::string dir = dir_.path();
+  // Another process (here: a second handle) writes during the migration.
+  s.migration_hook = [dir](std::string_view step) {
+    if (step != "migrate") return;
+    Options other;
+    other.scaling.enabled = false;
+    auto db = Database::Open(dir, other);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->Create(NewNode{.id = "written-meanwhile", .content = "keep me"}).ok());
+  };
+  Open(s);
+  Fill(20);
+  ASSERT_OK_AND_ASSIGN(ScalingEvent e, db_->MigratePhase(ScalingPhase::kMediumTeam));
+  EXPECT_EQ(e.result, "failed");
+  EXPECT_NE(e.message.find("nothing rolled back"), std::string::npos) << e.message;
+  EXPECT_TRUE(db_->Get("written-meanwhile").ok());
+  ASSERT_OK_AND_ASSIGN(ScalingStatus st, db_->GetScalingStatus());
+  EXPECT_EQ(st.phase, ScalingPhase::kPersonal);
+}
+
 TEST_F(ScalingTest, PhaseFollowsSizeAndConcurrency) {
   EXPECT_EQ(PhaseFor(500, 1000, 1), ScalingPhase::kPersonal);
   EXPECT_EQ(PhaseFor(500, 1000, 8), ScalingPhase::kPersonal);
