@@ -207,6 +207,20 @@ TEST_F(ScalingTest, OptimizeIndexingBuildsTheAnnIndexAndSearchesUseIt) {
   EXPECT_EQ(exact.hits[0].node.id, after.hits[0].node.id);
 }
 
+TEST_F(ScalingTest, ADatabaseAlreadyPastTheThresholdStartsWithTheGraph) {
+  ScalingOptions s = Quiet();
+  s.thresholds.optimize_indexing_nodes = 50;
+  Options o;
+  o.exact_search_max_vectors = 10;
+  Open(s, o);
+  Fill(100);  // vectors arrive with 101 nodes stored: past 50
+  VectorSearchOptions vs;
+  vs.vector = SomeVector();
+  ASSERT_OK_AND_ASSIGN(VectorSearchResult r, db_->SearchVector(vs));
+  EXPECT_EQ(r.plan, "graph");
+  EXPECT_TRUE(std::filesystem::exists(dir_.Sub("vectors.idx")));
+}
+
 TEST_F(ScalingTest, HotIndexesAppearForTheFilteredProperty) {
   ScalingOptions s = Quiet();
   s.thresholds.avg_query_latency_ms = 0.000001;

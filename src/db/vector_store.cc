@@ -246,7 +246,13 @@ Result<VectorStore::Settings> VectorStore::ReadSettings(Connection& conn) const 
     // A database that already has a graph file keeps using it; a new one
     // starts flat when the scaling manager is there to move it to a graph
     // as it grows, and with the graph (the behaviour before kinds) otherwise.
-    s.kind = Env::Default()->FileExists(path_) || !options_.scaling.enabled
+    // One already past the manager's indexing threshold starts with the
+    // graph too: the manager would switch it at its next check, and until
+    // then every process (a one-shot CLI search included) would load and
+    // scan every vector. max(rowid) is an O(log n) upper bound of the count.
+    NS_ASSIGN_OR_RETURN(int64_t rows, conn.QueryInt("SELECT ifnull(max(rowid), 0) FROM nodes"));
+    s.kind = Env::Default()->FileExists(path_) || !options_.scaling.enabled ||
+                     rows > options_.scaling.thresholds.optimize_indexing_nodes
                  ? VectorIndexKind::kHnsw
                  : VectorIndexKind::kFlat;
   }
