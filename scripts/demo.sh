@@ -43,4 +43,7 @@ echo "== one query: words and meaning fused (RRF), shallow nodes only, with a fa
 $NS query --text "cat" --semantic "a large cat that hunts" --where 'properties.depth<=12' \
   --facet properties.depth:3 -n 5
 echo
+echo "== automatic scaling: the engine's own metrics, phase and what fires next"
+$NS scaling status
+echo
 echo "database: $DB (try: $NS --db $DB tree --depth 1)"

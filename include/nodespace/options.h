@@ -54,7 +54,9 @@ struct Options {
   // "cosine", "dot" or "l2".
   std::string vector_metric = "cosine";
   // Up to this many vectors a search scores every one (exact and, at that
-  // size, fastest); above it a query walks the HNSW graph.
+  // size, fastest); above it a query walks the HNSW graph. With automatic
+  // scaling a new database keeps its vectors in an exact flat index until
+  // the manager builds the graph (docs/SCALING.md, OptimizeIndexing).
   size_t exact_search_max_vectors = 10000;
   // HNSW graph parameters (see docs/formats/vector-index.md).
   uint32_t hnsw_m = 16;
@@ -69,7 +71,9 @@ struct Options {
   QueryLimits query_limits;
   // Query result cache (Database::Query): byte-bounded LRU, entries expire
   // after the TTL and whenever the database changes. Adjustable at run time
-  // (Database::ConfigureQueryCache).
+  // (Database::ConfigureQueryCache). While scaling.enabled, the cost
+  // optimizer's TTL (15 min, or 1 h when compute is costly) replaces
+  // query_cache_ttl_ms at open and the memory tier bounds the entries.
   bool query_cache_enabled = true;
   size_t query_cache_bytes = 10 << 20;
   int64_t query_cache_ttl_ms = 60000;
