@@ -78,6 +78,21 @@ json HotIndexesJson(const std::vector<scaling::HotIndex>& list) {
   return out;
 }
 
+// The trigger states a manager saved in meta (`scaling_triggers`), so that
+// a restart neither fires a trigger again nor reports it armed.
+Status LoadTriggerStates(storage::Connection& conn, scaling::TriggerEvaluator& evaluator) {
+  NS_ASSIGN_OR_RETURN(std::optional<std::string> saved,
+                      storage::ReadMeta(conn, "scaling_triggers"));
+  if (!saved) return Status::OK();
+  json j = json::parse(*saved, nullptr, false);
+  if (!j.is_object()) return Status::OK();  // damaged: every trigger starts armed
+  for (const auto& [name, v] : j.items()) {
+    if (!v.is_object()) continue;
+    evaluator.states()[name] = {v.value("armed", true), v.value("fired_at_ms", int64_t{0})};
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 // What one action did: its result word, a note for the log line, details.
@@ -705,16 +720,7 @@ Result<std::vector<ScalingEvent>> Database::Impl::RunScalingCheck() {
     std::lock_guard lock(s.mu);
     if (!s.trigger_states_loaded) {
       NS_ASSIGN_OR_RETURN(ReaderLease conn, AcquireReader());
-      NS_ASSIGN_OR_RETURN(std::optional<std::string> saved,
-                          storage::ReadMeta(*conn, "scaling_triggers"));
-      if (saved) {
-        json j = json::parse(*saved, nullptr, false);
-        if (j.is_object()) {
-          for (const auto& [name, v] : j.items()) {
-            s.evaluator.states()[name] = {v.value("armed", true), v.value("fired_at_ms", 0LL)};
-          }
-        }
-      }
+      NS_RETURN_IF_ERROR(LoadTriggerStates(*conn, s.evaluator));
       s.trigger_states_loaded = true;
     }
     const auto before = s.evaluator.states();
@@ -796,7 +802,12 @@ Result<ScalingStatus> Database::Impl::GetScalingStatus() {
       PhaseFor(st.metrics.node_count, st.metrics.storage_size_bytes, st.metrics.concurrent_users);
   st.config = s.config;
   st.manager_running = s.running;
+  NS_ASSIGN_OR_RETURN(ReaderLease conn, AcquireReader());
   std::lock_guard lock(s.mu);
+  if (!s.trigger_states_loaded) {
+    NS_RETURN_IF_ERROR(LoadTriggerStates(*conn, s.evaluator));
+    s.trigger_states_loaded = true;
+  }
   st.memory = s.tier_applied ? s.tier : MemoryConfigForNodeCount(st.metrics.node_count);
   st.memory_tier_applied = s.tier_applied;
   st.background_threads = static_cast<int64_t>(s.pool.target_threads());

@@ -399,7 +399,12 @@ TEST_F(ScalingTest, HistoryAndTriggerStateSurviveReopen) {
   EXPECT_GT(h->time_ms, 0);
   EXPECT_FALSE(h->metrics_json.empty());
   EXPECT_GE(h->duration_ms, 0);
-  // The trigger remembers it fired: no second OptimizeIndexing.
+  // The trigger remembers it fired: status says so, and no second
+  // OptimizeIndexing.
+  ASSERT_OK_AND_ASSIGN(ScalingStatus st, db_->GetScalingStatus());
+  bool disarmed = false;
+  for (const auto& t : st.triggers) disarmed |= t.name == "optimize_indexing" && !t.armed;
+  EXPECT_TRUE(disarmed);
   ASSERT_OK_AND_ASSIGN(std::vector<ScalingEvent> again, db_->RunScalingCheck());
   EXPECT_EQ(Find(again, OptimizationAction::kOptimizeIndexing), nullptr);
 }
