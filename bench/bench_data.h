@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -10,6 +11,11 @@
 #include <vector>
 
 namespace nodespace::bench {
+
+// Milliseconds between two steady-clock instants.
+inline double Ms(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
 
 // Latencies of one kind of operation, in milliseconds.
 struct Latencies {

@@ -51,11 +51,8 @@ using nodespace::Query;
 using nodespace::QueryBuilder;
 using Clock = std::chrono::steady_clock;
 
-double Ms(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
 using nodespace::bench::Latencies;
+using nodespace::bench::Ms;
 using nodespace::bench::ReadBinary;
 using nodespace::bench::ReadJsonl;
 

@@ -127,7 +127,7 @@ TEST_F(ScalingTest, MetricsCoverEveryField) {
   EXPECT_EQ(m.window_queries, 7);
   EXPECT_EQ(m.window_vector_queries, 1);
   EXPECT_GT(m.avg_query_latency_ms, 0);
-  EXPECT_GE(m.p95_query_latency_ms, m.avg_query_latency_ms * 0.0);
+  EXPECT_GT(m.p95_query_latency_ms, 0);
   EXPECT_GT(m.avg_vector_latency_ms, 0);
   EXPECT_EQ(m.concurrent_users, 3);  // local, alice, bob
   EXPECT_GT(m.queries_per_second, 0);
@@ -135,7 +135,7 @@ TEST_F(ScalingTest, MetricsCoverEveryField) {
   // Repeating a query hits the cache (on by default).
   EXPECT_GE(m.query_cache_hit_rate, 3.0 / 6.0);
   EXPECT_GT(m.sample_cost_us, 0);
-  EXPECT_GT(m.sampled_at_ms, first.sampled_at_ms - 1);
+  EXPECT_GE(m.sampled_at_ms, first.sampled_at_ms);
 }
 
 TEST_F(ScalingTest, LatencyTriggerEnablesTheQueryCacheOnceAndCacheHitsAppear) {
