@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "db/vector_store.h"
+#include "db/vector_index_store.h"
 #include "embed/lsa_embedder.h"
 #include "model/schema.h"
 #include "nodespace/database.h"
@@ -200,7 +200,7 @@ class Database::Impl {
   std::vector<std::unique_ptr<storage::Connection>> idle_readers_;  // guarded by reader_mu_
 
   // Derived from the nodes table; declared after options_, which it reads.
-  std::unique_ptr<VectorStore> vectors_;
+  std::unique_ptr<VectorIndexStore> vectors_;
   std::mutex embedder_mu_;
   std::shared_ptr<embed::Embedder> embedder_;  // guarded by embedder_mu_; loaded lazily
   std::string embedder_model_;                 // guarded by embedder_mu_: what embedder_ is

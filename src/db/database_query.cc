@@ -49,7 +49,6 @@ Result<QueryResult> Database::Impl::RunQuery(const nodespace::Query& query) {
     ~EndRead() { (void)c.Exec("COMMIT"); }
   } end_read{*conn};
   NS_ASSIGN_OR_RETURN(int64_t seq, conn->QueryInt("SELECT ifnull(max(seq), 0) FROM changes"));
-  if (!query_vector.empty()) NS_RETURN_IF_ERROR(vectors_->Sync(*conn));
 
   auto resolve = [this, &conn](const std::string& path) -> Result<std::string> {
     auto id = ResolveCollection(*conn, path, nullptr);

@@ -57,7 +57,7 @@ json TuningJson(const VectorTuning& t) {
 }
 
 json VectorInfoJson(const VectorIndexInfo& info) {
-  return json{{"kind", VectorStore::VectorIndexKindName(info.kind)},
+  return json{{"kind", VectorIndexStore::VectorIndexKindName(info.kind)},
               {"vectors", info.size},
               {"deleted", info.deleted},
               {"memory_bytes", info.memory_bytes},

@@ -99,12 +99,13 @@ Result<VectorSearchResult> Database::Impl::SearchVector(const VectorSearchOption
     ~EndRead() { (void)c.Exec("COMMIT"); }
   } end_read{*conn};
 
-  NS_RETURN_IF_ERROR(vectors_->Sync(*conn));
-  VectorStore::Query q;
+  VectorQuery q;
   q.vector = query;
   q.k = options.k;
   q.ef = options.ef;
   q.exact = options.exact;
+  if (options.filter.created_from) q.created_min = *options.filter.created_from;
+  if (options.filter.created_before) q.created_max = *options.filter.created_before - 1;
   std::vector<int64_t> allowed;
   VectorSearchResult out;
   if (!options.filter.empty()) {
@@ -112,7 +113,7 @@ Result<VectorSearchResult> Database::Impl::SearchVector(const VectorSearchOption
     q.allowed = &allowed;
     out.allowed_count = static_cast<int64_t>(allowed.size());
   }
-  NS_ASSIGN_OR_RETURN(VectorStore::Answer answer, vectors_->Search(q));
+  NS_ASSIGN_OR_RETURN(VectorAnswer answer, vectors_->Search(*conn, q));
   out.plan = answer.plan;
   out.index_size = answer.index_size;
   out.distances_computed = answer.result.stats.distances_computed;

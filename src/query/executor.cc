@@ -510,7 +510,7 @@ Result<std::vector<Ranked>> QueryRun::VectorCandidates(size_t depth) {
   const auto start = Clock::now();
   std::vector<Ranked> out;
   if (!ctx_.vectors) return out;
-  VectorStore::Query vq;
+  VectorQuery vq;
   vq.vector = qvec_;
   vq.ef = q_.ef;
   std::string detail;
@@ -521,7 +521,7 @@ Result<std::vector<Ranked>> QueryRun::VectorCandidates(size_t depth) {
     // filter_first scores every allowed vector; hybrid lets the index walk
     // its graph and skip what the filter rejects.
     vq.exact = strategy_ == QueryStrategy::kFilterFirst;
-    NS_ASSIGN_OR_RETURN(VectorStore::Answer answer, ctx_.vectors->Search(vq));
+    NS_ASSIGN_OR_RETURN(VectorAnswer answer, ctx_.vectors->Search(ctx_.conn, vq));
     for (const vector::Neighbor& n : answer.result.neighbors) {
       out.push_back({n.label, static_cast<double>(n.distance)});
     }
@@ -538,7 +538,7 @@ Result<std::vector<Ranked>> QueryRun::VectorCandidates(size_t depth) {
     while (true) {
       vq.k = k;
       vq.ef = std::max(q_.ef ? q_.ef : ctx_.default_ef, k);
-      NS_ASSIGN_OR_RETURN(VectorStore::Answer answer, ctx_.vectors->Search(vq));
+      NS_ASSIGN_OR_RETURN(VectorAnswer answer, ctx_.vectors->Search(ctx_.conn, vq));
       std::vector<int64_t> rows;
       for (const vector::Neighbor& n : answer.result.neighbors) rows.push_back(n.label);
       std::unordered_set<int64_t> passing;

@@ -24,7 +24,7 @@ namespace nodespace::query {
 
 struct ExecutionContext {
   storage::Connection& conn;             // inside a read transaction
-  const VectorStore* vectors = nullptr;  // synced to conn's snapshot; null without a vector
+  VectorStore* vectors = nullptr;  // null without a query vector
   Statistics& stats;
   CollectionResolver resolve;
   size_t default_ef = 128;

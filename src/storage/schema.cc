@@ -94,6 +94,21 @@ CREATE TABLE scaling_events(
   duration_ms REAL NOT NULL DEFAULT 0
 );
 )sql",
+    // 4 -> 5: partitions (docs/PARTITIONS.md). A node's partition is its
+    // root's (0: not partitioned); the index serves per-partition vector
+    // builds and the created_at bounds that time filters prune by. Adding a
+    // column with a constant default rewrites no row.
+    R"sql(
+ALTER TABLE nodes ADD COLUMN partition_id INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX nodes_by_partition ON nodes(partition_id, created_at);
+CREATE TABLE partitions(
+  id             INTEGER PRIMARY KEY,
+  opened_ms      INTEGER NOT NULL,
+  tier           TEXT NOT NULL DEFAULT 'hot',
+  last_access_ms INTEGER NOT NULL DEFAULT 0,
+  tier_since_ms  INTEGER NOT NULL DEFAULT 0
+);
+)sql",
 };
 static_assert(sizeof(kMigrationSteps) / sizeof(kMigrationSteps[0]) == kSchemaVersion);
 

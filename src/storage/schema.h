@@ -7,7 +7,7 @@
 
 namespace nodespace::storage {
 
-inline constexpr int kSchemaVersion = 4;
+inline constexpr int kSchemaVersion = 5;
 
 // Brings a database to kSchemaVersion: creates it when empty, runs each
 // missing migration step in one transaction, and refuses (NotSupported) a

@@ -1,8 +1,8 @@
-// VectorStore's two index kinds (flat, hnsw) and its run-time maintenance:
+// VectorIndexStore's two index kinds (flat, hnsw) and its run-time maintenance:
 // switching kinds, tuning, reclaiming tombstones, releasing memory and
 // forgetting state. Databases are written through the public API; the store
 // is then driven directly over a connection, as the scaling manager will.
-#include "db/vector_store.h"
+#include "db/vector_index_store.h"
 
 #include <gtest/gtest.h>
 
@@ -76,7 +76,7 @@ class VectorStoreTest : public ::testing::Test {
     auto conn = storage::Connection::Open(dir_.Sub("nodespace.db"), false, false);
     ASSERT_TRUE(conn.ok()) << conn.status().ToString();
     conn_ = std::move(*conn);
-    store_ = std::make_unique<VectorStore>(dir_.path(), options_);
+    store_ = std::make_unique<VectorIndexStore>(dir_.path(), options_);
     ASSERT_OK(store_->Sync(*conn_));
   }
 
@@ -89,7 +89,7 @@ class VectorStoreTest : public ::testing::Test {
   std::vector<std::string> Nearest(const std::vector<float>& q, size_t k = 10, bool exact = false,
                                    std::string* plan = nullptr,
                                    const std::vector<int64_t>* allowed = nullptr) {
-    VectorStore::Query query;
+    VectorIndexStore::Query query;
     query.vector = q;
     query.k = k;
     query.exact = exact;
@@ -139,7 +139,7 @@ class VectorStoreTest : public ::testing::Test {
   std::vector<std::string> log_;
   std::vector<std::vector<float>> vectors_;
   std::unique_ptr<storage::Connection> conn_;
-  std::unique_ptr<VectorStore> store_;
+  std::unique_ptr<VectorIndexStore> store_;
 };
 
 TEST_F(VectorStoreTest, NewDatabaseWithScalingIsSearchedExactlyWithoutAFile) {
@@ -181,8 +181,8 @@ TEST_F(VectorStoreTest, NewDatabaseWithScalingIsSearchedExactlyWithoutAFile) {
   ASSERT_OK_AND_ASSIGN(int64_t reclaimed, store_->ReclaimTombstones(0));
   EXPECT_EQ(reclaimed, 0);
   EXPECT_EQ(store_->Info().kind, VectorIndexKind::kFlat);
-  EXPECT_EQ(VectorStore::VectorIndexKindName(VectorIndexKind::kFlat), "flat");
-  EXPECT_EQ(VectorStore::VectorIndexKindName(VectorIndexKind::kHnsw), "hnsw");
+  EXPECT_EQ(VectorIndexStore::VectorIndexKindName(VectorIndexKind::kFlat), "flat");
+  EXPECT_EQ(VectorIndexStore::VectorIndexKindName(VectorIndexKind::kHnsw), "hnsw");
 }
 
 TEST_F(VectorStoreTest, WithoutScalingOrWithAGraphFileTheKindIsHnsw) {
@@ -565,7 +565,7 @@ TEST_F(VectorStoreTest, FirstVectorsArriveAfterTheStoreOpened) {
     ASSERT_TRUE((*db)->Create(root).ok());
     auto conn = storage::Connection::Open(dir.Sub("nodespace.db"), false, false);
     ASSERT_TRUE(conn.ok());
-    VectorStore store(dir.path(), options_);
+    VectorIndexStore store(dir.path(), options_);
     ASSERT_OK(store.Sync(**conn));
     EXPECT_EQ(store.Info().size, 0);
     NewNode n;
@@ -576,10 +576,10 @@ TEST_F(VectorStoreTest, FirstVectorsArriveAfterTheStoreOpened) {
     ASSERT_OK(store.Sync(**conn));
     EXPECT_EQ(store.Info().kind, scaling ? VectorIndexKind::kFlat : VectorIndexKind::kHnsw);
     EXPECT_EQ(store.Info().size, 1);
-    VectorStore::Query q;
+    VectorIndexStore::Query q;
     const std::vector<float> v{1, 2, 3};
     q.vector = v;
-    ASSERT_OK_AND_ASSIGN(VectorStore::Answer answer, store.Search(q));
+    ASSERT_OK_AND_ASSIGN(VectorIndexStore::Answer answer, store.Search(q));
     ASSERT_EQ(answer.result.neighbors.size(), 1u);
     EXPECT_EQ(answer.plan, "exact");
   }

@@ -1,4 +1,4 @@
-#include "db/vector_store.h"
+#include "db/vector_index_store.h"
 
 #include <algorithm>
 #include <chrono>
@@ -176,19 +176,19 @@ VectorTuning TunedParametersFor(int64_t vector_count) {
   return t;
 }
 
-std::string_view VectorStore::VectorIndexKindName(VectorIndexKind kind) {
+std::string_view VectorIndexStore::VectorIndexKindName(VectorIndexKind kind) {
   return kind == VectorIndexKind::kFlat ? "flat" : "hnsw";
 }
 
-VectorStore::VectorStore(std::string dir, const Options& options)
-    : path_(std::move(dir) + "/vectors.idx"), options_(options) {
+VectorIndexStore::VectorIndexStore(std::string dir, const Options& options, int64_t partition)
+    : path_(std::move(dir) + "/vectors.idx"), options_(options), partition_(partition) {
   // What the first Sync decides when meta names no kind (see ReadSettings);
   // only Info() before that Sync sees this guess.
   kind_ = Env::Default()->FileExists(path_) || !options_.scaling.enabled ? VectorIndexKind::kHnsw
                                                                          : VectorIndexKind::kFlat;
 }
 
-VectorStore::~VectorStore() {
+VectorIndexStore::~VectorIndexStore() {
   std::unique_lock lock(mu_);
   if (!opened_ || kind_ != VectorIndexKind::kHnsw) return;
   // Rewriting a large file for a handful of changes would make every short
@@ -201,7 +201,7 @@ VectorStore::~VectorStore() {
   }
 }
 
-void VectorStore::Log(const std::string& line) const {
+void VectorIndexStore::Log(const std::string& line) const {
   if (options_.info_log) {
     options_.info_log(line);
   } else {
@@ -209,11 +209,14 @@ void VectorStore::Log(const std::string& line) const {
   }
 }
 
-Result<VectorStore::Settings> VectorStore::ReadSettings(Connection& conn) const {
+Result<VectorIndexStore::Settings> VectorIndexStore::ReadSettings(Connection& conn) const {
   NS_ASSIGN_OR_RETURN(std::optional<std::string> dim, storage::ReadMeta(conn, "embedding_dim"));
   NS_ASSIGN_OR_RETURN(std::optional<std::string> metric, storage::ReadMeta(conn, "vector_metric"));
   NS_ASSIGN_OR_RETURN(std::optional<std::string> kind, storage::ReadMeta(conn, kKindKey));
-  NS_ASSIGN_OR_RETURN(std::optional<std::string> tuning, storage::ReadMeta(conn, kTuningKey));
+  NS_ASSIGN_OR_RETURN(std::optional<std::string> tuning, storage::ReadMeta(conn, TuningKey()));
+  if (!tuning && partition_ != 0) {
+    NS_ASSIGN_OR_RETURN(tuning, storage::ReadMeta(conn, kTuningKey));
+  }
   Settings s;
   vector::HnswOptions& o = s.hnsw;
   o.dim = dim ? std::stoul(*dim) : 0;
@@ -259,7 +262,7 @@ Result<VectorStore::Settings> VectorStore::ReadSettings(Connection& conn) const 
   return s;
 }
 
-Result<VectorStore::Built> VectorStore::Build(Connection& conn, VectorIndexKind kind) const {
+Result<VectorIndexStore::Built> VectorIndexStore::Build(Connection& conn, VectorIndexKind kind) const {
   const auto start = Clock::now();
   ReadSnapshot snapshot(conn);
   NS_RETURN_IF_ERROR(snapshot.Begin());
@@ -271,15 +274,18 @@ Result<VectorStore::Built> VectorStore::Build(Connection& conn, VectorIndexKind 
   if (o.dim == 0) return b;  // no vector stored yet: nothing to build
   if (kind == VectorIndexKind::kHnsw) {
     NS_ASSIGN_OR_RETURN(b.hnsw, vector::HnswIndex::Create(o));
-    NS_ASSIGN_OR_RETURN(int64_t count, conn.QueryInt("SELECT count(*) FROM nodes WHERE lifecycle = "
-                                                     "0 AND embedding IS NOT NULL"));
+    NS_ASSIGN_OR_RETURN(int64_t count,
+                        conn.QueryInt("SELECT count(*) FROM nodes WHERE lifecycle = 0 AND "
+                                      "embedding IS NOT NULL" +
+                                      PartitionCondition()));
     b.hnsw->Reserve(static_cast<size_t>(count));
   } else {
     b.flat = std::make_unique<vector::FlatIndex>(o.dim, o.metric);
   }
   NS_ASSIGN_OR_RETURN(Statement * stmt,
                       conn.Prepare("SELECT rowid, embedding FROM nodes WHERE lifecycle = 0 AND "
-                                   "embedding IS NOT NULL ORDER BY rowid"));
+                                   "embedding IS NOT NULL" +
+                                   PartitionCondition() + " ORDER BY rowid"));
   ScopedStatement s(*stmt);
   while (true) {
     NS_ASSIGN_OR_RETURN(bool row, s->Step());
@@ -297,7 +303,7 @@ Result<VectorStore::Built> VectorStore::Build(Connection& conn, VectorIndexKind 
   return b;
 }
 
-Status VectorStore::Install(Connection& conn, Built built) {
+Status VectorIndexStore::Install(Connection& conn, Built built) {
   // The index being replaced may have caught up past the snapshot the new
   // one was built from (searches went on during the build).
   const int64_t reached = opened_ ? applied_seq_ : 0;
@@ -323,7 +329,7 @@ Status VectorStore::Install(Connection& conn, Built built) {
   return Status::OK();
 }
 
-Status VectorStore::Sync(Connection& conn) {
+Status VectorIndexStore::Sync(Connection& conn) {
   NS_ASSIGN_OR_RETURN(int64_t last, LastSeq(conn));
   {
     std::shared_lock lock(mu_);
@@ -356,7 +362,7 @@ Status VectorStore::Sync(Connection& conn) {
   return Status::OK();
 }
 
-Status VectorStore::OpenLocked(Connection& conn) {
+Status VectorIndexStore::OpenLocked(Connection& conn) {
   NS_ASSIGN_OR_RETURN(Settings settings, ReadSettings(conn));
   index_.reset();
   flat_.reset();
@@ -375,7 +381,7 @@ Status VectorStore::OpenLocked(Connection& conn) {
   return Install(conn, std::move(built));
 }
 
-Status VectorStore::OpenOrRebuildGraph(Connection& conn, const Settings& settings) {
+Status VectorIndexStore::OpenOrRebuildGraph(Connection& conn, const Settings& settings) {
   const vector::HnswOptions& want = settings.hnsw;
   Env& env = *Env::Default();
   if (!env.FileExists(path_)) {
@@ -434,7 +440,7 @@ Status VectorStore::OpenOrRebuildGraph(Connection& conn, const Settings& setting
   return Status::OK();
 }
 
-Status VectorStore::Rebuild(Connection& conn, const std::string& why) {
+Status VectorIndexStore::Rebuild(Connection& conn, const std::string& why) {
   Log(why);
   NS_ASSIGN_OR_RETURN(Built built, Build(conn, kind_));
   const size_t count = built.hnsw ? built.hnsw->size() : built.flat ? built.flat->size() : 0;
@@ -447,7 +453,7 @@ Status VectorStore::Rebuild(Connection& conn, const std::string& why) {
   return Status::OK();
 }
 
-Status VectorStore::CatchUp(Connection& conn, int64_t to_seq) {
+Status VectorIndexStore::CatchUp(Connection& conn, int64_t to_seq) {
   std::set<int64_t> removed_rows;
   std::vector<std::string> touched;
   std::unordered_set<std::string> seen;
@@ -493,12 +499,14 @@ Status VectorStore::CatchUp(Connection& conn, int64_t to_seq) {
     for (int64_t row : removed_rows) {
       if (contains(row)) NS_RETURN_IF_ERROR(remove(row));
     }
-    NS_ASSIGN_OR_RETURN(
-        Statement * stmt,
-        conn.Prepare("SELECT rowid, lifecycle, embedding FROM nodes WHERE id = ?1"));
+    // A node of another partition (moved out, or never ours) reads as
+    // having no vector here; its embedding is not even loaded.
+    NS_ASSIGN_OR_RETURN(Statement * stmt,
+                        conn.Prepare("SELECT rowid, lifecycle, CASE WHEN ?2 = 0 OR partition_id = "
+                                     "?2 THEN embedding END FROM nodes WHERE id = ?1"));
     for (const std::string& id : touched) {
       ScopedStatement s(*stmt);
-      s->Bind(1, id);
+      s->Bind(1, id).Bind(2, partition_);
       NS_ASSIGN_OR_RETURN(bool row, s->Step());
       if (!row) continue;  // deleted: handled above
       const int64_t rowid = s->ColumnInt(0);
@@ -514,7 +522,7 @@ Status VectorStore::CatchUp(Connection& conn, int64_t to_seq) {
   return Status::OK();
 }
 
-Status VectorStore::Verify() {
+Status VectorIndexStore::Verify() {
   std::unique_lock lock(mu_);
   Env& env = *Env::Default();
   if (!env.FileExists(path_)) return Status::OK();
@@ -528,7 +536,7 @@ Status VectorStore::Verify() {
   return Status::OK();
 }
 
-Status VectorStore::SaveLocked() {
+Status VectorIndexStore::SaveLocked() {
   if (kind_ != VectorIndexKind::kHnsw) return Status::OK();  // a flat store has no file
   if (applied_seq_ == saved_seq_ || options_.read_only) return Status::OK();
   Env& env = *Env::Default();
@@ -542,7 +550,21 @@ Status VectorStore::SaveLocked() {
   return Status::OK();
 }
 
-Result<VectorStore::Answer> VectorStore::Search(const Query& q) const {
+std::string VectorIndexStore::PartitionCondition() const {
+  return partition_ == 0 ? std::string() : " AND partition_id = " + std::to_string(partition_);
+}
+
+std::string VectorIndexStore::TuningKey() const {
+  return partition_ == 0 ? std::string(kTuningKey)
+                         : std::string(kTuningKey) + ":p" + std::to_string(partition_);
+}
+
+Result<VectorAnswer> VectorIndexStore::Search(Connection& conn, const VectorQuery& query) {
+  NS_RETURN_IF_ERROR(Sync(conn));
+  return Search(query);
+}
+
+Result<VectorIndexStore::Answer> VectorIndexStore::Search(const Query& q) const {
   std::shared_lock lock(mu_);
   Answer out;
   if (!index_ && !flat_) {
@@ -594,7 +616,7 @@ Result<VectorStore::Answer> VectorStore::Search(const Query& q) const {
 
 // ---- maintenance ------------------------------------------------------------
 
-Status VectorStore::BuildAndInstall(Connection& conn, VectorIndexKind kind,
+Status VectorIndexStore::BuildAndInstall(Connection& conn, VectorIndexKind kind,
                                     const std::string& what) {
   // Built outside mu_: searches keep using the current index meanwhile.
   NS_ASSIGN_OR_RETURN(Built built, Build(conn, kind));
@@ -611,7 +633,7 @@ Status VectorStore::BuildAndInstall(Connection& conn, VectorIndexKind kind,
   return Status::OK();
 }
 
-Status VectorStore::UseIndexKind(Connection& conn, VectorIndexKind kind) {
+Status VectorIndexStore::UseIndexKind(Connection& conn, VectorIndexKind kind) {
   if (options_.read_only) return Status::NotSupported("database is open read-only");
   std::lock_guard maintenance(maintenance_mu_);
   NS_RETURN_IF_ERROR(CheckIdle(conn, "changing the vector index kind"));
@@ -621,12 +643,12 @@ Status VectorStore::UseIndexKind(Connection& conn, VectorIndexKind kind) {
   return BuildAndInstall(conn, kind, "built");
 }
 
-Status VectorStore::Retune(Connection& conn, const VectorTuning& tuning) {
+Status VectorIndexStore::Retune(Connection& conn, const VectorTuning& tuning) {
   if (options_.read_only) return Status::NotSupported("database is open read-only");
   NS_RETURN_IF_ERROR(CheckTuning(tuning));
   std::lock_guard maintenance(maintenance_mu_);
   NS_RETURN_IF_ERROR(CheckIdle(conn, "retuning the vector index"));
-  NS_RETURN_IF_ERROR(PutMeta(conn, kTuningKey, TuningToJson(tuning)));
+  NS_RETURN_IF_ERROR(PutMeta(conn, TuningKey(), TuningToJson(tuning)));
   // The kind on disk decides (it is what the next open would build).
   NS_ASSIGN_OR_RETURN(Settings settings, ReadSettings(conn));
   if (settings.kind == VectorIndexKind::kHnsw) {
@@ -641,7 +663,7 @@ Status VectorStore::Retune(Connection& conn, const VectorTuning& tuning) {
   return Status::OK();
 }
 
-Result<int64_t> VectorStore::ReclaimTombstones(double min_fraction) {
+Result<int64_t> VectorIndexStore::ReclaimTombstones(double min_fraction) {
   std::unique_lock lock(mu_);
   if (!opened_ || kind_ != VectorIndexKind::kHnsw || !index_) return int64_t{0};
   const auto slots = static_cast<int64_t>(index_->slot_count());
@@ -660,7 +682,7 @@ Result<int64_t> VectorStore::ReclaimTombstones(double min_fraction) {
   return reclaimed;
 }
 
-Status VectorStore::ReleaseMemory() {
+Status VectorIndexStore::ReleaseMemory() {
   std::unique_lock lock(mu_);
   if (!opened_ || kind_ != VectorIndexKind::kHnsw || !index_ || index_->is_mapped()) {
     return Status::OK();
@@ -693,7 +715,7 @@ Status VectorStore::ReleaseMemory() {
   return Status::OK();
 }
 
-void VectorStore::ForgetLocked() {
+void VectorIndexStore::ForgetLocked() {
   index_.reset();
   flat_.reset();
   applied_seq_ = saved_seq_ = 0;
@@ -703,14 +725,14 @@ void VectorStore::ForgetLocked() {
                                                                          : VectorIndexKind::kFlat;
 }
 
-void VectorStore::Invalidate() {
+void VectorIndexStore::Invalidate() {
   // Waits for a build in progress: what it read predates the restore.
   std::lock_guard maintenance(maintenance_mu_);
   std::unique_lock lock(mu_);
   ForgetLocked();
 }
 
-VectorIndexInfo VectorStore::Info() const {
+VectorIndexInfo VectorIndexStore::Info() const {
   std::shared_lock lock(mu_);
   VectorIndexInfo info;
   info.kind = kind_;
