@@ -18,6 +18,7 @@
 #include "nodespace/change.h"
 #include "nodespace/node.h"
 #include "nodespace/options.h"
+#include "nodespace/partitions.h"
 #include "nodespace/query.h"
 #include "nodespace/scaling.h"
 #include "nodespace/search.h"
@@ -223,6 +224,14 @@ class Database {
   // Migrates to `target` following the strategy's sequence (backup, migrate,
   // validate, update config); rolls back by itself when validation fails.
   Result<ScalingEvent> MigratePhase(ScalingPhase target);
+
+  // ---- partitions and tiers (include/nodespace/partitions.h) ----
+  // Layout, sizes, tiers and what each partition holds in memory.
+  Result<PartitioningStatus> GetPartitioningStatus() const;
+  // Compacts partition `id`'s vector index on its own (drops every
+  // tombstone). Returns the slots reclaimed. NotFound for an unknown id;
+  // NotSupported when the database is not partitioned.
+  Result<int64_t> CompactPartition(int64_t id);
 
   class Impl;
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "nodespace/partitions.h"
 #include "nodespace/query.h"
 #include "nodespace/scaling.h"
 
@@ -80,6 +81,13 @@ struct Options {
 
   // ---- automatic scaling (include/nodespace/scaling.h) ----
   ScalingOptions scaling;
+  // How EnablePartitioning splits and when partitions turn cold
+  // (include/nodespace/partitions.h).
+  PartitionOptions partitions;
+  // The `nodespace` executable the engine starts as its vector service
+  // (DedicatedVectorDB). Empty: `nodespace` beside the running program, then
+  // $NODESPACE_BIN, then PATH.
+  std::string vector_service_binary;
 
   // Where the engine reports what it did on its own (an index rebuilt, a
   // corrupt file replaced). Null: one line on stderr.

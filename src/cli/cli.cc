@@ -10,6 +10,7 @@
 
 #include "cli/backup_command.h"
 #include "cli/markdown_command.h"
+#include "cli/partitions_command.h"
 #include "cli/progress.h"
 #include "cli/query_command.h"
 #include "cli/scaling_command.h"
@@ -189,6 +190,8 @@ int Session::Run(const std::vector<std::string>& args) {
   auto* backup = AddBackupCommand(app, backup_args);
   RestoreBackupArgs restore_backup_args;
   auto* restore_backup = AddRestoreBackupCommand(app, restore_backup_args);
+  PartitionsArgs partitions_args;
+  auto* partitions_cmd = AddPartitionsCommand(app, partitions_args);
 
   std::vector<std::string> reversed(args.rbegin(), args.rend());
   try {
@@ -231,6 +234,10 @@ int Session::Run(const std::vector<std::string>& args) {
   if (restore_backup->parsed()) {
     CloseDatabase();  // the restore swaps the directory; never open it first
     return RunRestoreBackup(db_path, restore_backup_args, json, out_, err_);
+  }
+  if (partitions_cmd->parsed()) {
+    CloseDatabase();  // it opens the database with the options it was given
+    return RunPartitionsCommand(db_path, partitions_args, json, out_, err_);
   }
   const bool creates = init->parsed() || imp->parsed() || import_md->parsed();
   if (init->parsed()) {

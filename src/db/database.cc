@@ -51,7 +51,7 @@ Status Database::Impl::ConfigureConnection(storage::Connection& conn, bool write
 
 Status Database::Impl::Open() {
   NS_RETURN_IF_ERROR(vector::ParseMetric(options_.vector_metric).status());
-  vectors_ = std::make_unique<VectorIndexStore>(path_, options_);
+  vectors_ = std::make_unique<PartitionedVectorStore>(path_, options_);
   std::error_code ec;
   const bool dir_exists = fs::is_directory(path_, ec);
   if (fs::exists(path_, ec) && !dir_exists) {

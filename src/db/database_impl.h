@@ -10,10 +10,11 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
-#include "db/vector_index_store.h"
+#include "db/partitioned_vector_store.h"
 #include "embed/lsa_embedder.h"
 #include "model/schema.h"
 #include "nodespace/database.h"
@@ -81,6 +82,33 @@ class Database::Impl {
   // The caller resets derived state (vector index, caches) afterwards.
   Status RestoreInPlace(const std::string& backup_dir);
 
+  // ---- partitions and tiers (database_partitions.cc) ----
+  Result<PartitioningStatus> GetPartitioningStatus();
+  Result<int64_t> CompactPartition(int64_t id);
+  // What a split did (EnablePartitioning).
+  struct SplitReport {
+    bool already_active = false;
+    bool resumed = false;  // a split cut short earlier was finished
+    int64_t partitions = 0;
+    int64_t roots = 0;
+    int64_t rows_moved = 0;
+    int64_t batches = 0;
+    double plan_ms = 0, move_ms = 0, index_ms = 0;
+  };
+  // Plans the partitions (or resumes a split cut short), moves every node
+  // into its root's partition in batches while reads and writes go on,
+  // builds each partition's vector index, then declares the layout active.
+  Result<SplitReport> SplitIntoPartitions();
+  // Turns tiering on (meta `tiering`) with options_.partitions.cold_after_ms.
+  Status EnableTiering();
+  // Partitions idle past cold_after_ms turn cold (index compacted, graph
+  // quantized, unloaded); cold ones searched or written since turn hot.
+  // Returns one line per change. No-op unless tiering is on.
+  Result<std::vector<std::string>> RunTierPass();
+  // Unloads loaded partitions, least recently used first, until the
+  // process's resident memory is at most `budget_bytes`. Returns their ids.
+  Result<std::vector<int64_t>> UnloadPartitionsOverBudget(int64_t budget_bytes);
+
   // ---- automatic scaling (database_scaling.cc) ----
   // Starts the scaling manager when this process may run it (Open calls it).
   void StartScaling();
@@ -120,6 +148,9 @@ class Database::Impl {
     TimestampMs now;
     std::optional<std::map<std::string, schema::TypeSchema>> user_schemas;
     std::optional<int64_t> embedding_dim;  // 0: none stored yet
+    // Meta `partitioning`, read once per transaction ("" when absent).
+    std::optional<std::string> partitioning;
+    std::set<int64_t> touched_partitions;  // written into; touched at commit
   };
   // Runs `fn` inside one write transaction and commits.
   template <typename Fn>
@@ -157,6 +188,15 @@ class Database::Impl {
                       bool had_content);
   Status AppendChange(WriteContext& ctx, ChangeOp op, const std::string& node_id, int64_t version,
                       const std::string& payload);
+  // The partition a new node goes to: its parent's, or for a root the one
+  // the scheme picks (0 when the database is not partitioned).
+  Result<int64_t> PartitionForNewNode(WriteContext& ctx, const std::string& parent_id);
+  // After `id` moved under `new_parent`: moves its subtree into the new
+  // root's partition when that differs, in the same transaction.
+  Status RepartitionMovedSubtree(WriteContext& ctx, const std::string& id,
+                                 const std::string& new_parent);
+  // Lowers the node counts of the partitions temp.subtree's nodes are in.
+  Status UncountSubtree(WriteContext& ctx);
   Status CollectSubtree(storage::Connection& conn, const std::string& id);
   Result<std::string> ResolveCollection(storage::Connection& conn, const std::string& path,
                                         WriteContext* create_in);
@@ -200,7 +240,7 @@ class Database::Impl {
   std::vector<std::unique_ptr<storage::Connection>> idle_readers_;  // guarded by reader_mu_
 
   // Derived from the nodes table; declared after options_, which it reads.
-  std::unique_ptr<VectorIndexStore> vectors_;
+  std::unique_ptr<PartitionedVectorStore> vectors_;
   std::mutex embedder_mu_;
   std::shared_ptr<embed::Embedder> embedder_;  // guarded by embedder_mu_; loaded lazily
   std::string embedder_model_;                 // guarded by embedder_mu_: what embedder_ is
@@ -208,6 +248,11 @@ class Database::Impl {
 
   std::unique_ptr<query::QueryCache> query_cache_;
   query::Statistics query_stats_;
+
+  // One split at a time in this process (the partitioning and tiering
+  // actions may both start one); another process is kept out by the state
+  // in meta, read inside the write transaction that plans.
+  std::mutex split_mu_;
 
   // SQLite page cache per connection, KiB; the MemoryManager's tier sets it.
   std::atomic<int64_t> page_cache_kib_{0};

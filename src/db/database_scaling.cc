@@ -560,6 +560,11 @@ Result<Database::Impl::ActionOutcome> Database::Impl::PerformAction(Optimization
       }
       out.detail["sqlite_released_bytes"] = sqlite3_release_memory(INT_MAX);
       malloc_trim(0);
+      // Still over budget: partitions' indexes leave memory, least recently
+      // used first (the next search that needs one loads it again).
+      NS_ASSIGN_OR_RETURN(std::vector<int64_t> unloaded,
+                          UnloadPartitionsOverBudget(s.options.thresholds.memory_mb * kMiB));
+      out.detail["partitions_unloaded"] = unloaded;
       out.detail["query_cache_after"] = CacheJson(query_cache_->Stats());
       out.detail["rss_after_mb"] = scaling::ResidentBytes() / kMiB;
       return out;
@@ -612,13 +617,38 @@ Result<Database::Impl::ActionOutcome> Database::Impl::PerformAction(Optimization
       s.tier_applied = true;
       return out;
     }
-    case A::kEnablePartitioning:
-      return recommend(
-          "this build keeps one partition; partitioned storage is not implemented yet "
-          "(docs/SCALING.md)");
-    case A::kEnableTieredStorage:
-      return recommend(
-          "hot/cold tiers need partitions, which this build does not have yet (docs/SCALING.md)");
+    case A::kEnablePartitioning: {
+      out.detail["scheme"] = PartitionSchemeName(options_.partitions.scheme);
+      out.detail["target_nodes"] = options_.partitions.target_nodes;
+      if (dry_run) break;
+      NS_ASSIGN_OR_RETURN(SplitReport r, SplitIntoPartitions());
+      if (r.already_active) {
+        out.result = "skipped";
+        out.note = "the database is already partitioned";
+        return out;
+      }
+      out.detail["resumed"] = r.resumed;
+      out.detail["partitions"] = r.partitions;
+      out.detail["roots_assigned"] = r.roots;
+      out.detail["nodes_moved"] = r.rows_moved;
+      out.detail["batches"] = r.batches;
+      out.detail["plan_ms"] = r.plan_ms;
+      out.detail["move_ms"] = r.move_ms;
+      out.detail["index_ms"] = r.index_ms;
+      out.note = std::to_string(r.partitions) + " partitions" + (r.resumed ? ", resumed" : "");
+      return out;
+    }
+    case A::kEnableTieredStorage: {
+      out.detail["cold_after_ms"] = options_.partitions.cold_after_ms;
+      if (dry_run) break;
+      // Tiers are made of partitions: split first when there are none.
+      NS_ASSIGN_OR_RETURN(SplitReport r, SplitIntoPartitions());
+      if (!r.already_active) out.detail["partitions_created"] = r.partitions;
+      NS_RETURN_IF_ERROR(EnableTiering());
+      NS_ASSIGN_OR_RETURN(std::vector<std::string> lines, RunTierPass());
+      out.detail["tier_changes"] = lines;
+      return out;
+    }
     case A::kDedicatedVectorDB:
       return recommend(
           "vectors stay in the in-process index; the dedicated vector service is not "
@@ -777,6 +807,36 @@ Result<std::vector<ScalingEvent>> Database::Impl::RunScalingCheck() {
     }
   }
   NS_RETURN_IF_ERROR(first_error);
+
+  // A split cut short (a crash, a kill) resumes at the next check.
+  {
+    std::optional<std::string> layout;
+    {
+      NS_ASSIGN_OR_RETURN(ReaderLease conn, AcquireReader());
+      NS_ASSIGN_OR_RETURN(layout, storage::ReadMeta(*conn, "partitioning"));
+    }
+    if (layout && json::parse(*layout, nullptr, false).value("state", "") == "splitting") {
+      NS_ASSIGN_OR_RETURN(ScalingEvent e,
+                          RunAction(OptimizationAction::kEnablePartitioning, false,
+                                    "unfinished split", "a split that was cut short", m));
+      events.push_back(std::move(e));
+    }
+  }
+  // Partitions turn cold (and hot again) as they are used.
+  {
+    NS_ASSIGN_OR_RETURN(std::vector<std::string> lines, RunTierPass());
+    for (const std::string& line : lines) {
+      ScalingEvent e;
+      e.time_ms = ids::NowMs();
+      e.trigger = "partition idle time";
+      e.action = OptimizationAction::kEnableTieredStorage;
+      e.result = "applied";
+      e.message = line;
+      e.metrics_json = scaling::MetricsToJson(m).dump();
+      NS_RETURN_IF_ERROR(RecordEvent(e));
+      events.push_back(std::move(e));
+    }
+  }
 
   // 4. The phase for this size and concurrency.
   const ScalingPhase derived = PhaseFor(m.node_count, m.storage_size_bytes, m.concurrent_users);

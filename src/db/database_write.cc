@@ -60,8 +60,8 @@ bool DerivesTitle(const std::string& parent_id, const std::string& node_type) {
 
 const char* const kInsertNode =
     "INSERT INTO nodes(id, parent_id, order_key, node_type, content, title, properties, "
-    "lifecycle, version, created_at, modified_at, embedding) "
-    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+    "lifecycle, version, created_at, modified_at, embedding, partition_id) "
+    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
 
 }  // namespace
 
@@ -72,10 +72,11 @@ auto Database::Impl::WithWriteTxn(const WriteOptions& options, Fn&& fn)
   std::lock_guard lock(write_mu_);
   storage::Transaction txn(*writer_);
   NS_RETURN_IF_ERROR(txn.Begin());
-  WriteContext ctx{*writer_, options, ids::NowMs(), std::nullopt, std::nullopt};
+  WriteContext ctx{*writer_, options, ids::NowMs(), std::nullopt, std::nullopt, std::nullopt, {}};
   auto result = fn(ctx);
   if (!result.ok()) return result;  // txn rolls back
   NS_RETURN_IF_ERROR(txn.Commit());
+  for (int64_t partition : ctx.touched_partitions) vectors_->Touch(partition, ctx.now);
   return result;
 }
 
@@ -433,6 +434,7 @@ Result<Node> Database::Impl::CreateNode(WriteContext& ctx, const NewNode& in) {
   NS_ASSIGN_OR_RETURN(n.order_key, KeyForPosition(ctx, n.parent_id, in.position, ""));
   if (DerivesTitle(n.parent_id, n.node_type)) n.title = content::DeriveTitle(n.content);
 
+  NS_ASSIGN_OR_RETURN(const int64_t partition, PartitionForNewNode(ctx, n.parent_id));
   NS_ASSIGN_OR_RETURN(Statement * ins, ctx.conn.Prepare(kInsertNode));
   ins->Bind(1, n.id)
       .Bind(2, n.parent_id)
@@ -450,7 +452,15 @@ Result<Node> Database::Impl::CreateNode(WriteContext& ctx, const NewNode& in) {
   } else {
     ins->BindBlob(12, n.embedding.data(), n.embedding.size() * sizeof(float));
   }
+  ins->Bind(13, partition);
   NS_RETURN_IF_ERROR(ins->Run());
+  if (partition != 0) {
+    NS_ASSIGN_OR_RETURN(Statement * count,
+                        ctx.conn.Prepare("UPDATE partitions SET node_count = node_count + 1 "
+                                         "WHERE id = ?1"));
+    NS_RETURN_IF_ERROR(count->Bind(1, partition).Run());
+    ctx.touched_partitions.insert(partition);
+  }
   NS_RETURN_IF_ERROR(SyncMentions(ctx, n.id, n.content, /*had_content=*/false));
   NS_RETURN_IF_ERROR(AppendChange(ctx, ChangeOp::kCreate, n.id, n.version,
                                   CreatePayload(n.parent_id, n.order_key)));
@@ -564,6 +574,7 @@ Result<Node> Database::Impl::MoveNode(WriteContext& ctx, const std::string& id,
   nlohmann::json payload = {
       {"from_parent_id", old_parent}, {"parent_id", n.parent_id}, {"order_key", n.order_key}};
   NS_RETURN_IF_ERROR(AppendChange(ctx, ChangeOp::kMove, n.id, n.version, payload.dump()));
+  NS_RETURN_IF_ERROR(RepartitionMovedSubtree(ctx, n.id, n.parent_id));
   return n;
 }
 
@@ -599,6 +610,7 @@ Result<int64_t> Database::Impl::DeleteSubtree(WriteContext& ctx, const std::stri
                          .Bind(3, ctx.options.origin)
                          .Bind(4, id)
                          .Run());
+  NS_RETURN_IF_ERROR(UncountSubtree(ctx));
   NS_RETURN_IF_ERROR(ctx.conn.Exec(
       "DELETE FROM nodes WHERE id IN (SELECT id FROM temp.subtree); DELETE FROM temp.subtree;"));
   (void)root;

@@ -91,16 +91,13 @@ class PartitionedVectorStore : public VectorStore {
   Status DropWholeIndex();
 
  private:
-  struct Loaded {
-    std::unique_ptr<VectorIndexStore> store;
-  };
   struct Range {
     int64_t id = 0;
     std::optional<int64_t> min_created, max_created;  // unset: no node yet
   };
   Result<std::vector<Range>> ReadRanges(storage::Connection& conn);
-  // Loaded store of `id`, creating (not syncing) it; caller holds no lock.
-  std::shared_ptr<VectorIndexStore> StoreFor(int64_t id);
+  // Store of partition `id`, created (not synced) when not loaded.
+  Result<std::shared_ptr<VectorIndexStore>> StoreFor(int64_t id);
   std::vector<std::shared_ptr<VectorIndexStore>> LoadedStores() const;
 
   const std::string dir_;

@@ -262,7 +262,8 @@ Result<VectorIndexStore::Settings> VectorIndexStore::ReadSettings(Connection& co
   return s;
 }
 
-Result<VectorIndexStore::Built> VectorIndexStore::Build(Connection& conn, VectorIndexKind kind) const {
+Result<VectorIndexStore::Built> VectorIndexStore::Build(Connection& conn,
+                                                        VectorIndexKind kind) const {
   const auto start = Clock::now();
   ReadSnapshot snapshot(conn);
   NS_RETURN_IF_ERROR(snapshot.Begin());
@@ -564,12 +565,23 @@ Result<VectorAnswer> VectorIndexStore::Search(Connection& conn, const VectorQuer
   return Search(query);
 }
 
-Result<VectorIndexStore::Answer> VectorIndexStore::Search(const Query& q) const {
+Result<VectorIndexStore::Answer> VectorIndexStore::Search(const Query& query) const {
   std::shared_lock lock(mu_);
   Answer out;
   if (!index_ && !flat_) {
-    out.plan = q.allowed ? "exact_filtered" : "exact";
+    out.plan = query.allowed ? "exact_filtered" : "exact";
     return out;
+  }
+  // A partition's index holds only its own rows: the caller's allowed set
+  // spans every partition, and what it allows elsewhere must not make the
+  // filter look less selective here than it is.
+  Query q = query;
+  std::vector<int64_t> own_allowed;
+  if (partition_ != 0 && q.allowed != nullptr) {
+    for (int64_t row : *q.allowed) {
+      if (index_ ? index_->Contains(row) : flat_->Contains(row)) own_allowed.push_back(row);
+    }
+    q.allowed = &own_allowed;
   }
   const size_t dim = index_ ? index_->options().dim : flat_->dim();
   if (q.vector.size() != dim) {
@@ -617,7 +629,7 @@ Result<VectorIndexStore::Answer> VectorIndexStore::Search(const Query& q) const 
 // ---- maintenance ------------------------------------------------------------
 
 Status VectorIndexStore::BuildAndInstall(Connection& conn, VectorIndexKind kind,
-                                    const std::string& what) {
+                                         const std::string& what) {
   // Built outside mu_: searches keep using the current index meanwhile.
   NS_ASSIGN_OR_RETURN(Built built, Build(conn, kind));
   const size_t count = built.hnsw ? built.hnsw->size() : built.flat ? built.flat->size() : 0;

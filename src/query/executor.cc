@@ -513,6 +513,9 @@ Result<std::vector<Ranked>> QueryRun::VectorCandidates(size_t depth) {
   VectorQuery vq;
   vq.vector = qvec_;
   vq.ef = q_.ef;
+  const CreatedBounds bounds = CreatedAtBounds(q_.filter);
+  vq.created_min = bounds.min;
+  vq.created_max = bounds.max;
   std::string detail;
   if (has_filters_ && strategy_ != QueryStrategy::kVectorFirst) {
     NS_ASSIGN_OR_RETURN(const std::vector<int64_t>* allowed, AllowedRows(true));

@@ -295,4 +295,41 @@ void BindArgs(storage::Statement& stmt, const std::vector<QueryValue>& args, int
   }
 }
 
+CreatedBounds CreatedAtBounds(const Filter& filter) {
+  CreatedBounds out;
+  auto tighten = [&out](const Filter& f) {
+    if (f.kind != Filter::Kind::kCompare || f.field != "created_at" || f.values.size() != 1) return;
+    const auto* v = std::get_if<int64_t>(&f.values[0]);
+    if (v == nullptr) return;
+    auto lower = [&out](int64_t x) { out.min = out.min ? std::max(*out.min, x) : x; };
+    auto upper = [&out](int64_t x) { out.max = out.max ? std::min(*out.max, x) : x; };
+    switch (f.op) {
+      case Filter::Op::kEq:
+        lower(*v);
+        upper(*v);
+        break;
+      case Filter::Op::kGt:
+        lower(*v + 1);
+        break;
+      case Filter::Op::kGe:
+        lower(*v);
+        break;
+      case Filter::Op::kLt:
+        upper(*v - 1);
+        break;
+      case Filter::Op::kLe:
+        upper(*v);
+        break;
+      default:
+        break;
+    }
+  };
+  if (filter.kind == Filter::Kind::kAnd) {
+    for (const Filter& child : filter.children) tighten(child);
+  } else {
+    tighten(filter);
+  }
+  return out;
+}
+
 }  // namespace nodespace::query

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,14 @@ Result<SqlExpr> CompileFilter(const Filter& filter, const CollectionResolver& re
 
 // Whether the filter tree names `field` in a comparison anywhere.
 bool FilterMentionsField(const Filter& filter, const std::string& field);
+
+// Inclusive bounds on created_at that every row passing `filter` obeys (its
+// top-level AND of comparisons; OR and NOT give none). Values must be
+// normalised (milliseconds). Lets a partitioned vector search prune.
+struct CreatedBounds {
+  std::optional<int64_t> min, max;
+};
+CreatedBounds CreatedAtBounds(const Filter& filter);
 
 // Binds `args` starting at parameter `first`.
 void BindArgs(storage::Statement& stmt, const std::vector<QueryValue>& args, int first = 1);

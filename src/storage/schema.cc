@@ -104,6 +104,7 @@ CREATE INDEX nodes_by_partition ON nodes(partition_id, created_at);
 CREATE TABLE partitions(
   id             INTEGER PRIMARY KEY,
   opened_ms      INTEGER NOT NULL,
+  node_count     INTEGER NOT NULL DEFAULT 0,
   tier           TEXT NOT NULL DEFAULT 'hot',
   last_access_ms INTEGER NOT NULL DEFAULT 0,
   tier_since_ms  INTEGER NOT NULL DEFAULT 0
