@@ -53,6 +53,19 @@ struct PartitionInfo {
   bool index_int8 = false;  // the graph walks 8-bit codes (cold partitions)
 };
 
+// The dedicated vector service (DedicatedVectorDB), as this process sees it.
+struct VectorServiceInfo {
+  bool enabled = false;  // meta `vector_service`: the manager starts it at open
+  bool running = false;  // this process supervises a live service
+  bool healthy = false;  // it answered its last health check
+  int64_t pid = 0;
+  int port = 0;
+  int restarts = 0;
+  int64_t remote_searches = 0;  // answered by the service
+  int64_t fallbacks = 0;        // answered in-process while it was down
+  std::string last_error;
+};
+
 struct PartitioningStatus {
   // "none" (not partitioned), "splitting" (a split is under way or was cut
   // short: it resumes), "active".
@@ -63,6 +76,7 @@ struct PartitioningStatus {
   bool tiering = false;
   int64_t cold_after_ms = 0;
   std::vector<PartitionInfo> partitions;
+  VectorServiceInfo vector_service;
 };
 
 }  // namespace nodespace

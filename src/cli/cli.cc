@@ -15,6 +15,7 @@
 #include "cli/query_command.h"
 #include "cli/scaling_command.h"
 #include "cli/search_command.h"
+#include "cli/vector_service_command.h"
 #include "io/jsonl_export.h"
 #include "io/jsonl_import.h"
 #include "io/node_json.h"
@@ -192,6 +193,8 @@ int Session::Run(const std::vector<std::string>& args) {
   auto* restore_backup = AddRestoreBackupCommand(app, restore_backup_args);
   PartitionsArgs partitions_args;
   auto* partitions_cmd = AddPartitionsCommand(app, partitions_args);
+  VectorServiceArgs vector_service_args;
+  auto* vector_service = AddVectorServiceCommand(app, vector_service_args);
 
   std::vector<std::string> reversed(args.rbegin(), args.rend());
   try {
@@ -234,6 +237,10 @@ int Session::Run(const std::vector<std::string>& args) {
   if (restore_backup->parsed()) {
     CloseDatabase();  // the restore swaps the directory; never open it first
     return RunRestoreBackup(db_path, restore_backup_args, json, out_, err_);
+  }
+  if (vector_service->parsed()) {
+    CloseDatabase();  // the service reads with connections of its own
+    return RunVectorServiceCommand(db_path, vector_service_args, err_);
   }
   if (partitions_cmd->parsed()) {
     CloseDatabase();  // it opens the database with the options it was given

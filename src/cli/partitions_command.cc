@@ -30,6 +30,7 @@ CLI::App* AddPartitionsCommand(CLI::App& app, PartitionsArgs& args) {
 }
 
 void PrintPartitioningStatus(const PartitioningStatus& st, bool json, std::ostream& out) {
+  const VectorServiceInfo& vs = st.vector_service;
   if (json) {
     nlohmann::json parts = nlohmann::json::array();
     for (const PartitionInfo& p : st.partitions) {
@@ -52,12 +53,34 @@ void PrintPartitioningStatus(const PartitioningStatus& st, bool json, std::ostre
                            {"unassigned_nodes", st.unassigned_nodes},
                            {"tiering", st.tiering},
                            {"cold_after_ms", st.cold_after_ms},
-                           {"partitions", parts}})
+                           {"partitions", parts},
+                           {"vector_service",
+                            {{"enabled", vs.enabled},
+                             {"running", vs.running},
+                             {"healthy", vs.healthy},
+                             {"pid", vs.pid},
+                             {"port", vs.port},
+                             {"restarts", vs.restarts},
+                             {"remote_searches", vs.remote_searches},
+                             {"fallbacks", vs.fallbacks},
+                             {"last_error", vs.last_error}}}})
                .dump()
         << "\n";
     return;
   }
+  auto print_service = [&] {
+    out << "vector service: ";
+    if (vs.running) {
+      out << (vs.healthy ? "healthy" : "not answering") << ", pid " << vs.pid << ", port "
+          << vs.port << ", " << vs.restarts << " restarts";
+    } else {
+      out << (vs.enabled ? "enabled (started by a process that runs the scaling manager)"
+                         : "off (vector search in-process)");
+    }
+    out << "\n";
+  };
   if (st.state == "none") {
+    print_service();
     out << "not partitioned (`nodespace partitions split` or the scaling manager past its "
            "partitioning threshold)\n";
     return;
@@ -68,7 +91,9 @@ void PrintPartitioningStatus(const PartitioningStatus& st, bool json, std::ostre
     out << ", " << WithThousands(static_cast<uint64_t>(st.unassigned_nodes))
         << " nodes not yet moved";
   }
-  out << "\ntiers: ";
+  out << "\n";
+  print_service();
+  out << "tiers: ";
   if (st.tiering) {
     out << "on, cold after " << st.cold_after_ms / 1000 << " s untouched\n";
   } else {

@@ -26,6 +26,7 @@ Database::Impl::Impl(std::string path, Options options)
 
 Database::Impl::~Impl() {
   StopScaling();
+  StopVectorService();
   {
     std::lock_guard<std::mutex> lock(reader_mu_);
     idle_readers_.clear();
@@ -52,6 +53,9 @@ Status Database::Impl::ConfigureConnection(storage::Connection& conn, bool write
 Status Database::Impl::Open() {
   NS_RETURN_IF_ERROR(vector::ParseMetric(options_.vector_metric).status());
   vectors_ = std::make_unique<PartitionedVectorStore>(path_, options_);
+  search_vectors_ = std::make_unique<ServiceOrLocalVectorStore>(
+      *vectors_, [this] { return std::atomic_load(&vector_service_).get(); },
+      [this](const std::string& line) { Log(line); });
   std::error_code ec;
   const bool dir_exists = fs::is_directory(path_, ec);
   if (fs::exists(path_, ec) && !dir_exists) {

@@ -61,7 +61,7 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
 // (`NAME.tmp.PID`).
 bool IsCopiedFile(const std::string& name) {
   if (name.empty() || name[0] == '.' || name == kDbFileName) return false;
-  for (std::string_view suffix : {"-wal", "-shm", "-journal", ".lock", ".tmp"}) {
+  for (std::string_view suffix : {"-wal", "-shm", "-journal", ".lock", ".tmp", ".port"}) {
     if (EndsWith(name, suffix)) return false;
   }
   return name.find(".tmp.") == std::string::npos;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "db/partitioned_vector_store.h"
+#include "db/service_or_local_vector_store.h"
 #include "embed/lsa_embedder.h"
 #include "model/schema.h"
 #include "nodespace/database.h"
@@ -108,6 +109,16 @@ class Database::Impl {
   // Unloads loaded partitions, least recently used first, until the
   // process's resident memory is at most `budget_bytes`. Returns their ids.
   Result<std::vector<int64_t>> UnloadPartitionsOverBudget(int64_t budget_bytes);
+
+  // ---- the dedicated vector service (database_vector_service.cc) ----
+  // Starts and supervises `nodespace vector-service` for this database and
+  // routes searches to it; records meta `vector_service` so the manager
+  // starts it again at the next open. OK when already running.
+  Status StartVectorService();
+  void StopVectorService();
+  VectorServiceInfo VectorServiceState();
+  // Whether meta `vector_service` asks for the service.
+  Result<bool> VectorServiceEnabled();
 
   // ---- automatic scaling (database_scaling.cc) ----
   // Starts the scaling manager when this process may run it (Open calls it).
@@ -241,6 +252,10 @@ class Database::Impl {
 
   // Derived from the nodes table; declared after options_, which it reads.
   std::unique_ptr<PartitionedVectorStore> vectors_;
+  // Where searches go: the vector service while it is healthy, else vectors_.
+  std::unique_ptr<ServiceOrLocalVectorStore> search_vectors_;
+  std::mutex service_mu_;  // Start/Stop of the supervisor
+  std::shared_ptr<service::VectorServiceSupervisor> vector_service_;  // atomic access
   std::mutex embedder_mu_;
   std::shared_ptr<embed::Embedder> embedder_;  // guarded by embedder_mu_; loaded lazily
   std::string embedder_model_;                 // guarded by embedder_mu_: what embedder_ is

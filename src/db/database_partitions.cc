@@ -573,6 +573,7 @@ Result<PartitioningStatus> Database::Impl::GetPartitioningStatus() {
     out.tiering = true;
     out.cold_after_ms = j.is_object() ? j.value("cold_after_ms", int64_t{0}) : 0;
   }
+  out.vector_service = VectorServiceState();
   if (l.state == "none") return out;
   NS_ASSIGN_OR_RETURN(out.unassigned_nodes,
                       conn->QueryInt("SELECT count(*) FROM nodes WHERE partition_id = 0"));

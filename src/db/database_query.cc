@@ -55,8 +55,8 @@ Result<QueryResult> Database::Impl::RunQuery(const nodespace::Query& query) {
     if (!id.ok()) return id.status().WithContext("collection");
     return id;
   };
-  query::ExecutionContext ctx{*conn, query_vector.empty() ? nullptr : vectors_.get(), query_stats_,
-                              resolve};
+  query::ExecutionContext ctx{*conn, query_vector.empty() ? nullptr : search_vectors_.get(),
+                              query_stats_, resolve};
   ctx.default_ef = options_.hnsw_ef_search;
   ctx.exact_search_max = options_.exact_search_max_vectors;
   ctx.change_seq = seq;

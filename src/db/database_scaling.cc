@@ -190,6 +190,13 @@ void Database::Impl::StartScaling() {
   if (options_.scaling.interval_ms <= 0) return;
   s.thread = std::thread([this] {
     ScalingState& st = *scaling_;
+    // A database that moved its vectors to the service gets it back in
+    // every long-running process that manages it.
+    Result<bool> service = VectorServiceEnabled();
+    if (service.ok() && *service) {
+      Status started = StartVectorService();
+      if (!started.ok()) Log("vector service not started: " + started.message());
+    }
     // The first check waits one interval: a short-lived process (one CLI
     // command) should not pay for a full sample on its way out.
     while (true) {
@@ -649,10 +656,21 @@ Result<Database::Impl::ActionOutcome> Database::Impl::PerformAction(Optimization
       out.detail["tier_changes"] = lines;
       return out;
     }
-    case A::kDedicatedVectorDB:
-      return recommend(
-          "vectors stay in the in-process index; the dedicated vector service is not "
-          "implemented yet (docs/SCALING.md)");
+    case A::kDedicatedVectorDB: {
+      if (std::atomic_load(&vector_service_)) {
+        out.result = "skipped";
+        out.note = "the vector service is already running";
+        return out;
+      }
+      if (dry_run) break;
+      NS_RETURN_IF_ERROR(StartVectorService());
+      const VectorServiceInfo info = VectorServiceState();
+      out.detail["pid"] = info.pid;
+      out.detail["port"] = info.port;
+      out.detail["vector_index_in_process"] = VectorInfoJson(vectors_->Info());
+      out.note = "pid " + std::to_string(info.pid);
+      return out;
+    }
     case A::kAddReadReplicas:
       return recommend("an embedded database has no replicas; the team tier serves from replicas");
     case A::kEnableDistributedCache:
@@ -680,6 +698,19 @@ Result<ScalingEvent> Database::Impl::RunAction(OptimizationAction action, bool d
   e.metrics_json = scaling::MetricsToJson(metrics).dump();
   const auto start = std::chrono::steady_clock::now();
   Result<ActionOutcome> outcome = PerformAction(action, dry_run, metrics);
+  // The vector service loaded the indexes as they were: after a rebuild,
+  // a re-embedding or a split it starts over on what is on disk now.
+  using A = OptimizationAction;
+  const bool rebuilt_vectors =
+      action == A::kOptimizeIndexing || action == A::kRebuildVectorIndexes ||
+      action == A::kOptimizeEmbeddings || action == A::kEnablePartitioning ||
+      action == A::kEnableTieredStorage;
+  if (outcome.ok() && outcome->result == "applied" && !dry_run && rebuilt_vectors &&
+      std::atomic_load(&vector_service_)) {
+    StopVectorService();
+    Status restarted = StartVectorService();
+    if (!restarted.ok()) Log("vector service not restarted: " + restarted.message());
+  }
   e.duration_ms = MsSince(start);
   if (outcome.ok()) {
     e.result = dry_run && outcome->result == "applied" ? "dry-run" : outcome->result;
@@ -1063,6 +1094,13 @@ Result<ScalingEvent> Database::Impl::MigratePhaseFrom(ScalingPhase target,
     }
     vectors_->Invalidate();
     query_cache_->Clear();
+    // A vector service read the database that was just replaced: it starts
+    // over on the restored one.
+    if (std::atomic_load(&vector_service_)) {
+      StopVectorService();
+      Status restarted = StartVectorService();
+      if (!restarted.ok()) Log("vector service not restarted: " + restarted.message());
+    }
     NS_ASSIGN_OR_RETURN(DatabaseFingerprint rolled_back, Fingerprint());
     detail["rolled_back"] = restored.ok() && rolled_back == before;
     detail["backup_kept"] = backup_dir;

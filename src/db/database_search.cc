@@ -113,7 +113,7 @@ Result<VectorSearchResult> Database::Impl::SearchVector(const VectorSearchOption
     q.allowed = &allowed;
     out.allowed_count = static_cast<int64_t>(allowed.size());
   }
-  NS_ASSIGN_OR_RETURN(VectorAnswer answer, vectors_->Search(*conn, q));
+  NS_ASSIGN_OR_RETURN(VectorAnswer answer, search_vectors_->Search(*conn, q));
   out.plan = answer.plan;
   out.index_size = answer.index_size;
   out.distances_computed = answer.result.stats.distances_computed;

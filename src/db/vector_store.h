@@ -8,7 +8,7 @@
 //  * PartitionedVectorStore (partitioned_vector_store.h): one
 //    VectorIndexStore per partition, searched in turn and merged, pruning
 //    partitions a time filter excludes; loads and unloads them (tiers);
-//  * RemoteVectorStore (vector/remote_vector_store.h): the same searches
+//  * RemoteVectorStore (service/remote_vector_store.h): the same searches
 //    answered by a separate `nodespace vector-service` process.
 // A Qdrant (or other) adapter would be one more implementation.
 #pragma once

@@ -1,0 +1,43 @@
+// ServiceOrLocalVectorStore: what the engine's searches call. While the
+// dedicated vector service is on and healthy (DedicatedVectorDB), searches
+// go to it; when it is off, unhealthy, or a request fails, the in-process
+// store answers instead (the same indexes, loaded on demand), so a service
+// that dies costs latency and memory, never an answer. Rows the service
+// names that the caller's snapshot does not show (it may have seen a later
+// write) are dropped.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <string>
+
+#include "db/partitioned_vector_store.h"
+#include "db/vector_store.h"
+#include "service/vector_service_supervisor.h"
+
+namespace nodespace {
+
+class ServiceOrLocalVectorStore : public VectorStore {
+ public:
+  // `supervisor` returns the running supervisor or null; `log` reports the
+  // first fallback after each success.
+  ServiceOrLocalVectorStore(PartitionedVectorStore& local,
+                            std::function<service::VectorServiceSupervisor*()> supervisor,
+                            std::function<void(const std::string&)> log)
+      : local_(local), supervisor_(std::move(supervisor)), log_(std::move(log)) {}
+
+  Result<VectorAnswer> Search(storage::Connection& conn, const VectorQuery& query) override;
+
+  int64_t remote_searches() const { return remote_.load(); }
+  int64_t fallbacks() const { return fallbacks_.load(); }
+
+ private:
+  PartitionedVectorStore& local_;
+  std::function<service::VectorServiceSupervisor*()> supervisor_;
+  std::function<void(const std::string&)> log_;
+  std::atomic<int64_t> remote_{0};
+  std::atomic<int64_t> fallbacks_{0};
+  std::atomic<bool> falling_back_{false};
+};
+
+}  // namespace nodespace
