@@ -1,0 +1,228 @@
+// Growth: one database grown from empty to the whole dataset in steps, with
+// the scaling manager on and its default thresholds, measuring after each
+// step what a user would feel.
+//
+//   nodespace_growth_bench DATASET_DIR --db DIR [--steps N] [--queries N]
+//                          [--out FILE.jsonl]
+//
+// Each step imports the next slice of nodes.jsonl (nodes with their
+// vectors), then runs the manager's check (what the background manager does
+// every 30 s; a step takes longer than that at this size, so the check sees
+// what the manager would have seen), then:
+//   catch-up    the first vector search after the import, which brings the
+//               vector index(es) up to the step's writes (derived state is
+//               applied lazily, at the next search)
+//   queries     p95 of a fixed mixed set: text, hybrid (text + vector),
+//               filtered vector (the dataset's lexname and created_at
+//               filters) and a text query with a subtree filter
+//   vectors     p95 of plain vector searches
+//   memory      resident set; disk: the database directory
+//   actions     the scaling events recorded during the step
+// One JSON line per step goes to --out; a table to stdout.
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "bench_data.h"
+#include "io/jsonl_import.h"
+#include "nodespace/database.h"
+
+namespace {
+
+using nlohmann::json;
+using nodespace::Database;
+using nodespace::Filter;
+using nodespace::Query;
+using nodespace::QueryBuilder;
+using nodespace::bench::Latencies;
+using nodespace::bench::Ms;
+using nodespace::bench::ReadBinary;
+using nodespace::bench::ReadJsonl;
+using Clock = std::chrono::steady_clock;
+
+void Die(const nodespace::Status& st, const char* what) {
+  if (st.ok()) return;
+  std::cerr << what << ": " << st.ToString() << "\n";
+  std::exit(1);
+}
+
+int64_t DirBytes(const std::string& dir) {
+  int64_t total = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) break;
+    if (it->is_regular_file(ec)) total += static_cast<int64_t>(it->file_size(ec));
+  }
+  return total;
+}
+
+int64_t RssMb() {
+  std::ifstream statm("/proc/self/statm");
+  int64_t pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return resident * 4096 / (1024 * 1024);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::cerr << "usage: nodespace_growth_bench DATASET_DIR --db DIR [--steps N] [--queries N] "
+                 "[--out FILE.jsonl]\n";
+    return 2;
+  }
+  const std::string data = argv[1];
+  std::string db_dir, out_file;
+  size_t steps = 10, n = 100;
+  for (int i = 2; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    if (flag == "--db") db_dir = argv[i + 1];
+    if (flag == "--steps") steps = std::stoul(argv[i + 1]);
+    if (flag == "--queries") n = std::stoul(argv[i + 1]);
+    if (flag == "--out") out_file = argv[i + 1];
+  }
+  if (db_dir.empty() || std::filesystem::exists(db_dir + "/nodespace.db")) {
+    std::cerr << "--db must name a directory without a database (the run grows one from empty)\n";
+    return 2;
+  }
+  const json meta = json::parse(std::ifstream(data + "/meta.json"));
+  const int64_t total = meta.value("n_nodes", meta.value("nodes", int64_t{0}));
+  if (total <= 0) {
+    std::cerr << "meta.json names no node count\n";
+    return 1;
+  }
+
+  // Default options: the manager on, the strategy's thresholds.
+  nodespace::Options options;
+  std::vector<std::string> log;
+  options.info_log = [](std::string_view line) { std::cerr << "  [engine] " << line << "\n"; };
+  auto opened = Database::Open(db_dir, options);
+  Die(opened.status(), "open");
+  std::unique_ptr<Database> db = std::move(*opened);
+
+  const auto text_q = ReadJsonl(data + "/queries_text.jsonl", n);
+  const auto filt_q = ReadJsonl(data + "/queries_filtered.jsonl", n);
+  const auto vec_f32 = ReadBinary<float>(data + "/queries_vec.f32");
+  const auto filt_f32 = ReadBinary<float>(data + "/queries_filtered.f32");
+  const size_t dim = 384;
+  auto vec = [&](const std::vector<float>& all, size_t i) {
+    return std::vector<float>(all.begin() + static_cast<std::ptrdiff_t>(i * dim),
+                              all.begin() + static_cast<std::ptrdiff_t>((i + 1) * dim));
+  };
+  // The fixed mixed set.
+  std::vector<Query> mixed, vectors;
+  for (size_t i = 0; i < n; ++i) {
+    const std::string text = text_q[i % text_q.size()]["text"];
+    mixed.push_back(QueryBuilder().Text(text).Limit(10).Build());
+    mixed.push_back(QueryBuilder().Text(text).Vector(vec(vec_f32, i)).Limit(10).Build());
+    const json& f = filt_q[i % filt_q.size()]["filter"];
+    QueryBuilder b;
+    b.Vector(vec(filt_f32, i % filt_q.size())).Limit(10);
+    if (f["kind"] == "lexname") {
+      std::vector<nodespace::QueryValue> values;
+      for (const auto& l : f["lexname_in"]) values.emplace_back(l.get<std::string>());
+      b.Where(Filter::In("properties.lexname", values));
+    } else {
+      b.Where(Filter::Compare("created_at", Filter::Op::kGe, f["gte_epoch"].get<int64_t>() * 1000));
+      b.Where(Filter::Compare("created_at", Filter::Op::kLt, f["lt_epoch"].get<int64_t>() * 1000));
+    }
+    mixed.push_back(b.Build());
+    mixed.push_back(QueryBuilder().Text(text).Where(Filter::Under("0")).Limit(10).Build());
+    vectors.push_back(QueryBuilder().Vector(vec(vec_f32, i)).Limit(10).Build());
+  }
+  // Every run of the set should miss the result cache (the step's writes
+  // invalidate it; within a step each query runs once).
+
+  std::ifstream in(data + "/nodes.jsonl");
+  std::ofstream out;
+  if (!out_file.empty()) out.open(out_file);
+  std::cout
+      << "| nodes | import s | catch-up s | query p50 | query p95 | vector p50 | vector p95 | "
+         "RSS MB | disk MB | phase | partitions | actions |\n|---|---|---|---|---|---|---|---|"
+         "---|---|---|---|\n";
+  int64_t last_event_id = 0;
+  for (size_t step = 1; step <= steps; ++step) {
+    const int64_t upto = total * static_cast<int64_t>(step) / static_cast<int64_t>(steps);
+    const int64_t before = db->Stats()->node_count;
+    // The next slice: nodes.jsonl lines [before, upto).
+    std::stringstream slice;
+    std::string line;
+    for (int64_t i = before; i < upto && std::getline(in, line); ++i) slice << line << '\n';
+    auto t = Clock::now();
+    nodespace::io::ImportOptions io;
+    auto summary = nodespace::io::ImportJsonl(*db, slice, io, {});
+    Die(summary.status(), "import");
+    const double import_s = Ms(t, Clock::now()) / 1000;
+
+    auto events = db->RunScalingCheck();
+    Die(events.status(), "scaling check");
+    t = Clock::now();
+    Die(db->RunQuery(vectors[0]).status(), "catch-up search");
+    const double catchup_s = Ms(t, Clock::now()) / 1000;
+
+    Latencies q, v;
+    for (const Query& query : mixed) {
+      t = Clock::now();
+      Die(db->RunQuery(query).status(), "query");
+      q.ms.push_back(Ms(t, Clock::now()));
+    }
+    for (const Query& query : vectors) {
+      t = Clock::now();
+      Die(db->RunQuery(query).status(), "vector query");
+      v.ms.push_back(Ms(t, Clock::now()));
+    }
+    auto history = db->ScalingHistory(1000);
+    Die(history.status(), "history");
+    json actions = json::array();
+    std::vector<std::string> names;
+    int64_t newest = last_event_id;
+    for (auto it = history->rbegin(); it != history->rend(); ++it) {
+      if (it->id <= last_event_id) continue;
+      newest = std::max(newest, it->id);
+      if (it->result == "skipped") continue;
+      actions.push_back({{"action", nodespace::OptimizationActionName(it->action)},
+                         {"result", it->result},
+                         {"message", it->message},
+                         {"duration_ms", it->duration_ms}});
+      names.push_back(std::string(nodespace::OptimizationActionName(it->action)) +
+                      (it->result == "applied" ? "" : " (" + it->result + ")"));
+    }
+    last_event_id = newest;
+    auto status = db->GetScalingStatus();
+    Die(status.status(), "status");
+    auto parts = db->GetPartitioningStatus();
+    Die(parts.status(), "partitions");
+    const json qj = q.Json(), vj = v.Json();
+    json row = {{"nodes", upto},
+                {"import_s", import_s},
+                {"catchup_s", catchup_s},
+                {"query", qj},
+                {"vector", vj},
+                {"rss_mb", RssMb()},
+                {"disk_mb", DirBytes(db_dir) / (1024 * 1024)},
+                {"phase", static_cast<int>(status->phase)},
+                {"partitions", parts->partitions.size()},
+                {"vector_service", parts->vector_service.running},
+                {"actions", actions}};
+    if (out.is_open()) out << row.dump() << "\n" << std::flush;
+    std::string joined;
+    for (const std::string& s : names) joined += (joined.empty() ? "" : ", ") + s;
+    std::printf(
+        "| %lld | %.1f | %.1f | %.2f | %.2f | %.2f | %.2f | %lld | %lld | %d | %zu | %s |\n",
+        static_cast<long long>(upto), import_s, catchup_s, qj["p50_ms"].get<double>(),
+        qj["p95_ms"].get<double>(), vj["p50_ms"].get<double>(), vj["p95_ms"].get<double>(),
+        static_cast<long long>(RssMb()), static_cast<long long>(DirBytes(db_dir) >> 20),
+        static_cast<int>(status->phase), parts->partitions.size(), joined.c_str());
+    std::fflush(stdout);
+  }
+  return 0;
+}
