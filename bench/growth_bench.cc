@@ -103,7 +103,6 @@ int main(int argc, char** argv) {
 
   // Default options: the manager on, the strategy's thresholds.
   nodespace::Options options;
-  std::vector<std::string> log;
   options.info_log = [](std::string_view line) { std::cerr << "  [engine] " << line << "\n"; };
   auto opened = Database::Open(db_dir, options);
   Die(opened.status(), "open");

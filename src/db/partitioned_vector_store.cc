@@ -138,6 +138,13 @@ Result<VectorAnswer> PartitionedVectorStore::Search(Connection& conn, const Vect
   return out;
 }
 
+Status PartitionedVectorStore::CatchUp(Connection& conn) {
+  NS_ASSIGN_OR_RETURN(bool active, Refresh(conn));
+  if (!active) return whole_.Sync(conn);
+  for (const auto& store : LoadedStores()) NS_RETURN_IF_ERROR(store->Sync(conn));
+  return Status::OK();
+}
+
 Status PartitionedVectorStore::PreparePartitions(Connection& conn,
                                                  const std::vector<int64_t>& ids) {
   for (int64_t id : ids) NS_RETURN_IF_ERROR(LoadPartition(conn, id).status());

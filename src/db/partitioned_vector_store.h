@@ -52,6 +52,9 @@ class PartitionedVectorStore : public VectorStore {
   static std::string PartitionDir(const std::string& db_dir, int64_t id);
 
   Result<VectorAnswer> Search(storage::Connection& conn, const VectorQuery& query) override;
+  // The whole-database index when not partitioned, else every loaded
+  // partition's (unloaded ones stay unloaded).
+  Status CatchUp(storage::Connection& conn) override;
 
   // Whether the last look at the database (a search, or Refresh) found it
   // partitioned.

@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "nodespace/database.h"
@@ -83,9 +85,11 @@ constexpr int kTotal = kRoots * (1 + kChildren * 3);
 
 class PartitionsTest : public ::testing::Test {
  protected:
-  std::unique_ptr<Database> OpenAt(const std::string& path, PartitionOptions partitions = {}) {
+  std::unique_ptr<Database> OpenAt(const std::string& path, PartitionOptions partitions = {},
+                                   int64_t memory_budget_mb = 1LL << 40) {
     Options options;
     options.scaling = Manual();
+    options.scaling.thresholds.memory_mb = memory_budget_mb;
     options.partitions = partitions;
     options.info_log = [this](std::string_view line) { log_.emplace_back(line); };
     auto db = Database::Open(path, options);
@@ -449,6 +453,32 @@ TEST_F(PartitionsTest, IdlePartitionsTurnColdAndReloadOnDemand) {
   EXPECT_EQ(std::count_if(st.partitions.begin(), st.partitions.end(),
                           [](const PartitionInfo& i) { return i.tier == "hot"; }),
             1);
+}
+
+// Over the memory budget (here: any memory at all), OptimizeMemoryUsage
+// unloads partitions' indexes, least recently used first; searches load
+// them again.
+TEST_F(PartitionsTest, MemoryPressureUnloadsPartitions) {
+  auto db = OpenAt(dir_.path(), Small(), /*memory_budget_mb=*/0);
+  Fill(*db);
+  ASSERT_OK(db->ApplyScalingAction(OptimizationAction::kEnablePartitioning).status());
+  std::mt19937 rng(3);
+  VectorSearchOptions q;
+  q.vector = RandomVector(rng);
+  q.k = 5;
+  ASSERT_OK(db->SearchVector(q).status());  // every partition loaded
+  ASSERT_OK_AND_ASSIGN(PartitioningStatus st, db->GetPartitioningStatus());
+  for (const PartitionInfo& p : st.partitions) EXPECT_TRUE(p.index_loaded) << p.id;
+  ASSERT_OK_AND_ASSIGN(ScalingEvent e,
+                       db->ApplyScalingAction(OptimizationAction::kOptimizeMemoryUsage));
+  auto unloaded =
+      nlohmann::json::parse(e.detail_json)["partitions_unloaded"].get<std::vector<int>>();
+  std::sort(unloaded.begin(), unloaded.end());
+  EXPECT_EQ(unloaded, (std::vector<int>{1, 2, 3, 4, 5})) << e.detail_json;
+  ASSERT_OK_AND_ASSIGN(st, db->GetPartitioningStatus());
+  for (const PartitionInfo& p : st.partitions) EXPECT_FALSE(p.index_loaded) << p.id;
+  ASSERT_OK_AND_ASSIGN(VectorSearchResult r, db->SearchVector(q));
+  EXPECT_EQ(r.hits.size(), 5u);
 }
 
 TEST_F(PartitionsTest, CompactPartitionChecksItsArgument) {

@@ -55,6 +55,14 @@ class VectorStore {
   // exist in that snapshot, except for a remote store, whose process may
   // have seen later writes: callers skip rows they cannot find.
   virtual Result<VectorAnswer> Search(storage::Connection& conn, const VectorQuery& query) = 0;
+  // Applies the changes `conn` (in a read transaction) sees to whatever the
+  // store holds in memory, without loading anything it does not hold; the
+  // vector service calls it between requests so that searches find their
+  // indexes caught up. Stores with nothing to apply return OK.
+  virtual Status CatchUp(storage::Connection& conn) {
+    (void)conn;
+    return Status::OK();
+  }
 };
 
 }  // namespace nodespace

@@ -43,7 +43,7 @@ struct RemoteVectorStoreOptions {
   // timeout turns a dead one into a fallback quickly.
   int connect_timeout_ms = 200;
   // A search may wait for the service to load or catch up its index.
-  int read_timeout_ms = 5000;
+  int read_timeout_ms = 30000;
 };
 
 // GET /health.

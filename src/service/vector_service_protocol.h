@@ -22,7 +22,9 @@ namespace nodespace::service {
 inline constexpr size_t kMaxHeaderBytes = size_t{64} << 10;
 inline constexpr size_t kMaxBodyBytes = size_t{512} << 20;
 inline constexpr int64_t kMaxDim = 65536;
-inline constexpr int64_t kMaxK = 10000;
+// The engine widens k up to the index size when a filter rejects most
+// neighbours, so the bound is about memory, not about a user's k.
+inline constexpr int64_t kMaxK = int64_t{1} << 24;
 
 // A decoded POST /search body. Owns what VectorQuery only points at.
 struct SearchRequest {
