@@ -105,7 +105,7 @@ bool RunAndKill(const std::string& db, std::chrono::microseconds delay) {
 }
 
 void ExpectAnswersRight(Database& db, int round) {
-  for (int probe : {0, 37 * 1000 + 12, 119 * 1000 + 60, 64 * 1000 + 31}) {
+  for (int probe : {0, 3 * 1000 + 30, 37 * 1000 + 12, 119 * 1000 + 60, 64 * 1000 + 31}) {
     VectorSearchOptions q;
     q.vector = VectorFor(probe);
     q.k = 1;
@@ -177,6 +177,53 @@ TEST(SplitCrashTest, KilledSplitsLeaveAConsistentDatabaseThatFinishesTheSplit) {
   EXPECT_GT(interrupted, kills / 4) << "kills rarely landed mid-split";
   std::cout << kills << " kills, " << interrupted << " left a split to resume (full split "
             << full.count() / 1000 << " ms)\n";
+}
+
+// Moves of a 61-node subtree between roots in different partitions, killed
+// at random moments: each move is all or nothing, and the subtree is always
+// wholly in the partition of the root it hangs under.
+TEST(SplitCrashTest, KilledMovesAcrossPartitionsAreAllOrNothing) {
+  const char* env = std::getenv("NODESPACE_CRASH_KILLS");
+  const int kills = env ? std::atoi(env) : 10;
+  testing::TempDir tmp;
+  const std::string dir = tmp.Sub("db");
+  Build(dir);
+  {
+    Options options;
+    options.partitions.target_nodes = std::atoll(kTarget);
+    auto db = Database::Open(dir, options);
+    ASSERT_TRUE(db.ok());
+    auto e = (*db)->ApplyScalingAction(OptimizationAction::kEnablePartitioning);
+    ASSERT_TRUE(e.ok() && e->result == "applied");
+  }
+  std::mt19937 rng(7);
+  int moved = 0;
+  for (int round = 0; round < kills; ++round) {
+    const char* target = round % 2 == 0 ? "r100" : "r10";
+    const pid_t pid = fork();
+    if (pid == 0) {
+      const int devnull = ::open("/dev/null", O_WRONLY);
+      dup2(devnull, STDOUT_FILENO);
+      dup2(devnull, STDERR_FILENO);
+      execl(NODESPACE_BIN, NODESPACE_BIN, "--db", dir.c_str(), "mv", "r3", "-p", target,
+            static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    std::this_thread::sleep_for(
+        std::chrono::microseconds(std::uniform_int_distribution<int>(0, 60000)(rng)));
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    EXPECT_EQ(Misplaced(dir), 0) << "round " << round;
+    auto db = Database::Open(dir);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->CheckIntegrity().ok()) << "round " << round;
+    auto r3 = (*db)->Get("r3");
+    ASSERT_TRUE(r3.ok());
+    moved += r3->parent_id == target;
+    ExpectAnswersRight(**db, round);
+  }
+  std::cout << kills << " kills, " << moved << " moves had committed\n";
 }
 
 }  // namespace

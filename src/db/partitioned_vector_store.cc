@@ -138,7 +138,7 @@ Result<VectorAnswer> PartitionedVectorStore::Search(Connection& conn, const Vect
   return out;
 }
 
-Status PartitionedVectorStore::CatchUp(Connection& conn) {
+Status PartitionedVectorStore::ApplyChanges(Connection& conn) {
   NS_ASSIGN_OR_RETURN(bool active, Refresh(conn));
   if (!active) return whole_.Sync(conn);
   for (const auto& store : LoadedStores()) NS_RETURN_IF_ERROR(store->Sync(conn));

@@ -54,7 +54,7 @@ class PartitionedVectorStore : public VectorStore {
   Result<VectorAnswer> Search(storage::Connection& conn, const VectorQuery& query) override;
   // The whole-database index when not partitioned, else every loaded
   // partition's (unloaded ones stay unloaded).
-  Status CatchUp(storage::Connection& conn) override;
+  Status ApplyChanges(storage::Connection& conn) override;
 
   // Whether the last look at the database (a search, or Refresh) found it
   // partitioned.

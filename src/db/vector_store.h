@@ -59,7 +59,7 @@ class VectorStore {
   // store holds in memory, without loading anything it does not hold; the
   // vector service calls it between requests so that searches find their
   // indexes caught up. Stores with nothing to apply return OK.
-  virtual Status CatchUp(storage::Connection& conn) {
+  virtual Status ApplyChanges(storage::Connection& conn) {
     (void)conn;
     return Status::OK();
   }

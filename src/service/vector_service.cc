@@ -329,7 +329,7 @@ Status RunVectorService(const VectorServiceOptions& options) {
       if (conn.ok()) {
         ReadTransaction txn(**conn);
         Status st = txn.Begin();
-        if (st.ok()) st = store->CatchUp(**conn);
+        if (st.ok()) st = store->ApplyChanges(**conn);
         if (!st.ok()) Log(options, "catching up: " + st.message());
       }
       std::this_thread::sleep_for(kCatchUpEvery);
