@@ -118,6 +118,18 @@ Status MoveRows(Connection& conn, const std::pair<int64_t, int64_t>* rows, size_
   return Status::OK();
 }
 
+// Meta `partitioning` as this write transaction sees it, read once per
+// transaction ("" when the database is not partitioned).
+template <typename Ctx>
+Result<const std::string*> PartitioningOf(Ctx& ctx) {
+  if (!ctx.partitioning) {
+    NS_ASSIGN_OR_RETURN(std::optional<std::string> v,
+                        storage::ReadMeta(ctx.conn, kPartitioningKey));
+    ctx.partitioning = v.value_or("");
+  }
+  return &*ctx.partitioning;
+}
+
 double MsSince(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
 }
@@ -132,30 +144,24 @@ const char* PartitionSchemeName(PartitionScheme scheme) {
 
 Result<int64_t> Database::Impl::PartitionForNewNode(WriteContext& ctx,
                                                     const std::string& parent_id) {
+  // An unpartitioned database (the common case) pays one meta read per
+  // transaction, not a lookup per node.
+  NS_ASSIGN_OR_RETURN(const std::string* layout, PartitioningOf(ctx));
+  if (layout->empty()) return 0;
   if (!parent_id.empty()) {
     NS_ASSIGN_OR_RETURN(
         std::optional<int64_t> p,
         OptionalInt(ctx.conn, "SELECT partition_id FROM nodes WHERE id = ?1", parent_id));
     return p.value_or(0);
   }
-  if (!ctx.partitioning) {
-    NS_ASSIGN_OR_RETURN(std::optional<std::string> v,
-                        storage::ReadMeta(ctx.conn, kPartitioningKey));
-    ctx.partitioning = v.value_or("");
-  }
-  if (ctx.partitioning->empty()) return 0;
-  const Layout l = ParseLayout(*ctx.partitioning);
+  const Layout l = ParseLayout(*layout);
   if (l.state == "none") return 0;
   return PickPartitionForRoot(ctx.conn, l, ctx.now);
 }
 
 Status Database::Impl::UncountSubtree(WriteContext& ctx) {
-  if (!ctx.partitioning) {
-    NS_ASSIGN_OR_RETURN(std::optional<std::string> v,
-                        storage::ReadMeta(ctx.conn, kPartitioningKey));
-    ctx.partitioning = v.value_or("");
-  }
-  if (ctx.partitioning->empty()) return Status::OK();
+  NS_ASSIGN_OR_RETURN(const std::string* layout, PartitioningOf(ctx));
+  if (layout->empty()) return Status::OK();
   return ctx.conn.Exec(
       "UPDATE partitions SET node_count = max(0, node_count - (SELECT count(*) FROM "
       "temp.subtree t JOIN nodes n ON n.id = t.id WHERE n.partition_id = partitions.id)) "
@@ -165,12 +171,8 @@ Status Database::Impl::UncountSubtree(WriteContext& ctx) {
 
 Status Database::Impl::RepartitionMovedSubtree(WriteContext& ctx, const std::string& id,
                                                const std::string& new_parent) {
-  if (!ctx.partitioning) {
-    NS_ASSIGN_OR_RETURN(std::optional<std::string> v,
-                        storage::ReadMeta(ctx.conn, kPartitioningKey));
-    ctx.partitioning = v.value_or("");
-  }
-  if (ctx.partitioning->empty()) return Status::OK();
+  NS_ASSIGN_OR_RETURN(const std::string* layout, PartitioningOf(ctx));
+  if (layout->empty()) return Status::OK();
   const char* const kPartitionOf = "SELECT partition_id FROM nodes WHERE id = ?1";
   NS_ASSIGN_OR_RETURN(std::optional<int64_t> own, OptionalInt(ctx.conn, kPartitionOf, id));
   // A node moved to the top level becomes a root and keeps its partition.
