@@ -1,10 +1,20 @@
 #include "db/service_or_local_vector_store.h"
 
+#include <chrono>
+
 namespace nodespace {
 
 using storage::Connection;
 using storage::ScopedStatement;
 using storage::Statement;
+
+namespace {
+// Timed-out searches retried while the service stays healthy (each waits
+// RemoteVectorStoreOptions::read_timeout_ms, 30 s): up to 5 minutes.
+constexpr int kBusyWaits = 10;
+// A failure that took this long was a wait for an answer, not a refusal.
+constexpr auto kBusyAfter = std::chrono::seconds(5);
+}  // namespace
 
 Result<VectorAnswer> ServiceOrLocalVectorStore::Search(Connection& conn, const VectorQuery& query) {
   service::VectorServiceSupervisor* supervisor = supervisor_ ? supervisor_() : nullptr;
@@ -13,7 +23,22 @@ Result<VectorAnswer> ServiceOrLocalVectorStore::Search(Connection& conn, const V
     if (supervisor != nullptr) ++fallbacks_;
     return local_.Search(conn, query);
   }
-  Result<VectorAnswer> answer = remote->Search(conn, query);
+  bool waited_out = false;
+  auto attempt = [&]() {
+    const auto start = std::chrono::steady_clock::now();
+    Result<VectorAnswer> a = remote->Search(conn, query);
+    waited_out = !a.ok() && std::chrono::steady_clock::now() - start >= kBusyAfter;
+    return a;
+  };
+  Result<VectorAnswer> answer = attempt();
+  // A request that ran into its timeout while the service still answers its
+  // health checks found it busy (catching up after a bulk import), not
+  // gone: wait for it rather than redo the same catch-up here, which would
+  // take as long and hold a second copy of the indexes in this process.
+  for (int waits = 0; waited_out && waits < kBusyWaits && supervisor->client() != nullptr;
+       ++waits) {
+    answer = attempt();
+  }
   if (!answer.ok()) {
     ++fallbacks_;
     if (!falling_back_.exchange(true) && log_) {

@@ -1,10 +1,12 @@
 // ServiceOrLocalVectorStore: what the engine's searches call. While the
 // dedicated vector service is on and healthy (DedicatedVectorDB), searches
-// go to it; when it is off, unhealthy, or a request fails, the in-process
-// store answers instead (the same indexes, loaded on demand), so a service
-// that dies costs latency and memory, never an answer. Rows the service
-// names that the caller's snapshot does not show (it may have seen a later
-// write) are dropped.
+// go to it; a request that runs into its timeout while the service stays
+// healthy is retried (the service is catching up), for up to 5 minutes.
+// When the service is off, unhealthy, or a request fails otherwise, the
+// in-process store answers (the same indexes, loaded on demand), so a
+// service that dies costs latency and memory, never an answer. Rows the
+// service names that the caller's snapshot does not show (it may have seen
+// a later write) are dropped.
 #pragma once
 
 #include <atomic>
