@@ -54,7 +54,7 @@ Status Database::Impl::Open() {
   NS_RETURN_IF_ERROR(vector::ParseMetric(options_.vector_metric).status());
   vectors_ = std::make_unique<PartitionedVectorStore>(path_, options_);
   search_vectors_ = std::make_unique<ServiceOrLocalVectorStore>(
-      *vectors_, [this] { return std::atomic_load(&vector_service_).get(); },
+      *vectors_, [this] { return std::atomic_load(&vector_service_); },
       [this](const std::string& line) { Log(line); });
   std::error_code ec;
   const bool dir_exists = fs::is_directory(path_, ec);

@@ -17,10 +17,11 @@ constexpr auto kBusyAfter = std::chrono::seconds(5);
 }  // namespace
 
 Result<VectorAnswer> ServiceOrLocalVectorStore::Search(Connection& conn, const VectorQuery& query) {
-  service::VectorServiceSupervisor* supervisor = supervisor_ ? supervisor_() : nullptr;
+  const std::shared_ptr<service::VectorServiceSupervisor> supervisor =
+      supervisor_ ? supervisor_() : nullptr;
   service::RemoteVectorStore* remote = supervisor ? supervisor->client() : nullptr;
   if (remote == nullptr) {
-    if (supervisor != nullptr) ++fallbacks_;
+    if (supervisor) ++fallbacks_;
     return local_.Search(conn, query);
   }
   bool waited_out = false;

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "db/partitioned_vector_store.h"
@@ -21,10 +22,11 @@ namespace nodespace {
 
 class ServiceOrLocalVectorStore : public VectorStore {
  public:
-  // `supervisor` returns the running supervisor or null; `log` reports the
-  // first fallback after each success.
-  ServiceOrLocalVectorStore(PartitionedVectorStore& local,
-                            std::function<service::VectorServiceSupervisor*()> supervisor,
+  // `supervisor` returns the running supervisor or null (shared: a search
+  // keeps it alive while the engine stops or restarts it); `log` reports
+  // the first fallback after each success.
+  using SupervisorFn = std::function<std::shared_ptr<service::VectorServiceSupervisor>()>;
+  ServiceOrLocalVectorStore(PartitionedVectorStore& local, SupervisorFn supervisor,
                             std::function<void(const std::string&)> log)
       : local_(local), supervisor_(std::move(supervisor)), log_(std::move(log)) {}
 
@@ -35,7 +37,7 @@ class ServiceOrLocalVectorStore : public VectorStore {
 
  private:
   PartitionedVectorStore& local_;
-  std::function<service::VectorServiceSupervisor*()> supervisor_;
+  SupervisorFn supervisor_;
   std::function<void(const std::string&)> log_;
   std::atomic<int64_t> remote_{0};
   std::atomic<int64_t> fallbacks_{0};
