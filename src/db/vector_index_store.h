@@ -35,11 +35,11 @@
 #include <string_view>
 #include <vector>
 
+#include "db/vector_store.h"
 #include "index/vector/flat_index.h"
 #include "index/vector/hnsw_index.h"
 #include "nodespace/options.h"
 #include "nodespace/status.h"
-#include "db/vector_store.h"
 #include "storage/sqlite.h"
 
 namespace nodespace {

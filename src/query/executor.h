@@ -23,7 +23,7 @@
 namespace nodespace::query {
 
 struct ExecutionContext {
-  storage::Connection& conn;             // inside a read transaction
+  storage::Connection& conn;       // inside a read transaction
   VectorStore* vectors = nullptr;  // null without a query vector
   Statistics& stats;
   CollectionResolver resolve;
