@@ -110,6 +110,19 @@ Result<std::vector<std::pair<int64_t, int64_t>>> Misplaced(Connection& conn) {
   return out;
 }
 
+// The first column of every row `sql` returns.
+Result<std::vector<int64_t>> Ints(Connection& conn, const std::string& sql) {
+  NS_ASSIGN_OR_RETURN(Statement * stmt, conn.Prepare(sql));
+  ScopedStatement s(*stmt);
+  std::vector<int64_t> out;
+  while (true) {
+    NS_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) break;
+    out.push_back(s->ColumnInt(0));
+  }
+  return out;
+}
+
 Status MoveRows(Connection& conn, const std::pair<int64_t, int64_t>* rows, size_t n) {
   NS_ASSIGN_OR_RETURN(Statement * upd,
                       conn.Prepare("UPDATE nodes SET partition_id = ?2 WHERE rowid = ?1"));
@@ -344,18 +357,10 @@ Result<Database::Impl::SplitReport> Database::Impl::SplitIntoPartitions() {
     std::lock_guard lock(write_mu_);
     storage::Transaction txn(*writer_);
     NS_RETURN_IF_ERROR(txn.Begin());
-    std::vector<int64_t> unassigned;
-    {
-      NS_ASSIGN_OR_RETURN(Statement * stmt,
-                          writer_->Prepare("SELECT rowid FROM nodes WHERE parent_id = '' AND "
-                                           "partition_id = 0 ORDER BY created_at, rowid"));
-      ScopedStatement s(*stmt);
-      while (true) {
-        NS_ASSIGN_OR_RETURN(bool row, s->Step());
-        if (!row) break;
-        unassigned.push_back(s->ColumnInt(0));
-      }
-    }
+    NS_ASSIGN_OR_RETURN(std::vector<int64_t> unassigned,
+                        Ints(*writer_,
+                             "SELECT rowid FROM nodes WHERE parent_id = '' AND partition_id = 0 "
+                             "ORDER BY created_at, rowid"));
     NS_ASSIGN_OR_RETURN(Statement * upd,
                         writer_->Prepare("UPDATE nodes SET partition_id = ?2 WHERE rowid = ?1"));
     NS_ASSIGN_OR_RETURN(Statement * count,
@@ -410,14 +415,7 @@ Result<Database::Impl::SplitReport> Database::Impl::SplitIntoPartitions() {
         "UPDATE partitions SET node_count = (SELECT count(*) FROM nodes WHERE partition_id = "
         "partitions.id)"));
     NS_RETURN_IF_ERROR(txn.Commit());
-    NS_ASSIGN_OR_RETURN(Statement * stmt,
-                        writer_->Prepare("SELECT id FROM partitions ORDER BY id"));
-    ScopedStatement s(*stmt);
-    while (true) {
-      NS_ASSIGN_OR_RETURN(bool row, s->Step());
-      if (!row) break;
-      ids.push_back(s->ColumnInt(0));
-    }
+    NS_ASSIGN_OR_RETURN(ids, Ints(*writer_, "SELECT id FROM partitions ORDER BY id"));
   }
   report.partitions = static_cast<int64_t>(ids.size());
   report.move_ms = MsSince(t);
