@@ -152,6 +152,12 @@ class Database {
   // error of the failed request is returned after the nodes that succeeded
   // were stored.
   Result<EmbedReport> UseExternalEmbedder(const ExternalEmbedderOptions& options);
+  // Vectors for `texts` from the database's embedder (the one its vectors
+  // came from), in order; an empty vector where the embedder cannot
+  // represent a text (no known word). InvalidArgument when the database has
+  // no embedder. `model` receives the embedder's name.
+  Result<std::vector<std::vector<float>>> Embed(const std::vector<std::string>& texts,
+                                                std::string* model = nullptr) const;
 
   // ---- Writes --------------------------------------------------------------
   Result<Node> Create(const NewNode& node, const WriteOptions& options = {});

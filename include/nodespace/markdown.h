@@ -105,4 +105,21 @@ struct MarkdownExportReport {
 Result<MarkdownExportReport> ExportMarkdown(const Database& db, const std::string& dir,
                                             const MarkdownExportOptions& options = {});
 
+// The Markdown of the subtree rooted at `node_id` (a root or any other
+// node), as ExportMarkdown writes a file: the node is the page, its
+// descendants the blocks. For tools that hand notes to people or models.
+Result<std::string> MarkdownOfSubtree(const Database& db, const std::string& node_id,
+                                      MarkdownFlavor flavor = MarkdownFlavor::kMarkdown);
+
+// Creates nodes from Markdown text in one transaction, the way a file's
+// blocks become nodes on import (headings, paragraphs, list items nested,
+// tasks, code). With `parent_id` the blocks go under that node, wrapped in a
+// node holding `title` when one is given; without it `title` (default
+// "Untitled") becomes a new root. Every call makes new nodes with fresh ids.
+// Returns the created ids, parents before children.
+Result<std::vector<std::string>> CreateNodesFromMarkdown(Database& db, const std::string& text,
+                                                         const std::string& parent_id,
+                                                         const std::string& title,
+                                                         const WriteOptions& options = {});
+
 }  // namespace nodespace

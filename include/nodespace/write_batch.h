@@ -41,30 +41,42 @@ class WriteBatch {
   };
   using Op = std::variant<CreateOp, UpdateOp, MoveOp, DeleteOp, AddEdgeOp, RemoveEdgeOp>;
 
-  void Create(NewNode node) { ops_.emplace_back(CreateOp{std::move(node)}); }
+  void Create(NewNode node) { Add(CreateOp{std::move(node)}); }
   void Update(std::string id, NodePatch patch, int64_t expected_version = kAnyVersion) {
-    ops_.emplace_back(UpdateOp{std::move(id), std::move(patch), expected_version});
+    Add(UpdateOp{std::move(id), std::move(patch), expected_version});
   }
   void Move(std::string id, std::string new_parent_id, Position position = {},
             int64_t expected_version = kAnyVersion) {
-    ops_.emplace_back(
-        MoveOp{std::move(id), std::move(new_parent_id), std::move(position), expected_version});
+    Add(MoveOp{std::move(id), std::move(new_parent_id), std::move(position), expected_version});
   }
   void Delete(std::string id, int64_t expected_version = kAnyVersion) {
-    ops_.emplace_back(DeleteOp{std::move(id), expected_version});
+    Add(DeleteOp{std::move(id), expected_version});
   }
-  void AddEdge(Edge edge) { ops_.emplace_back(AddEdgeOp{std::move(edge)}); }
+  void AddEdge(Edge edge) { Add(AddEdgeOp{std::move(edge)}); }
   void RemoveEdge(std::string from_id, std::string to_id, std::string type) {
-    ops_.emplace_back(RemoveEdgeOp{std::move(from_id), std::move(to_id), std::move(type)});
+    Add(RemoveEdgeOp{std::move(from_id), std::move(to_id), std::move(type)});
+  }
+  // Appends an operation whose changes carry `origin` in the change log
+  // instead of WriteOptions::origin: a server that commits the writes of many
+  // clients together (group commit) keeps each client's echo marker.
+  void Add(Op op, std::string origin = "") {
+    ops_.push_back(std::move(op));
+    origins_.push_back(std::move(origin));
   }
 
   size_t size() const { return ops_.size(); }
   bool empty() const { return ops_.empty(); }
-  void Clear() { ops_.clear(); }
+  void Clear() {
+    ops_.clear();
+    origins_.clear();
+  }
   const std::vector<Op>& ops() const { return ops_; }
+  // The origin given to Add for operation `i` ("" when none was).
+  const std::string& origin(size_t i) const { return origins_[i]; }
 
  private:
   std::vector<Op> ops_;
+  std::vector<std::string> origins_;  // parallel to ops_
 };
 
 struct WriteOptions {

@@ -15,6 +15,7 @@
 #include "cli/query_command.h"
 #include "cli/scaling_command.h"
 #include "cli/search_command.h"
+#include "cli/serve_command.h"
 #include "cli/vector_service_command.h"
 #include "io/jsonl_export.h"
 #include "io/jsonl_import.h"
@@ -195,6 +196,11 @@ int Session::Run(const std::vector<std::string>& args) {
   auto* partitions_cmd = AddPartitionsCommand(app, partitions_args);
   VectorServiceArgs vector_service_args;
   auto* vector_service = AddVectorServiceCommand(app, vector_service_args);
+  ServeArgs serve_args;
+  auto* serve = AddServeCommand(app, serve_args);
+  KeysArgs keys_args;
+  auto* keys = AddKeysCommand(app, keys_args);
+  auto* mcp = AddMcpCommand(app);
 
   std::vector<std::string> reversed(args.rbegin(), args.rend());
   try {
@@ -241,6 +247,15 @@ int Session::Run(const std::vector<std::string>& args) {
   if (vector_service->parsed()) {
     CloseDatabase();  // the service reads with connections of its own
     return RunVectorServiceCommand(db_path, vector_service_args, err_);
+  }
+  if (serve->parsed()) {
+    CloseDatabase();  // the server opens it with its own options
+    return RunServeCommand(db_path, serve_args, out_, err_);
+  }
+  if (keys->parsed()) return RunKeysCommand(db_path, keys_args, json, out_, err_);
+  if (mcp->parsed()) {
+    CloseDatabase();
+    return RunMcpCommand(db_path, std::cin, out_, err_);
   }
   if (partitions_cmd->parsed()) {
     CloseDatabase();  // it opens the database with the options it was given

@@ -12,19 +12,6 @@ namespace {
 
 using nlohmann::json;
 
-json EventToJson(const ScalingEvent& e) {
-  return json{
-      {"id", e.id},
-      {"time", ids::FormatTimestamp(e.time_ms)},
-      {"trigger", e.trigger},
-      {"action", OptimizationActionName(e.action)},
-      {"result", e.result},
-      {"message", e.message},
-      {"duration_ms", e.duration_ms},
-      {"detail", json::parse(e.detail_json.empty() ? "{}" : e.detail_json, nullptr, false)},
-      {"metrics", json::parse(e.metrics_json.empty() ? "{}" : e.metrics_json, nullptr, false)}};
-}
-
 std::string Num(double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, v == static_cast<int64_t>(v) ? "%.0f" : "%.2f", v);
@@ -65,7 +52,7 @@ int RunScalingCommand(Database& db, const ScalingArgs& args, bool json_out, std:
   auto print_events = [&](const std::vector<ScalingEvent>& events) {
     if (json_out) {
       json arr = json::array();
-      for (const ScalingEvent& e : events) arr.push_back(EventToJson(e));
+      for (const ScalingEvent& e : events) arr.push_back(scaling::EventToJson(e));
       out << arr.dump() << "\n";
     } else if (events.empty()) {
       out << "no scaling events\n";
@@ -76,37 +63,7 @@ int RunScalingCommand(Database& db, const ScalingArgs& args, bool json_out, std:
   if (args.status->parsed()) {
     Result<ScalingStatus> st = db.GetScalingStatus();
     if (!st.ok()) return fail(st.status());
-    json triggers = json::array();
-    for (const auto& t : st->triggers) {
-      json actions = json::array();
-      for (OptimizationAction a : t.actions) actions.push_back(OptimizationActionName(a));
-      triggers.push_back({{"name", t.name},
-                          {"metric", t.metric},
-                          {"value", t.value},
-                          {"threshold", t.threshold},
-                          {"above", t.above},
-                          {"armed", t.armed},
-                          {"actions", actions}});
-    }
-    json j = {{"phase", static_cast<int>(st->phase)},
-              {"phase_name", ScalingPhaseName(st->phase)},
-              {"derived_phase", static_cast<int>(st->derived_phase)},
-              {"manager_running", st->manager_running},
-              {"metrics", scaling::MetricsToJson(st->metrics)},
-              {"memory_tier",
-               {{"cache_size_mb", st->memory.cache_size_mb},
-                {"vector_cache_mb", st->memory.vector_cache_mb},
-                {"query_cache_entries", st->memory.query_cache_entries},
-                {"background_tasks", st->memory.background_tasks},
-                {"applied", st->memory_tier_applied}}},
-              {"background_threads", st->background_threads},
-              {"config",
-               {{"prefer_local_cache", st->config.prefer_local_cache},
-                {"aggressive_archival", st->config.aggressive_archival},
-                {"query_result_ttl_ms", st->config.query_result_ttl_ms},
-                {"background_task_interval_ms", st->config.background_task_interval_ms}}},
-              {"triggers", triggers},
-              {"next", st->next}};
+    json j = scaling::StatusToJson(*st);
     if (json_out) {
       out << j.dump() << "\n";
       return kExitOk;

@@ -74,6 +74,19 @@ Result<std::shared_ptr<embed::Embedder>> Database::Impl::ActiveEmbedder() {
   return embedder_;
 }
 
+Result<std::vector<std::vector<float>>> Database::Embed(const std::vector<std::string>& texts,
+                                                       std::string* model) const {
+  return impl_->EmbedTexts(texts, model);
+}
+
+Result<std::vector<std::vector<float>>> Database::Impl::EmbedTexts(
+    const std::vector<std::string>& texts, std::string* model) {
+  NS_ASSIGN_OR_RETURN(std::shared_ptr<embed::Embedder> embedder, ActiveEmbedder());
+  if (model != nullptr) *model = embedder->name();
+  if (texts.empty()) return std::vector<std::vector<float>>{};
+  return embedder->Embed(texts);
+}
+
 Result<std::vector<float>> Database::Impl::EmbedQuery(const std::string& text) {
   NS_ASSIGN_OR_RETURN(std::shared_ptr<embed::Embedder> embedder, ActiveEmbedder());
   NS_ASSIGN_OR_RETURN(std::vector<std::vector<float>> v, embedder->Embed({text}));

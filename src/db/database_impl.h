@@ -64,6 +64,8 @@ class Database::Impl {
   Result<EmbedReport> FitBuiltinEmbedder(int dims);
   Result<EmbedReport> EmbedPending();
   Result<EmbedReport> UseExternalEmbedder(const ExternalEmbedderOptions& options);
+  Result<std::vector<std::vector<float>>> EmbedTexts(const std::vector<std::string>& texts,
+                                                     std::string* model);
 
   // ---- writes (database_write.cc) ----
   Result<BatchResult> Write(const WriteBatch& batch, const WriteOptions& options);
@@ -157,6 +159,9 @@ class Database::Impl {
     storage::Connection& conn;
     const WriteOptions& options;
     TimestampMs now;
+    // Written into every change row: options.origin, or the batch
+    // operation's own (WriteBatch::Add).
+    std::string_view origin;
     std::optional<std::map<std::string, schema::TypeSchema>> user_schemas;
     std::optional<int64_t> embedding_dim;  // 0: none stored yet
     // Meta `partitioning`, read once per transaction ("" when absent).

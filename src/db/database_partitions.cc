@@ -215,7 +215,7 @@ Status Database::Impl::RepartitionMovedSubtree(WriteContext& ctx, const std::str
                        "t.rowid"));
   NS_RETURN_IF_ERROR(log->Bind(1, ctx.now)
                          .Bind(2, static_cast<int64_t>(ChangeOp::kMove))
-                         .Bind(3, ctx.options.origin)
+                         .Bind(3, ctx.origin)
                          .Bind(4, *target)
                          .Bind(5, id)
                          .Run());

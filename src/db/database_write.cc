@@ -72,7 +72,7 @@ auto Database::Impl::WithWriteTxn(const WriteOptions& options, Fn&& fn)
   std::lock_guard lock(write_mu_);
   storage::Transaction txn(*writer_);
   NS_RETURN_IF_ERROR(txn.Begin());
-  WriteContext ctx{*writer_, options, ids::NowMs(), std::nullopt, std::nullopt, std::nullopt, {}};
+  WriteContext ctx{*writer_, options, ids::NowMs(), options.origin, std::nullopt, std::nullopt, std::nullopt, {}};
   auto result = fn(ctx);
   if (!result.ok()) return result;  // txn rolls back
   NS_RETURN_IF_ERROR(txn.Commit());
@@ -231,7 +231,7 @@ Status Database::Impl::AppendChange(WriteContext& ctx, ChangeOp op, const std::s
       .Bind(2, static_cast<int64_t>(op))
       .Bind(3, node_id)
       .Bind(4, version)
-      .Bind(5, ctx.options.origin)
+      .Bind(5, ctx.origin)
       .Bind(6, payload)
       .Run();
 }
@@ -597,17 +597,20 @@ Result<int64_t> Database::Impl::DeleteSubtree(WriteContext& ctx, const std::stri
   NS_RETURN_IF_ERROR(ctx.conn.Exec(
       "DELETE FROM edges WHERE from_id IN (SELECT id FROM temp.subtree);"
       "DELETE FROM edges WHERE type != 'mentions' AND to_id IN (SELECT id FROM temp.subtree);"));
-  // The payload names the storage row the node occupied: derived indexes
-  // keyed by row (the vector index) need it once the row is gone.
+  // The payload names the storage row the node occupied (derived indexes
+  // keyed by row, the vector index, need it once the row is gone) and the
+  // node's parent and type (change feeds filter deletes by subtree and
+  // type). Rows come parents first: the recursive walk is breadth-first.
   NS_ASSIGN_OR_RETURN(
       Statement * log,
       ctx.conn.Prepare(
           "INSERT INTO changes(ts, op, node_id, version, origin, payload) "
-          "SELECT ?1, ?2, t.id, 0, ?3, json_object('subtree_root', ?4, 'row', "
-          "n.rowid) FROM temp.subtree t JOIN nodes n ON n.id = t.id ORDER BY t.rowid"));
+          "SELECT ?1, ?2, t.id, 0, ?3, json_object('subtree_root', ?4, 'parent_id', n.parent_id, "
+          "'node_type', n.node_type, 'row', n.rowid) FROM temp.subtree t JOIN nodes n ON n.id = "
+          "t.id ORDER BY t.rowid"));
   NS_RETURN_IF_ERROR(log->Bind(1, ctx.now)
                          .Bind(2, static_cast<int64_t>(ChangeOp::kDelete))
-                         .Bind(3, ctx.options.origin)
+                         .Bind(3, ctx.origin)
                          .Bind(4, id)
                          .Run());
   NS_RETURN_IF_ERROR(UncountSubtree(ctx));
@@ -631,7 +634,7 @@ Result<int64_t> Database::Impl::SetLifecycleInTxn(WriteContext& ctx, const std::
                        "JOIN nodes n ON n.id = t.id WHERE n.lifecycle != ?5 ORDER BY t.rowid"));
   NS_RETURN_IF_ERROR(log->Bind(1, ctx.now)
                          .Bind(2, static_cast<int64_t>(ChangeOp::kUpdate))
-                         .Bind(3, ctx.options.origin)
+                         .Bind(3, ctx.origin)
                          .Bind(4, payload.dump())
                          .Bind(5, static_cast<int64_t>(lifecycle))
                          .Run());
@@ -760,7 +763,10 @@ Result<std::string> Database::Impl::ResolveCollection(Connection& conn, const st
 Result<BatchResult> Database::Impl::Write(const WriteBatch& batch, const WriteOptions& options) {
   return WithWriteTxn(options, [&](WriteContext& ctx) -> Result<BatchResult> {
     const std::vector<WriteBatch::Op>& ops = batch.ops();
-    auto apply = [&](const WriteBatch::Op& any_op) {
+    auto apply = [&](size_t index) {
+      const WriteBatch::Op& any_op = ops[index];
+      const std::string& op_origin = batch.origin(index);
+      ctx.origin = op_origin.empty() ? std::string_view(options.origin) : op_origin;
       BatchResult::OpResult r;
       std::visit(
           [&](const auto& op) {
@@ -826,7 +832,7 @@ Result<BatchResult> Database::Impl::Write(const WriteBatch& batch, const WriteOp
     out.results.reserve(batch.size());
     if (options.atomic) {
       for (size_t i = 0; i < ops.size(); ++i) {
-        BatchResult::OpResult r = apply(ops[i]);
+        BatchResult::OpResult r = apply(i);
         if (!r.status.ok()) return batch_error(i, r.status);
         out.results.push_back(std::move(r));
       }
@@ -844,7 +850,7 @@ Result<BatchResult> Database::Impl::Write(const WriteBatch& batch, const WriteOp
       bool replay = false;
       for (size_t i = 0; i < ops.size(); ++i) {
         const int64_t changes_before = sqlite3_total_changes64(raw);
-        BatchResult::OpResult r = apply(ops[i]);
+        BatchResult::OpResult r = apply(i);
         if (r.status.ok()) {
           out.results.push_back(std::move(r));
           continue;
@@ -867,7 +873,7 @@ Result<BatchResult> Database::Impl::Write(const WriteBatch& batch, const WriteOp
         out.results.reserve(batch.size());
         for (size_t i = 0; i < ops.size(); ++i) {
           NS_RETURN_IF_ERROR(run("SAVEPOINT op"));
-          BatchResult::OpResult r = apply(ops[i]);
+          BatchResult::OpResult r = apply(i);
           if (!r.status.ok()) {
             if (fatal(r.status)) return batch_error(i, r.status);
             NS_RETURN_IF_ERROR(ctx.conn.Exec("ROLLBACK TO op; RELEASE op"));

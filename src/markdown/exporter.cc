@@ -263,4 +263,14 @@ Result<MarkdownExportReport> ExportMarkdown(const Database& db, const std::strin
   return report;
 }
 
+Result<std::string> MarkdownOfSubtree(const Database& db, const std::string& node_id,
+                                      MarkdownFlavor flavor) {
+  NS_ASSIGN_OR_RETURN(Node node, db.Get(node_id));
+  if (flavor == MarkdownFlavor::kAuto) flavor = MarkdownFlavor::kMarkdown;
+  const std::string title =
+      node.title.empty() ? node.content.substr(0, node.content.find('\n')) : node.title;
+  markdown::Writer writer(db, MarkdownExportOptions{});
+  return writer.Render(node, flavor, markdown::SafeFileName(title) + ".md");
+}
+
 }  // namespace nodespace

@@ -1,5 +1,7 @@
 #include "scaling/metrics_json.h"
 
+#include "model/ids.h"
+
 namespace nodespace::scaling {
 
 nlohmann::json MetricsToJson(const ScalingMetrics& m) {
@@ -22,6 +24,55 @@ nlohmann::json MetricsToJson(const ScalingMetrics& m) {
                         {"sync_operations_per_second", m.sync_operations_per_second},
                         {"sampled_at_ms", m.sampled_at_ms},
                         {"sample_cost_us", m.sample_cost_us}};
+}
+
+nlohmann::json EventToJson(const ScalingEvent& e) {
+  using nlohmann::json;
+  return json{
+      {"id", e.id},
+      {"time", ids::FormatTimestamp(e.time_ms)},
+      {"trigger", e.trigger},
+      {"action", OptimizationActionName(e.action)},
+      {"result", e.result},
+      {"message", e.message},
+      {"duration_ms", e.duration_ms},
+      {"detail", json::parse(e.detail_json.empty() ? "{}" : e.detail_json, nullptr, false)},
+      {"metrics", json::parse(e.metrics_json.empty() ? "{}" : e.metrics_json, nullptr, false)}};
+}
+
+nlohmann::json StatusToJson(const ScalingStatus& st) {
+  using nlohmann::json;
+  json triggers = json::array();
+  for (const auto& t : st.triggers) {
+    json actions = json::array();
+    for (OptimizationAction a : t.actions) actions.push_back(OptimizationActionName(a));
+    triggers.push_back({{"name", t.name},
+                        {"metric", t.metric},
+                        {"value", t.value},
+                        {"threshold", t.threshold},
+                        {"above", t.above},
+                        {"armed", t.armed},
+                        {"actions", actions}});
+  }
+  return {{"phase", static_cast<int>(st.phase)},
+          {"phase_name", ScalingPhaseName(st.phase)},
+          {"derived_phase", static_cast<int>(st.derived_phase)},
+          {"manager_running", st.manager_running},
+          {"metrics", MetricsToJson(st.metrics)},
+          {"memory_tier",
+           {{"cache_size_mb", st.memory.cache_size_mb},
+            {"vector_cache_mb", st.memory.vector_cache_mb},
+            {"query_cache_entries", st.memory.query_cache_entries},
+            {"background_tasks", st.memory.background_tasks},
+            {"applied", st.memory_tier_applied}}},
+          {"background_threads", st.background_threads},
+          {"config",
+           {{"prefer_local_cache", st.config.prefer_local_cache},
+            {"aggressive_archival", st.config.aggressive_archival},
+            {"query_result_ttl_ms", st.config.query_result_ttl_ms},
+            {"background_task_interval_ms", st.config.background_task_interval_ms}}},
+          {"triggers", triggers},
+          {"next", st.next}};
 }
 
 }  // namespace nodespace::scaling
