@@ -12,6 +12,9 @@
 #include "nodespace/server.h"
 
 #include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cerrno>
 
 #include <chrono>
 #include <cstdio>
@@ -148,6 +151,30 @@ bool IsLoopback(const std::string& host) {
   return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
 
+// cpp-httplib's compiled library listens with a backlog of 5: a burst of
+// new connections (hundreds of clients starting at once) overflows the
+// accept queue and each dropped SYN costs its client a 1 s retransmit.
+// listen() again on the bound socket raises the backlog; the socket is
+// found by its port since the library does not expose it.
+void RaiseListenBacklog(int port) {
+  for (int fd = 3; fd < 65536; ++fd) {
+    int listening = 0;
+    socklen_t len = sizeof listening;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0) {
+      if (errno == EBADF && fd > 1024) break;
+      continue;
+    }
+    if (!listening) continue;
+    sockaddr_storage addr{};
+    socklen_t addr_len = sizeof addr;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &addr_len) != 0) continue;
+    int bound = -1;
+    if (addr.ss_family == AF_INET) bound = ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+    if (addr.ss_family == AF_INET6) bound = ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+    if (bound == port) ::listen(fd, SOMAXCONN);
+  }
+}
+
 void SendError(httplib::Response& res, const ApiError& e) {
   res.status = e.http_status;
   res.set_content(e.ToJson(tl_request.request_id).dump(), "application/json");
@@ -264,6 +291,7 @@ Status Server::Impl::Listen() {
     return Status::IOError("cannot listen on " + o.host + ":" + std::to_string(o.port) +
                            " (in use, or not an address of this machine)");
   }
+  RaiseListenBacklog(port_);
   listener_ = std::thread([this] { http_.listen_after_bind(); });
   Info("nodespace serve: listening on http://" + o.host + ":" + std::to_string(port_) +
        " (database " + o.database_path + ")");
