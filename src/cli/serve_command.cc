@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <mutex>
@@ -20,7 +21,11 @@ CLI::App* AddServeCommand(CLI::App& app, ServeArgs& args) {
   auto* cmd = app.add_subcommand(
       "serve", "serve the database over HTTP (/v1 API, change feed, MCP, /metrics)");
   ServerOptions& o = args.server;
-  cmd->set_config("--config", "", "INI/TOML file with serve options (flags and env override it)");
+  cmd->add_option("--config", args.config_file,
+                  "INI/TOML file of serve options (key = value, the long option names); the "
+                  "environment and flags override it")
+      ->check(CLI::ExistingFile);
+  args.command = cmd;
   cmd->add_option("--host", o.host, "address to listen on (non-loopback needs API keys)")
       ->envname("NODESPACE_HOST")
       ->capture_default_str();
@@ -63,8 +68,68 @@ CLI::App* AddServeCommand(CLI::App& app, ServeArgs& args) {
   return cmd;
 }
 
+namespace {
+
+// Applies `key = value` lines of a config file to the options of `cmd` that
+// neither a flag nor the environment set. (CLI11 2.1 reads config files
+// only for the top-level command, so serve does it itself.)
+Status ApplyConfigFile(CLI::App& cmd, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::IOError("cannot read config file '" + path + "'");
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    auto trim = [](std::string s) {
+      const size_t b = s.find_first_not_of(" \t\r");
+      const size_t e = s.find_last_not_of(" \t\r");
+      return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+    };
+    line = trim(line);
+    if (line.empty() || line[0] == '#' || line[0] == ';' || line == "[serve]") continue;
+    const size_t eq = line.find('=');
+    if (eq == std::string::npos) {
+      return Status::InvalidArgument(path + ":" + std::to_string(number) + ": expected key = value");
+    }
+    std::string key = trim(line.substr(0, eq));
+    std::string value = trim(line.substr(eq + 1));
+    if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
+        value.back() == value.front()) {
+      value = value.substr(1, value.size() - 2);
+    }
+    std::replace(key.begin(), key.end(), '_', '-');
+    CLI::Option* opt = nullptr;
+    try {
+      opt = cmd.get_option("--" + key);
+    } catch (const CLI::OptionNotFound&) {
+    }
+    if (opt == nullptr || key == "config" || key == "port-file") {
+      return Status::InvalidArgument(path + ":" + std::to_string(number) + ": unknown option '" +
+                                     key + "'");
+    }
+    if (opt->count() > 0) continue;  // a flag or the environment set it
+    try {
+      opt->add_result(value);
+      opt->run_callback();
+    } catch (const CLI::Error& e) {
+      return Status::InvalidArgument(path + ":" + std::to_string(number) + ": " + key + ": " +
+                                     e.what());
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
 int RunServeCommand(const std::string& db_path, ServeArgs& args, std::ostream& out,
                     std::ostream& err) {
+  if (!args.config_file.empty()) {
+    Status s = ApplyConfigFile(*args.command, args.config_file);
+    if (!s.ok()) {
+      err << "error: " << s.message() << "\n";
+      return kExitUsage;
+    }
+  }
   ServerOptions o = args.server;
   o.database_path = db_path;
   o.max_body_bytes = static_cast<size_t>(args.max_body_mib * 1024 * 1024);

@@ -20,6 +20,8 @@ struct ServeArgs {
   ServerOptions server;
   std::string port_file;  // where the port is written once listening
   double max_body_mib = 16;
+  std::string config_file;
+  CLI::App* command = nullptr;  // the serve subcommand (config file options)
 };
 
 CLI::App* AddServeCommand(CLI::App& app, ServeArgs& args);

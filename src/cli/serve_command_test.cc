@@ -113,7 +113,8 @@ class ServeProcessTest : public ::testing::Test {
     for (int i = 0; i < 3; ++i) {
       ops.push_back({{"op", "create"}, {"node", {{"content", std::string(bytes / 3, 'x')}}}});
     }
-    auto r = c.Post("/v1/nodes/batch", json({{"operations", ops}}).dump(), "application/json");
+    const std::string text = json({{"operations", ops}}).dump();
+    auto r = c.Post("/v1/nodes/batch", text, "application/json");
     return r ? r->status : -1;
   }
 
@@ -144,7 +145,7 @@ TEST_F(ServeProcessTest, SigtermDrainsAndKeepsEveryAcknowledgedWrite) {
 
 TEST_F(ServeProcessTest, ConfigFileThenEnvironmentThenFlags) {
   const std::string config = dir_.Sub("serve.ini");
-  std::ofstream(config) << "max-body-mib=1\n";
+  std::ofstream(config) << "# serve options\n[serve]\nmax-body-mib = 1\nrate_limit = 500\n";
   const size_t body = 1536 * 1024;  // 1.5 MiB
   {
     Child s = Serve({"--config", config});
