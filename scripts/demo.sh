@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job: installs dependencies, builds, imports the bundled sample
 # (WordNet-derived nodes) into an embedded database, prints a subtree and runs
-# a lookup.
+# a lookup, then serves the database over HTTP until Ctrl-C.
+# NODESPACE_PORT picks the port (default 7700); NODESPACE_DEMO_NO_SERVE=1
+# stops after the tour.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,3 +49,9 @@ echo "== automatic scaling: the engine's own metrics, phase and what fires next"
 $NS scaling status
 echo
 echo "database: $DB (try: $NS --db $DB tree --depth 1)"
+[ "${NODESPACE_DEMO_NO_SERVE:-}" = "1" ] && exit 0
+echo
+echo "== serving it: the /v1 API, change feed, MCP and /metrics (Ctrl-C stops)"
+PORT="${NODESPACE_PORT:-7700}"
+echo "try: curl http://127.0.0.1:$PORT/v1/nodes/$ID   or   curl http://127.0.0.1:$PORT/metrics"
+exec $NS serve --port "$PORT" --no-access-log

@@ -11,7 +11,7 @@ PACKAGES=(
   libmd4c-dev libyaml-cpp-dev prometheus-cpp-dev libssl-dev
   prometheus
   libgtest-dev libgmock-dev
-  python3 wordnet-base
+  python3 wordnet-base curl
 )
 
 SUDO=""

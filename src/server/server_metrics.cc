@@ -30,6 +30,11 @@ ServerMetrics::ServerMetrics() : registry_(std::make_shared<prometheus::Registry
                        .Register(*registry_)
                        .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64,
                                                                          128, 256});
+  commit_seconds_ = &prometheus::BuildHistogram()
+                         .Name("nodespace_group_commit_seconds")
+                         .Help("How long one group commit's transaction took (write and fsync)")
+                         .Register(*registry_)
+                         .Add({}, LatencyBuckets());
   feed_latency_ = &prometheus::BuildHistogram()
                        .Name("nodespace_feed_notification_seconds")
                        .Help("From a commit through this server to its change-feed event write")
@@ -55,8 +60,9 @@ void ServerMetrics::ObserveRequest(const std::string& route, const std::string& 
   latency_->Add({{"route", route}, {"method", method}}, LatencyBuckets()).Observe(seconds);
 }
 
-void ServerMetrics::ObserveGroupCommit(size_t operations) {
+void ServerMetrics::ObserveGroupCommit(size_t operations, double seconds) {
   group_commit_->Observe(static_cast<double>(operations));
+  commit_seconds_->Observe(seconds);
 }
 
 void ServerMetrics::ObserveFeedNotification(double seconds) { feed_latency_->Observe(seconds); }

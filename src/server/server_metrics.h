@@ -28,7 +28,7 @@ class ServerMetrics {
 
   void ObserveRequest(const std::string& route, const std::string& method, int status,
                       double seconds);
-  void ObserveGroupCommit(size_t operations);
+  void ObserveGroupCommit(size_t operations, double seconds);
   void ObserveFeedNotification(double seconds);  // commit to event written
   prometheus::Gauge& open_feeds() { return *open_feeds_; }
   prometheus::Gauge& connection_threads() { return *connection_threads_; }
@@ -42,6 +42,7 @@ class ServerMetrics {
   prometheus::Family<prometheus::Counter>* requests_;
   prometheus::Family<prometheus::Histogram>* latency_;
   prometheus::Histogram* group_commit_;
+  prometheus::Histogram* commit_seconds_;
   prometheus::Histogram* feed_latency_;
   prometheus::Gauge* open_feeds_;
   prometheus::Gauge* connection_threads_;

@@ -1,11 +1,12 @@
 #include "server/write_coalescer.h"
 
+#include <chrono>
 #include <vector>
 
 namespace nodespace::server {
 
 WriteCoalescer::WriteCoalescer(DatabaseHolder& db, size_t max_operations,
-                               std::function<void(int64_t, size_t)> on_commit)
+                               CommitCallback on_commit)
     : db_(db),
       max_operations_(std::max<size_t>(1, max_operations)),
       on_commit_(std::move(on_commit)),
@@ -52,6 +53,7 @@ void WriteCoalescer::Run() {
     for (Pending* p : group) batch.Add(std::move(p->op), p->origin);
     WriteOptions options;
     options.atomic = false;
+    const auto started = std::chrono::steady_clock::now();
     Result<BatchResult> outcome = [&]() -> Result<BatchResult> {
       auto lease = db_.Acquire();
       if (!lease.valid()) return Status::Busy("the database is being restored");
@@ -72,7 +74,10 @@ void WriteCoalescer::Run() {
       }
       r.change_seq = outcome->last_change_seq;
     }
-    if (outcome.ok() && on_commit_) on_commit_(outcome->last_change_seq, group.size());
+    if (outcome.ok() && on_commit_) {
+      on_commit_(outcome->last_change_seq, group.size(),
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    }
     {
       std::lock_guard lock(mu_);
       for (Pending* p : group) p->done = true;

@@ -32,9 +32,10 @@ struct CoalescedResult {
 
 class WriteCoalescer {
  public:
-  // `on_commit(seq, operations)` runs after every commit (change feeds wake).
-  WriteCoalescer(DatabaseHolder& db, size_t max_operations,
-                 std::function<void(int64_t seq, size_t operations)> on_commit);
+  // `on_commit(seq, operations, seconds)` runs after every commit (change
+  // feeds wake; metrics record the group size and the commit's duration).
+  using CommitCallback = std::function<void(int64_t seq, size_t operations, double seconds)>;
+  WriteCoalescer(DatabaseHolder& db, size_t max_operations, CommitCallback on_commit);
   ~WriteCoalescer();  // Stop()
 
   CoalescedResult Submit(WriteBatch::Op op, std::string origin);
@@ -52,7 +53,7 @@ class WriteCoalescer {
 
   DatabaseHolder& db_;
   const size_t max_operations_;
-  const std::function<void(int64_t, size_t)> on_commit_;
+  const CommitCallback on_commit_;
   std::mutex mu_;
   std::condition_variable work_cv_;
   std::condition_variable done_cv_;
