@@ -6,7 +6,8 @@
 // there.
 //
 //   NODESPACE_BIN=build-me/nodespace nodespace_server_load_bench /tmp/nsdata/100k
-//       --db /tmp/nsbench/srv100k [--clients 1,8,64,256] [--seconds 10] [--out F.jsonl]
+//       --db /tmp/nsbench/srv100k [--clients 1,8,64,256] [--seconds 10]
+//       [--write-percent 20] [--out F.jsonl]
 //
 // The database must exist (nodespace import DATA/nodes.jsonl). The server
 // runs as its own process (started and stopped here), with rate limiting
@@ -111,8 +112,8 @@ int WaitForPort(const std::string& port_file) {
   return -1;
 }
 
-Level RunLevel(int port, int clients, double seconds, const Workload& w, FeedProbe& probe,
-               std::vector<std::string>* acknowledged, std::mutex* ack_mu) {
+Level RunLevel(int port, int clients, double seconds, int write_percent, const Workload& w,
+               FeedProbe& probe, std::vector<std::string>* acknowledged, std::mutex* ack_mu) {
   Level level;
   level.clients = clients;
   std::mutex mu;
@@ -137,7 +138,7 @@ Level RunLevel(int port, int clients, double seconds, const Workload& w, FeedPro
       std::vector<std::string> samples, mine;
       const httplib::Headers headers = {{"X-Client-Id", "bench-" + std::to_string(c)}};
       while (Clock::now() < end) {
-        const bool write = rng() % 5 == 0;
+        const bool write = static_cast<int>(rng() % 100) < write_percent;
         const auto t0 = Clock::now();
         std::string created;
         auto send = [&]() -> httplib::Result {
@@ -214,18 +215,20 @@ int main(int argc, char** argv) {
   using namespace nodespace::bench;
   if (argc < 2) {
     std::cerr << "usage: nodespace_server_load_bench DATA --db DIR [--clients 1,8,64,256] "
-                 "[--seconds 10] [--out F.jsonl]\n";
+                 "[--seconds 10] [--write-percent 20] [--out F.jsonl]\n";
     return 2;
   }
   const std::string data = argv[1];
   std::string db, out_path, clients_list = "1,8,64,256";
   double seconds = 10;
+  int write_percent = 20;
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--db") db = argv[i + 1];
     if (a == "--clients") clients_list = argv[i + 1];
     if (a == "--seconds") seconds = std::stod(argv[i + 1]);
     if (a == "--out") out_path = argv[i + 1];
+    if (a == "--write-percent") write_percent = std::stoi(argv[i + 1]);
   }
   const char* bin = std::getenv("NODESPACE_BIN");
   if (db.empty() || bin == nullptr) {
@@ -317,7 +320,7 @@ int main(int argc, char** argv) {
   std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   while (std::getline(clients_in, item, ',')) {
     const int clients = std::stoi(item);
-    Level l = RunLevel(port, clients, seconds, w, probe, &acknowledged, &ack_mu);
+    Level l = RunLevel(port, clients, seconds, write_percent, w, probe, &acknowledged, &ack_mu);
     std::this_thread::sleep_for(std::chrono::milliseconds(500));  // let the feed drain
     Latencies feed_ms = probe.Take();
     const double ops = (l.query.ms.size() + l.write.ms.size()) / l.seconds;
@@ -327,6 +330,7 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     for (const auto& s : l.error_samples) std::printf("  error: %s\n", s.c_str());
     results.push_back({{"clients", clients},
+                       {"write_percent", write_percent},
                        {"seconds", l.seconds},
                        {"ops_per_second", ops},
                        {"query", l.query.Json()},

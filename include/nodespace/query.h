@@ -164,6 +164,10 @@ struct QueryLimits {
   size_t max_facet_size = 1000;
   size_t max_aggregations = 16;
   size_t max_json_bytes = 1 << 20;
+  // A query still running after this long is stopped and refused
+  // (InvalidArgument "query timed out ..."); 0: no limit. The SQL part is
+  // interrupted where it stands; a vector graph walk finishes its step.
+  int64_t max_query_ms = 0;
 };
 
 // Fluent construction of a Query.

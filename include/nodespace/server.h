@@ -45,7 +45,9 @@ struct ServerOptions {
   size_t max_batch_operations = 1000;      // POST /v1/nodes/batch
   double rate_limit_per_second = 200;      // per API key (or client address), token bucket
   double rate_limit_burst = 400;
-  int query_timeout_ms = 10000;            // longer queries: 503 with code "timeout"
+  // Queries running longer are stopped: 422 with code "query_timeout"
+  // (sets database.query_limits.max_query_ms when that is 0).
+  int query_timeout_ms = 10000;
   size_t max_connections = 2048;           // beyond: new connections wait to be accepted
   int read_timeout_s = 30;                 // a client silent this long is disconnected
   int idle_keep_alive_s = 5;

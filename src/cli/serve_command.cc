@@ -56,6 +56,11 @@ CLI::App* AddServeCommand(CLI::App& app, ServeArgs& args) {
       ->envname("NODESPACE_MAX_BATCH")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
+  cmd->add_option("--query-timeout-ms", o.query_timeout_ms,
+                  "queries running longer are stopped (422 query_timeout); 0: no limit")
+      ->envname("NODESPACE_QUERY_TIMEOUT_MS")
+      ->check(CLI::Range(0, 3600000))
+      ->capture_default_str();
   cmd->add_option("--max-connections", o.max_connections, "connection threads at most")
       ->envname("NODESPACE_MAX_CONNECTIONS")
       ->check(CLI::Range(8, 65536))

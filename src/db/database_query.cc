@@ -7,6 +7,33 @@
 #include "query/query_json.h"
 
 namespace nodespace {
+namespace {
+
+// SQLite calls this every 1000 virtual-machine steps of the reader's
+// statements; a non-zero return interrupts the statement.
+int PastDeadline(void* deadline) {
+  return std::chrono::steady_clock::now() >
+         *static_cast<std::chrono::steady_clock::time_point*>(deadline);
+}
+
+// Arms the deadline on a reader connection for one query, disarms it after.
+class QueryDeadline {
+ public:
+  QueryDeadline(sqlite3* db, int64_t max_ms, std::chrono::steady_clock::time_point start)
+      : db_(max_ms > 0 ? db : nullptr), deadline_(start + std::chrono::milliseconds(max_ms)) {
+    if (db_ != nullptr) sqlite3_progress_handler(db_, 1000, PastDeadline, &deadline_);
+  }
+  ~QueryDeadline() {
+    if (db_ != nullptr) sqlite3_progress_handler(db_, 0, nullptr, nullptr);
+  }
+  bool passed() const { return db_ != nullptr && std::chrono::steady_clock::now() > deadline_; }
+
+ private:
+  sqlite3* db_;
+  std::chrono::steady_clock::time_point deadline_;
+};
+
+}  // namespace
 
 Result<QueryResult> Database::Impl::RunQuery(const nodespace::Query& query) {
   const auto start = std::chrono::steady_clock::now();
@@ -60,7 +87,18 @@ Result<QueryResult> Database::Impl::RunQuery(const nodespace::Query& query) {
   ctx.default_ef = options_.hnsw_ef_search;
   ctx.exact_search_max = options_.exact_search_max_vectors;
   ctx.change_seq = seq;
-  NS_ASSIGN_OR_RETURN(QueryResult result, query::ExecuteQuery(ctx, q, query_vector));
+  const int64_t max_ms = options_.query_limits.max_query_ms;
+  Result<QueryResult> executed = [&] {
+    QueryDeadline deadline(conn->raw(), max_ms, start);
+    Result<QueryResult> r = query::ExecuteQuery(ctx, q, query_vector);
+    if (!r.ok() && deadline.passed()) {
+      return Result<QueryResult>(Status::InvalidArgument(
+          "query timed out after " + std::to_string(max_ms) +
+          " ms (QueryLimits::max_query_ms); narrow its filters or lower its limit"));
+    }
+    return r;
+  }();
+  NS_ASSIGN_OR_RETURN(QueryResult result, std::move(executed));
   if (q.use_cache) {
     auto stored = std::make_shared<QueryResult>(result);
     stored->explain.stages.clear();

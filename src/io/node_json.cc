@@ -162,7 +162,9 @@ Result<PositionSpec> PositionFromJson(const nlohmann::json& j) {
     return spec;
   }
   if (j.is_object() && j.size() == 1) {
-    const auto& [key, v] = *j.items().begin();
+    const auto first = j.begin();
+    const std::string key = first.key();
+    const nlohmann::json& v = first.value();
     if ((key == "before" || key == "after") && v.is_string()) {
       std::string id = v.get<std::string>();
       spec.position = key == "before" ? Position::Before(id) : Position::After(id);

@@ -269,7 +269,8 @@ Result<std::string> MarkdownOfSubtree(const Database& db, const std::string& nod
   if (flavor == MarkdownFlavor::kAuto) flavor = MarkdownFlavor::kMarkdown;
   const std::string title =
       node.title.empty() ? node.content.substr(0, node.content.find('\n')) : node.title;
-  markdown::Writer writer(db, MarkdownExportOptions{});
+  const MarkdownExportOptions options;  // the writer keeps a reference
+  markdown::Writer writer(db, options);
   return writer.Render(node, flavor, markdown::SafeFileName(title) + ".md");
 }
 

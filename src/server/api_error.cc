@@ -53,9 +53,10 @@ ApiError ErrorFromStatus(const Status& status, bool parse_error) {
       e.internal = true;
       break;
   }
-  if (status.message().rfind("interrupted", 0) == 0 || status.message() == "query timed out") {
-    e.http_status = 503;
-    e.code = "timeout";
+  if (status.code() == StatusCode::kInvalidArgument &&
+      status.message().rfind("query timed out", 0) == 0) {
+    e.http_status = 422;
+    e.code = "query_timeout";
   }
   return e;
 }

@@ -6,7 +6,10 @@
 // ChangeNotifier; while idle they send a comment every 15 s so proxies
 // keep the connection open.
 #include <chrono>
+#include <optional>
+#include <set>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "io/node_json.h"
 #include "io/query_result_json.h"
@@ -36,6 +39,9 @@ struct FeedFilter {
   std::vector<std::string> scopes;       // the key's scopes (any of)
   std::string node_type;
   std::string exclude_origin;  // an editor's own client id: skip its echoes
+  // ?query=: only changes to nodes the query's filters match (a delete
+  // passes when the stream passed an earlier change of that node).
+  std::optional<Query> query;
 };
 
 class FeedStream {
@@ -63,10 +69,11 @@ class FeedStream {
           }
           return true;
         }
+        const std::set<std::string> matching = QueryMatches(*db, changes);
         std::string out;
         for (const Change& c : changes) {
           position_ = c.seq;
-          if (!Passes(*db, c)) continue;
+          if (!Passes(*db, c, matching)) continue;
           out += SseEvent(c.seq, "change", ChangeJson(c));
         }
         if (!out.empty()) {
@@ -121,8 +128,41 @@ class FeedStream {
     return in;
   }
 
-  bool Passes(Database& db, const Change& c) {
+  // The changed (live) nodes of `changes` that the feed's query matches.
+  std::set<std::string> QueryMatches(Database& db, const std::vector<Change>& changes) {
+    std::set<std::string> out;
+    if (!filter_.query) return out;
+    std::vector<QueryValue> ids;
+    std::set<std::string> seen;
+    for (const Change& c : changes) {
+      if (c.op != ChangeOp::kDelete && seen.insert(c.node_id).second) ids.push_back(c.node_id);
+    }
+    for (size_t at = 0; at < ids.size(); at += 1000) {  // QueryLimits::max_in_values
+      Query q = *filter_.query;
+      const size_t n = std::min<size_t>(1000, ids.size() - at);
+      q.filter = Filter::And({q.filter, Filter::In("id", {ids.begin() + at, ids.begin() + at + n})});
+      q.limit = n;
+      q.cursor.clear();
+      q.facets.clear();
+      q.aggregations.clear();
+      auto result = db.RunQuery(q);
+      if (!result.ok()) continue;
+      for (const QueryHit& hit : result->hits) out.insert(hit.node.id);
+    }
+    return out;
+  }
+
+  bool Passes(Database& db, const Change& c, const std::set<std::string>& matching) {
     if (!filter_.exclude_origin.empty() && c.origin == filter_.exclude_origin) return false;
+    if (filter_.query) {
+      if (c.op == ChangeOp::kDelete) {
+        if (!passed_.erase(c.node_id)) return false;
+      } else if (matching.count(c.node_id)) {
+        if (passed_.size() < 1000000) passed_.insert(c.node_id);
+      } else {
+        return false;
+      }
+    }
     nlohmann::json payload = nlohmann::json::parse(c.payload, nullptr, false);
     if (payload.is_discarded()) payload = nlohmann::json::object();
     if (!InAny(db, c, payload, filter_.scopes, &deleted_in_scope_)) return false;
@@ -145,6 +185,7 @@ class FeedStream {
   int64_t position_;
   std::unordered_map<std::string, bool> deleted_in_scope_;
   std::unordered_map<std::string, bool> deleted_in_subtree_;
+  std::unordered_set<std::string> passed_;  // nodes the query matched before
 };
 
 // A live query's current answer: id -> version.
@@ -244,7 +285,7 @@ void AddFeedRoutes(ServerState& state, std::vector<Route>* routes) {
 
   AddRoute(routes, "GET", "/v1/changes", Role::kRead, ScopeRule::kHandler,
            "Server-Sent Events change feed: ?after=<seq> or Last-Event-ID, ?subtree=<id>[,<id>], "
-           "?type=<node_type>, ?exclude_origin=<client id>",
+           "?type=<node_type>, ?query=<query JSON> (its filters), ?exclude_origin=<client id>",
            [s](Call& call) {
              int64_t after = call.QueryInt("after", -1, 0, INT64_MAX);
              const std::string last_id = call.req.get_header_value("Last-Event-ID");
@@ -260,6 +301,14 @@ void AddFeedRoutes(ServerState& state, std::vector<Route>* routes) {
              filter.scopes = call.principal.scopes;
              filter.node_type = call.Query("type");
              filter.exclude_origin = call.Query("exclude_origin");
+             if (const std::string q = call.Query("query"); !q.empty()) {
+               filter.query = ScopedQuery(*s, call, q);
+               if (filter.query->ranked()) {
+                 throw ApiError::BadRequest(
+                     "query: a change feed filters by the query's filters; leave out text, vector "
+                     "and semantic");
+               }
+             }
              {
                auto db = s->Db();
                for (const std::string& id : filter.subtree_any) RequireInScope(call, *db, id);

@@ -17,6 +17,7 @@
 #include <cerrno>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <mutex>
@@ -222,6 +223,9 @@ class Server::Impl {
   bool own_access_log_ = false;
   std::mutex log_mu_;
   std::once_flag shutdown_once_;
+  std::mutex stopped_mu_;
+  std::condition_variable stopped_cv_;
+  bool stopped_ = false;  // guarded by stopped_mu_: the listener returned
 };
 
 Status Server::Impl::Listen() {
@@ -297,7 +301,12 @@ Status Server::Impl::Listen() {
                            " (in use, or not an address of this machine)");
   }
   RaiseListenBacklog(port_);
-  listener_ = std::thread([this] { http_.listen_after_bind(); });
+  listener_ = std::thread([this] {
+    http_.listen_after_bind();
+    std::lock_guard lock(stopped_mu_);
+    stopped_ = true;
+    stopped_cv_.notify_all();
+  });
   Info("nodespace serve: listening on http://" + o.host + ":" + std::to_string(port_) +
        " (database " + o.database_path + ")");
   if (!keys) {
@@ -356,8 +365,12 @@ httplib::Server::HandlerResponse Server::Impl::PreRoute(const httplib::Request& 
     return fail({411, "length_required", "send a Content-Length with the body"});
   }
 
-  // Who is calling.
-  ctx.client = req.remote_addr;
+  // Who is calling: the key, or without keys the address (and the client's
+  // own id, so two editors on one machine count as two users).
+  ctx.client = "addr:" + req.remote_addr;
+  if (const std::string id = req.get_header_value("X-Client-Id"); !id.empty()) {
+    ctx.client += "/" + id.substr(0, 64);
+  }
   if (!route.public_route) {
     if (KeysRequired()) {
       std::string key = req.get_header_value("X-API-Key");
@@ -467,10 +480,16 @@ void Server::Impl::Shutdown() {
 }
 
 void Server::Impl::Wait() {
-  if (listener_.joinable()) listener_.join();
+  std::unique_lock lock(stopped_mu_);
+  stopped_cv_.wait(lock, [&] { return stopped_; });
 }
 
-Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
+Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& given) {
+  ServerOptions options = given;
+  QueryLimits& limits = options.database.query_limits;
+  if (limits.max_query_ms == 0 && options.query_timeout_ms > 0) {
+    limits.max_query_ms = options.query_timeout_ms;
+  }
   NS_ASSIGN_OR_RETURN(std::unique_ptr<Database> db,
                       Database::Open(options.database_path, options.database));
   auto impl = std::make_unique<Impl>(options, std::move(db));

@@ -91,6 +91,42 @@ class Client {
   std::string key_;
 };
 
+// Reads an event stream on its own thread until `done(text)` is true.
+// Started() returns once the stream's first bytes arrived (the server
+// has subscribed) or the stream ended; Finish() joins and returns the text.
+class BackgroundStream {
+ public:
+  BackgroundStream(int port, std::string path, std::function<bool(const std::string&)> done,
+                   std::string ready_marker = "")
+      : thread_([this, port, path = std::move(path), done = std::move(done),
+                 marker = std::move(ready_marker)] {
+          Client c(port);
+          c.Stream(path,
+                   [&](const std::string& t) {
+                     if (marker.empty() || t.find(marker) != std::string::npos) started_ = true;
+                     return done(t);
+                   },
+                   &text_);
+          ended_ = true;
+        }) {}
+  ~BackgroundStream() {
+    if (thread_.joinable()) thread_.join();
+  }
+  bool Started() {
+    while (!started_ && !ended_) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return started_;
+  }
+  std::string Finish() {
+    thread_.join();
+    return text_;
+  }
+
+ private:
+  std::string text_;
+  std::atomic<bool> started_{false}, ended_{false};
+  std::thread thread_;
+};
+
 class ServerTest : public ::testing::Test {
  protected:
   void Start(ServerOptions o = {}) {
@@ -494,25 +530,15 @@ TEST_F(ServerTest, ChangeFeedFiltersResumesAndSkipsOwnEchoes) {
   Client c = Anon();
   const std::string a = CreateNode(c, {{"content", "# A"}});
   const std::string b = CreateNode(c, {{"content", "# B"}});
-  std::string text;
-  std::atomic<bool> subscribed{false}, finished{false};
-  std::thread reader([&] {
-    Client feed(server_->port());
-    feed.Stream("/v1/changes?subtree=" + a + "&exclude_origin=editor-1",
-                [&](const std::string& t) {
-                  subscribed = true;
-                  return t.find("\"last\"") != std::string::npos;
-                },
-                &text);
-    finished = true;
-  });
-  while (!subscribed && !finished) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  BackgroundStream feed(server_->port(), "/v1/changes?subtree=" + a + "&exclude_origin=editor-1",
+                        [](const std::string& t) { return t.find("\"last\"") != std::string::npos; });
+  ASSERT_TRUE(feed.Started());
   CreateNode(c, {{"content", "in B"}, {"parent_id", b}});
   c.Post("/v1/nodes", {{"content", "mine"}, {"parent_id", a}}, {{"X-Client-Id", "editor-1"}});
   const std::string in_a = CreateNode(c, {{"content", "in A"}, {"parent_id", a}});
   c.Send("DELETE", "/v1/nodes/" + in_a);
   CreateNode(c, {{"id", "last"}, {"content", "end"}, {"parent_id", a}});
-  reader.join();
+  const std::string text = feed.Finish();
   EXPECT_EQ(text.find("in B"), std::string::npos);
   EXPECT_EQ(text.find("editor-1"), std::string::npos);
   EXPECT_NE(text.find("\"node_id\":\"" + in_a + "\",\"op\":\"create\""), std::string::npos) << text;
@@ -520,37 +546,72 @@ TEST_F(ServerTest, ChangeFeedFiltersResumesAndSkipsOwnEchoes) {
 
   // Resuming from an event id replays exactly what came after it.
   std::string replay;
-  Client feed(server_->port());
-  feed.Stream("/v1/changes", [](const std::string& t) { return t.find("\"last\"") != std::string::npos; },
-              &replay, {{"Last-Event-ID", "2"}});
+  Client resumed(server_->port());
+  resumed.Stream(
+      "/v1/changes", [](const std::string& t) { return t.find("\"last\"") != std::string::npos; },
+      &replay, {{"Last-Event-ID", "2"}});
   EXPECT_EQ(replay.find("id: 2\n"), std::string::npos);
   EXPECT_NE(replay.find("id: 3\n"), std::string::npos) << replay;
+}
+
+TEST_F(ServerTest, ChangeFeedFilteredByAQuery) {
+  Start();
+  Client c = Anon();
+  const std::string q = httplib::detail::encode_query_param(
+      R"({"filters":[{"field":"properties.task.status","op":"=","value":"open"}]})");
+  BackgroundStream feed(server_->port(), "/v1/changes?query=" + q, [](const std::string& t) {
+    return t.find("\"op\":\"delete\"") != std::string::npos;
+  });
+  ASSERT_TRUE(feed.Started());
+  CreateNode(c, {{"id", "done"}, {"node_type", "task"}, {"properties", {{"task", {{"status", "done"}}}}}});
+  CreateNode(c, {{"id", "open"}, {"node_type", "task"}, {"properties", {{"task", {{"status", "open"}}}}}});
+  c.Send("DELETE", "/v1/nodes/done");
+  c.Send("DELETE", "/v1/nodes/open");
+  const std::string text = feed.Finish();
+  EXPECT_NE(text.find("\"node_id\":\"open\",\"op\":\"create\""), std::string::npos) << text;
+  EXPECT_NE(text.find("\"node_id\":\"open\",\"op\":\"delete\""), std::string::npos) << text;
+  EXPECT_EQ(text.find("\"done\""), std::string::npos) << text;
+  EXPECT_EQ(c.Get("/v1/changes?query=%7B%22text%22%3A%22x%22%7D").status, 400);
+}
+
+TEST_F(ServerTest, QueriesOverTheTimeLimitAreStopped) {
+  {
+    auto db = Database::Open(dir_.Sub("db"));
+    ASSERT_TRUE(db.ok());
+    WriteBatch batch;
+    for (int i = 0; i < 20000; ++i) {
+      batch.Create({.content = "note number " + std::to_string(i) + " about nothing much"});
+    }
+    ASSERT_TRUE((*db)->Write(batch).ok());
+  }
+  ServerOptions o;
+  o.query_timeout_ms = 1;
+  Start(o);
+  Client c = Anon();
+  Answer slow = c.Post("/v1/query", {{"filters", {{{"field", "content"}, {"op", "contains"}, {"value", "zzz"}}}},
+                                     {"sort", {{{"field", "title"}}}},
+                                     {"facets", {{{"field", "type"}}}}});
+  ASSERT_EQ(slow.status, 422) << slow.text.substr(0, 300);
+  EXPECT_EQ(slow.body["error"]["code"], "query_timeout");
+  EXPECT_EQ(c.Get("/livez").status, 200);
 }
 
 TEST_F(ServerTest, LiveQuerySendsSnapshotThenChanges) {
   Start();
   Client c = Anon();
   CreateNode(c, {{"id", "t1"}, {"node_type", "task"}, {"content", "write docs"}});
-  std::string text;
-  std::atomic<bool> subscribed{false}, finished{false};
-  std::thread reader([&] {
-    Client live(server_->port());
-    const std::string q = httplib::detail::encode_query_param(
-        R"({"filters":[{"field":"type","op":"=","value":"task"}]})");
-    live.Stream("/v1/live?q=" + q,
-                [&](const std::string& t) {
-                  subscribed = t.find("event: snapshot") != std::string::npos;
-                  return t.find("event: update") != std::string::npos &&
-                         t.find("\"t2\"") != std::string::npos;
-                },
-                &text);
-    finished = true;
-  });
-  while (!subscribed && !finished) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  ASSERT_TRUE(subscribed) << text;
+  const std::string q = httplib::detail::encode_query_param(
+      R"({"filters":[{"field":"type","op":"=","value":"task"}]})");
+  BackgroundStream live(
+      server_->port(), "/v1/live?q=" + q,
+      [](const std::string& t) {
+        return t.find("event: update") != std::string::npos && t.find("\"t2\"") != std::string::npos;
+      },
+      "event: snapshot");
+  ASSERT_TRUE(live.Started());
   CreateNode(c, {{"id", "other"}, {"content", "not a task"}});
   CreateNode(c, {{"id", "t2"}, {"node_type", "task"}, {"content", "ship"}});
-  reader.join();
+  const std::string text = live.Finish();
   EXPECT_NE(text.find("\"t1\""), std::string::npos);
   EXPECT_NE(text.find("\"added\":[{"), std::string::npos) << text;
   EXPECT_EQ(text.find("\"other\""), std::string::npos);
