@@ -40,10 +40,10 @@ using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 struct Workload {
-  std::vector<std::string> texts;               // full-text queries
-  std::vector<std::vector<float>> vectors;      // kNN queries
-  std::vector<std::string> node_ids;            // existing nodes to read
-  std::vector<std::string> parents;             // where writes go
+  std::vector<std::string> texts;           // full-text queries
+  std::vector<std::vector<float>> vectors;  // kNN queries
+  std::vector<std::string> node_ids;        // existing nodes to read
+  std::vector<std::string> parents;         // where writes go
 };
 
 struct Level {
@@ -87,9 +87,9 @@ class FeedProbe {
 };
 
 pid_t StartServer(const std::string& bin, const std::string& db, const std::string& port_file) {
-  std::vector<std::string> args = {"nodespace", "--db",        db,           "serve",
-                                   "--port",    "0",           "--port-file", port_file,
-                                   "--rate-limit", "0",        "--no-access-log"};
+  std::vector<std::string> args = {
+      "nodespace", "--db",         db,  "serve",          "--port", "0", "--port-file",
+      port_file,   "--rate-limit", "0", "--no-access-log"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -119,12 +119,14 @@ Level RunLevel(int port, int clients, double seconds, int write_percent, const W
   std::mutex mu;
   std::atomic<uint64_t> serial{0};
   // Ids unique across runs on the same database.
-  const std::string run_id = std::to_string(
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count() %
-      100000000) + "-" + std::to_string(clients);
+  const std::string run_id = std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                                std::chrono::system_clock::now().time_since_epoch())
+                                                .count() %
+                                            100000000) +
+                             "-" + std::to_string(clients);
   const auto start = Clock::now();
-  const auto end = start + std::chrono::duration_cast<Clock::duration>(
-                               std::chrono::duration<double>(seconds));
+  const auto end =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   std::vector<std::thread> threads;
   for (int c = 0; c < clients; ++c) {
     threads.emplace_back([&, c] {
@@ -142,41 +144,44 @@ Level RunLevel(int port, int clients, double seconds, int write_percent, const W
         const auto t0 = Clock::now();
         std::string created;
         auto send = [&]() -> httplib::Result {
-        if (write) {
-          if (!mine.empty() && rng() % 2 == 0) {
-            const std::string& id = mine[rng() % mine.size()];
-            return http.Patch("/v1/nodes/" + id, headers,
-                           json({{"content", "edited " + std::to_string(rng() % 1000)}}).dump(),
-                           "application/json");
+          if (write) {
+            if (!mine.empty() && rng() % 2 == 0) {
+              const std::string& id = mine[rng() % mine.size()];
+              return http.Patch(
+                  "/v1/nodes/" + id, headers,
+                  json({{"content", "edited " + std::to_string(rng() % 1000)}}).dump(),
+                  "application/json");
+            } else {
+              created = "load-" + run_id + "-" + std::to_string(c) + "-" +
+                        std::to_string(serial.fetch_add(1));
+              probe.Sent(created, t0);
+              return http.Post("/v1/nodes", headers,
+                               json({{"id", created},
+                                     {"parent_id", w.parents[rng() % w.parents.size()]},
+                                     {"content", "load test note " + created}})
+                                   .dump(),
+                               "application/json");
+            }
           } else {
-            created = "load-" + run_id + "-" + std::to_string(c) + "-" +
-                      std::to_string(serial.fetch_add(1));
-            probe.Sent(created, t0);
-            return http.Post("/v1/nodes", headers,
-                          json({{"id", created},
-                                {"parent_id", w.parents[rng() % w.parents.size()]},
-                                {"content", "load test note " + created}})
-                              .dump(),
-                          "application/json");
+            switch (rng() % 4) {
+              case 0:
+                return http.Post(
+                    "/v1/query", headers,
+                    json({{"text", w.texts[rng() % w.texts.size()]}, {"limit", 10}}).dump(),
+                    "application/json");
+              case 1:
+                return http.Post(
+                    "/v1/query", headers,
+                    json({{"vector", w.vectors[rng() % w.vectors.size()]}, {"limit", 10}}).dump(),
+                    "application/json");
+              case 2:
+                return http.Get("/v1/nodes/" + w.node_ids[rng() % w.node_ids.size()], headers);
+              default:
+                return http.Get(
+                    "/v1/nodes/" + w.parents[rng() % w.parents.size()] + "/children?limit=50",
+                    headers);
+            }
           }
-        } else {
-          switch (rng() % 4) {
-            case 0:
-              return http.Post("/v1/query", headers,
-                            json({{"text", w.texts[rng() % w.texts.size()]}, {"limit", 10}}).dump(),
-                            "application/json");
-            case 1:
-              return http.Post("/v1/query", headers,
-                            json({{"vector", w.vectors[rng() % w.vectors.size()]}, {"limit", 10}})
-                                .dump(),
-                            "application/json");
-            case 2:
-              return http.Get("/v1/nodes/" + w.node_ids[rng() % w.node_ids.size()], headers);
-            default:
-              return http.Get("/v1/nodes/" + w.parents[rng() % w.parents.size()] + "/children?limit=50",
-                           headers);
-          }
-        }
         };
         httplib::Result r = send();
         const double ms = Ms(t0, Clock::now());
@@ -230,6 +235,7 @@ int main(int argc, char** argv) {
     if (a == "--out") out_path = argv[i + 1];
     if (a == "--write-percent") write_percent = std::stoi(argv[i + 1]);
   }
+  ::signal(SIGPIPE, SIG_IGN);  // a server closing a connection must not end the run
   const char* bin = std::getenv("NODESPACE_BIN");
   if (db.empty() || bin == nullptr) {
     std::cerr << "need --db DIR and NODESPACE_BIN\n";
@@ -281,7 +287,8 @@ int main(int argc, char** argv) {
     httplib::Client http("127.0.0.1", port);
     http.set_read_timeout(1800, 0);
     const auto t0 = Clock::now();
-    http.Post("/v1/query", json({{"vector", w.vectors[0]}, {"limit", 10}}).dump(), "application/json");
+    http.Post("/v1/query", json({{"vector", w.vectors[0]}, {"limit", 10}}).dump(),
+              "application/json");
     http.Post("/v1/query", json({{"text", w.texts[0]}, {"limit", 10}}).dump(), "application/json");
     std::printf("warm-up: %.1f s\n", Ms(t0, Clock::now()) / 1000);
   }
@@ -293,8 +300,7 @@ int main(int argc, char** argv) {
     http.set_read_timeout(3600, 0);
     std::string buffer;
     http.Get(
-        "/v1/changes", httplib::Headers{},
-        [&](const httplib::Response&) { return true; },
+        "/v1/changes", httplib::Headers{}, [&](const httplib::Response&) { return true; },
         [&](const char* d, size_t n) {
           const auto now = Clock::now();
           buffer.append(d, n);
@@ -303,9 +309,11 @@ int main(int argc, char** argv) {
             const std::string event = buffer.substr(0, end);
             buffer.erase(0, end + 2);
             const size_t data_at = event.find("data: ");
-            if (event.find("event: change") == std::string::npos || data_at == std::string::npos) continue;
+            if (event.find("event: change") == std::string::npos || data_at == std::string::npos)
+              continue;
             json j = json::parse(event.substr(data_at + 6), nullptr, false);
-            if (j.is_object() && j.value("op", "") == "create") probe.Seen(j.value("node_id", ""), now);
+            if (j.is_object() && j.value("op", "") == "create")
+              probe.Seen(j.value("node_id", ""), now);
           }
           return !stop_feed.load();
         });
@@ -316,7 +324,9 @@ int main(int argc, char** argv) {
   std::vector<json> results;
   std::stringstream clients_in(clients_list);
   std::string item;
-  std::printf("| clients | ops/s | query p50 | query p99 | write p50 | write p99 | errors | feed p50 | feed p99 |\n");
+  std::printf(
+      "| clients | ops/s | query p50 | query p99 | write p50 | write p99 | errors | feed p50 | "
+      "feed p99 |\n");
   std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   while (std::getline(clients_in, item, ',')) {
     const int clients = std::stoi(item);
@@ -379,7 +389,8 @@ int main(int argc, char** argv) {
   if (!out_path.empty()) {
     std::ofstream out(out_path);
     for (auto& r : results) out << r.dump() << "\n";
-    out << json({{"acknowledged_creates", acknowledged.size()}, {"missing", missing}}).dump() << "\n";
+    out << json({{"acknowledged_creates", acknowledged.size()}, {"missing", missing}}).dump()
+        << "\n";
   }
   return missing == 0 ? 0 : 1;
 }

@@ -40,16 +40,16 @@ struct ServerOptions {
   bool require_keys = false;
 
   // ---- limits ----
-  size_t max_body_bytes = 16 << 20;         // larger bodies: 413 before reading them
+  size_t max_body_bytes = 16 << 20;           // larger bodies: 413 before reading them
   size_t max_import_bytes = size_t{4} << 30;  // NDJSON upload, streamed to disk
-  size_t max_batch_operations = 1000;      // POST /v1/nodes/batch
-  double rate_limit_per_second = 200;      // per API key (or client address), token bucket
+  size_t max_batch_operations = 1000;         // POST /v1/nodes/batch
+  double rate_limit_per_second = 200;         // per API key (or client address), token bucket
   double rate_limit_burst = 400;
   // Queries running longer are stopped: 422 with code "query_timeout"
   // (sets database.query_limits.max_query_ms when that is 0).
   int query_timeout_ms = 10000;
-  size_t max_connections = 2048;           // beyond: new connections wait to be accepted
-  int read_timeout_s = 30;                 // a client silent this long is disconnected
+  size_t max_connections = 2048;  // beyond: new connections wait to be accepted
+  int read_timeout_s = 30;        // a client silent this long is disconnected
   int idle_keep_alive_s = 5;
 
   // Group commit: single writes that arrive together share one transaction

@@ -94,7 +94,8 @@ Status ApplyConfigFile(CLI::App& cmd, const std::string& path) {
     if (line.empty() || line[0] == '#' || line[0] == ';' || line == "[serve]") continue;
     const size_t eq = line.find('=');
     if (eq == std::string::npos) {
-      return Status::InvalidArgument(path + ":" + std::to_string(number) + ": expected key = value");
+      return Status::InvalidArgument(path + ":" + std::to_string(number) +
+                                     ": expected key = value");
     }
     std::string key = trim(line.substr(0, eq));
     std::string value = trim(line.substr(eq + 1));

@@ -75,7 +75,7 @@ Result<std::shared_ptr<embed::Embedder>> Database::Impl::ActiveEmbedder() {
 }
 
 Result<std::vector<std::vector<float>>> Database::Embed(const std::vector<std::string>& texts,
-                                                       std::string* model) const {
+                                                        std::string* model) const {
   return impl_->EmbedTexts(texts, model);
 }
 

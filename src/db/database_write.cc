@@ -72,7 +72,8 @@ auto Database::Impl::WithWriteTxn(const WriteOptions& options, Fn&& fn)
   std::lock_guard lock(write_mu_);
   storage::Transaction txn(*writer_);
   NS_RETURN_IF_ERROR(txn.Begin());
-  WriteContext ctx{*writer_, options, ids::NowMs(), options.origin, std::nullopt, std::nullopt, std::nullopt, {}};
+  WriteContext ctx{*writer_,     options,      ids::NowMs(), options.origin,
+                   std::nullopt, std::nullopt, std::nullopt, {}};
   auto result = fn(ctx);
   if (!result.ok()) return result;  // txn rolls back
   NS_RETURN_IF_ERROR(txn.Commit());

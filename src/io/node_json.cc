@@ -63,8 +63,8 @@ Status ParseLifecycleField(const nlohmann::json& v, Lifecycle* out) {
   if (Status s = WantString(v, "lifecycle", &name); !s.ok()) return s;
   auto lifecycle = ParseLifecycle(name);
   if (!lifecycle) {
-    return Status::InvalidArgument("lifecycle: expected active, archived or deleted, got '" +
-                                   name + "'");
+    return Status::InvalidArgument("lifecycle: expected active, archived or deleted, got '" + name +
+                                   "'");
   }
   *out = *lifecycle;
   return Status::OK();

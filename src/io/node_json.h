@@ -3,9 +3,8 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
-#include <string>
-
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "nodespace/node.h"

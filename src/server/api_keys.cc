@@ -58,9 +58,12 @@ std::string KeyIdOf(const std::string& key) {
 }
 
 nlohmann::json KeyToJson(const ApiKey& k) {
-  return {{"id", k.id},           {"name", k.name},
-          {"role", RoleName(k.role)}, {"scopes", k.scopes},
-          {"sha256", k.sha256_hex}, {"created_at_ms", k.created_at_ms},
+  return {{"id", k.id},
+          {"name", k.name},
+          {"role", RoleName(k.role)},
+          {"scopes", k.scopes},
+          {"sha256", k.sha256_hex},
+          {"created_at_ms", k.created_at_ms},
           {"revoked_at_ms", k.revoked_at_ms}};
 }
 

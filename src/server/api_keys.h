@@ -66,7 +66,7 @@ class ApiKeyStore {
 
   const std::string path_;
   std::mutex mu_;
-  std::vector<ApiKey> keys_;  // guarded by mu_
+  std::vector<ApiKey> keys_;      // guarded by mu_
   int64_t loaded_mtime_ns_ = -1;  // guarded by mu_
   int64_t loaded_size_ = -1;      // guarded by mu_
   int64_t checked_at_ms_ = 0;     // guarded by mu_: stat at most every 500 ms

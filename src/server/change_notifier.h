@@ -39,9 +39,9 @@ class ChangeNotifier {
   const std::function<int64_t()> read_seq_;
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
-  int64_t seq_ = 0;       // guarded by mu_
+  int64_t seq_ = 0;                                     // guarded by mu_
   std::chrono::steady_clock::time_point published_at_;  // guarded by mu_
-  bool stopped_ = false;  // guarded by mu_
+  bool stopped_ = false;                                // guarded by mu_
   std::thread watcher_;
 };
 

@@ -2,9 +2,12 @@
 
 namespace nodespace::server {
 
-ConnectionPool::ConnectionPool(size_t max_threads) : max_threads_(std::max<size_t>(2, max_threads)) {}
+ConnectionPool::ConnectionPool(size_t max_threads)
+    : max_threads_(std::max<size_t>(2, max_threads)) {}
 
-ConnectionPool::~ConnectionPool() { shutdown(); }
+ConnectionPool::~ConnectionPool() {
+  shutdown();
+}
 
 void ConnectionPool::enqueue(std::function<void()> fn) {
   std::vector<std::thread> to_join;
@@ -26,8 +29,8 @@ void ConnectionPool::Work(std::list<std::thread>::iterator self) {
   std::unique_lock lock(mu_);
   for (;;) {
     ++idle_;
-    const bool woke = cv_.wait_for(lock, std::chrono::seconds(30),
-                                   [&] { return shutdown_ || !queue_.empty(); });
+    const bool woke =
+        cv_.wait_for(lock, std::chrono::seconds(30), [&] { return shutdown_ || !queue_.empty(); });
     --idle_;
     if (queue_.empty() && (shutdown_ || !woke)) break;
     if (queue_.empty()) continue;

@@ -38,10 +38,10 @@ class ConnectionPool : public httplib::TaskQueue {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> queue_;  // guarded by mu_
-  std::list<std::thread> threads_;            // guarded by mu_
-  std::vector<std::thread> finished_;         // guarded by mu_: to join
-  size_t idle_ = 0;                           // guarded by mu_
-  bool shutdown_ = false;                     // guarded by mu_
+  std::list<std::thread> threads_;           // guarded by mu_
+  std::vector<std::thread> finished_;        // guarded by mu_: to join
+  size_t idle_ = 0;                          // guarded by mu_
+  bool shutdown_ = false;                    // guarded by mu_
 };
 
 }  // namespace nodespace::server

@@ -47,7 +47,9 @@ int64_t Int(const json& args, const char* name, int64_t fallback) {
   return args[name].get<int64_t>();
 }
 
-json NodeOut(const Node& n) { return io::NodeToJson(n, false); }
+json NodeOut(const Node& n) {
+  return io::NodeToJson(n, false);
+}
 
 json Nodes(const std::vector<Node>& nodes) {
   json out = json::array();
@@ -115,12 +117,18 @@ struct ToolDef {
 const std::vector<ToolDef>& Tools() {
   static const std::vector<ToolDef> tools = {
       {"create_node", "Create a node (a root without parent_id)",
-       Schema({{"content", kContent}, {"node_type", kType}, {"parent_id", kId}, {"properties", kProps}},
+       Schema({{"content", kContent},
+               {"node_type", kType},
+               {"parent_id", kId},
+               {"properties", kProps}},
               {"content"}),
        true},
       {"get_node", "Read one node", Schema({{"id", kId}}, {"id"}), false},
       {"update_node", "Change a node's content, type, properties or lifecycle",
-       Schema({{"id", kId}, {"version", kVersion}, {"content", kContent}, {"node_type", kType},
+       Schema({{"id", kId},
+               {"version", kVersion},
+               {"content", kContent},
+               {"node_type", kType},
                {"properties", kProps},
                {"lifecycle", {{"type", "string"}, {"enum", {"active", "archived", "deleted"}}}}},
               {"id"}),
@@ -139,24 +147,34 @@ const std::vector<ToolDef>& Tools() {
       {"get_children", "Children of a node in order",
        Schema({{"id", kId}, {"include_archived", {{"type", "boolean"}}}}, {"id"}), false},
       {"insert_child_at_index", "Create a node as the index-th child (0-based) of parent_id",
-       Schema({{"parent_id", kId}, {"index", {{"type", "integer"}}}, {"content", kContent},
-               {"node_type", kType}, {"properties", kProps}},
+       Schema({{"parent_id", kId},
+               {"index", {{"type", "integer"}}},
+               {"content", kContent},
+               {"node_type", kType},
+               {"properties", kProps}},
               {"parent_id", "index", "content"}),
        true},
       {"move_child_to_index",
        "Move a node to be the index-th child of parent_id (default: its current parent)",
-       Schema({{"id", kId}, {"parent_id", kId}, {"index", {{"type", "integer"}}}, {"version", kVersion}},
+       Schema({{"id", kId},
+               {"parent_id", kId},
+               {"index", {{"type", "integer"}}},
+               {"version", kVersion}},
               {"id", "index"}),
        true},
       {"get_node_tree", "A node and its descendants as a nested tree",
        Schema({{"id", kId}, {"max_depth", {{"type", "integer"}}}}, {"id"}), false},
       {"search_semantic", "Find nodes by meaning (hybrid: words and meaning together)",
-       Schema({{"query", {{"type", "string"}}}, {"limit", {{"type", "integer"}}},
-               {"hybrid", {{"type", "boolean"}}}, {"under", kId}},
+       Schema({{"query", {{"type", "string"}}},
+               {"limit", {{"type", "integer"}}},
+               {"hybrid", {{"type", "boolean"}}},
+               {"under", kId}},
               {"query"}),
        false},
       {"create_nodes_from_markdown", "Turn Markdown into nodes under parent_id or as a new root",
-       Schema({{"markdown", {{"type", "string"}}}, {"parent_id", kId}, {"title", {{"type", "string"}}}},
+       Schema({{"markdown", {{"type", "string"}}},
+               {"parent_id", kId},
+               {"title", {{"type", "string"}}}},
               {"markdown"}),
        true},
       {"get_markdown_from_node_id", "A node's subtree as Markdown", Schema({{"id", kId}}, {"id"}),
@@ -219,7 +237,8 @@ json McpSession::HandleOne(const json& req) {
                     "NodeSpace holds nested notes (nodes). Read with get_node, get_node_tree, "
                     "query_nodes and search_semantic; pass the version you read to update_node."}});
   }
-  if (method == "notifications/initialized" || method.rfind("notifications/", 0) == 0) return json();
+  if (method == "notifications/initialized" || method.rfind("notifications/", 0) == 0)
+    return json();
   if (method == "ping") return result(json::object());
   if (method == "tools/list") return result(ToolList());
   if (method == "tools/call") {
@@ -228,12 +247,14 @@ json McpSession::HandleOne(const json& req) {
     }
     const std::string name = params["name"];
     const json args = params.value("arguments", json::object());
-    if (!args.is_object()) return notification ? json() : RpcError(id, -32602, "arguments must be an object");
+    if (!args.is_object())
+      return notification ? json() : RpcError(id, -32602, "arguments must be an object");
     const ToolDef* def = nullptr;
     for (const ToolDef& t : Tools()) {
       if (name == t.name) def = &t;
     }
-    if (def == nullptr) return notification ? json() : RpcError(id, -32602, "unknown tool '" + name + "'");
+    if (def == nullptr)
+      return notification ? json() : RpcError(id, -32602, "unknown tool '" + name + "'");
     json content;
     bool is_error = false;
     try {
@@ -351,7 +372,8 @@ json McpSession::CallTool(const std::string& name, const json& args) {
     BatchResult r = Need(db_.Write(batch, w));
     wrote();
     json results = json::array();
-    for (const auto& op : r.results) results.push_back({{"id", op.node_id}, {"version", op.version}});
+    for (const auto& op : r.results)
+      results.push_back({{"id", op.node_id}, {"version", op.version}});
     return {{"updated", results}};
   }
   throw ToolError{"unknown tool '" + name + "'"};

@@ -19,7 +19,7 @@
 namespace nodespace::server {
 
 struct McpAccess {
-  bool can_write = true;      // false: write tools answer with an error
+  bool can_write = true;       // false: write tools answer with an error
   std::string origin = "mcp";  // change-log origin of the session's writes
 };
 

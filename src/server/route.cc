@@ -21,8 +21,8 @@ int64_t Call::QueryInt(const std::string& name, int64_t fallback, int64_t min, i
   int64_t v = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || end != text.data() + text.size() || v < min || v > max) {
-    throw ApiError::BadRequest(name + ": expected an integer from " + std::to_string(min) +
-                               " to " + std::to_string(max) + ", got '" + text + "'");
+    throw ApiError::BadRequest(name + ": expected an integer from " + std::to_string(min) + " to " +
+                               std::to_string(max) + ", got '" + text + "'");
   }
   return v;
 }

@@ -118,97 +118,112 @@ bool MayReadTask(const Call& call, const TaskSnapshot& t) {
 void AddAdminRoutes(ServerState& state, std::vector<Route>* routes) {
   ServerState* s = &state;
 
-  AddRoute(routes, "POST", "/v1/import", Role::kWrite, ScopeRule::kUnscoped,
-           "NDJSON import (docs/formats/jsonl.md), streamed to disk, then applied by a task "
-           "(202); ?on_error=skip|abort; the task's result lists every bad line",
-           [s](Call& call) {
-             const std::string on_error = call.Query("on_error", "skip");
-             if (on_error != "skip" && on_error != "abort") {
-               throw ApiError::BadRequest("on_error: expected skip or abort");
-             }
-             const int64_t batch = call.QueryInt("batch_size", 5000, 1, 100000);
-             uint64_t bytes = 0;
-             const std::string path = SpoolUpload(*s, call, &bytes);
-             const std::string origin = call.origin;
-             std::string id = s->tasks.Start("import", call.principal.key_id, [s, path, on_error, batch, origin](TaskProgress& progress) -> Result<nlohmann::json> {
-               std::ifstream in(path, std::ios::binary);
-               std::error_code ec;
-               if (!in) return Status::IOError("the uploaded file is gone");
-               io::ImportOptions o;
-               o.batch_size = static_cast<size_t>(batch);
-               o.on_error = on_error == "abort" ? io::OnError::kAbort : io::OnError::kSkip;
-               o.source_name = "upload";
-               o.write_options.origin = origin;
-               nlohmann::json bad_lines = nlohmann::json::array();
-               io::ImportCallbacks cb;
-               cb.on_error = [&](const std::string& m) {
-                 if (bad_lines.size() < 10000) bad_lines.push_back(m);
-               };
-               cb.on_commit = [&](uint64_t, uint64_t, uint64_t, int64_t seq) { s->notifier.Publish(seq); };
-               cb.on_progress = [&](const io::ImportProgress& p) {
-                 progress.Set({{"bytes_read", p.bytes_read}, {"lines", p.lines}, {"nodes_written", p.nodes_written}, {"errors", p.errors}});
-               };
-               Result<io::ImportSummary> summary = [&]() -> Result<io::ImportSummary> {
-                 auto db = s->db.Acquire();
-                 if (!db.valid()) return Status::Busy("the database is being restored");
-                 return io::ImportJsonl(*db, in, o, cb);
-               }();
-               fs::remove(path, ec);
-               if (!summary.ok()) return summary.status();
-               return nlohmann::json{{"lines", summary->lines},   {"nodes", summary->nodes},
-                                     {"edges", summary->edges},   {"errors", summary->errors},
-                                     {"batches", summary->batches}, {"aborted", summary->aborted},
-                                     {"bad_lines", bad_lines}};
-             });
-             Reply r = Accepted(id);
-             r.body["bytes"] = bytes;
-             return r;
-           });
+  AddRoute(
+      routes, "POST", "/v1/import", Role::kWrite, ScopeRule::kUnscoped,
+      "NDJSON import (docs/formats/jsonl.md), streamed to disk, then applied by a task "
+      "(202); ?on_error=skip|abort; the task's result lists every bad line",
+      [s](Call& call) {
+        const std::string on_error = call.Query("on_error", "skip");
+        if (on_error != "skip" && on_error != "abort") {
+          throw ApiError::BadRequest("on_error: expected skip or abort");
+        }
+        const int64_t batch = call.QueryInt("batch_size", 5000, 1, 100000);
+        uint64_t bytes = 0;
+        const std::string path = SpoolUpload(*s, call, &bytes);
+        const std::string origin = call.origin;
+        std::string id = s->tasks.Start(
+            "import", call.principal.key_id,
+            [s, path, on_error, batch, origin](TaskProgress& progress) -> Result<nlohmann::json> {
+              std::ifstream in(path, std::ios::binary);
+              std::error_code ec;
+              if (!in) return Status::IOError("the uploaded file is gone");
+              io::ImportOptions o;
+              o.batch_size = static_cast<size_t>(batch);
+              o.on_error = on_error == "abort" ? io::OnError::kAbort : io::OnError::kSkip;
+              o.source_name = "upload";
+              o.write_options.origin = origin;
+              nlohmann::json bad_lines = nlohmann::json::array();
+              io::ImportCallbacks cb;
+              cb.on_error = [&](const std::string& m) {
+                if (bad_lines.size() < 10000) bad_lines.push_back(m);
+              };
+              cb.on_commit = [&](uint64_t, uint64_t, uint64_t, int64_t seq) {
+                s->notifier.Publish(seq);
+              };
+              cb.on_progress = [&](const io::ImportProgress& p) {
+                progress.Set({{"bytes_read", p.bytes_read},
+                              {"lines", p.lines},
+                              {"nodes_written", p.nodes_written},
+                              {"errors", p.errors}});
+              };
+              Result<io::ImportSummary> summary = [&]() -> Result<io::ImportSummary> {
+                auto db = s->db.Acquire();
+                if (!db.valid()) return Status::Busy("the database is being restored");
+                return io::ImportJsonl(*db, in, o, cb);
+              }();
+              fs::remove(path, ec);
+              if (!summary.ok()) return summary.status();
+              return nlohmann::json{{"lines", summary->lines},     {"nodes", summary->nodes},
+                                    {"edges", summary->edges},     {"errors", summary->errors},
+                                    {"batches", summary->batches}, {"aborted", summary->aborted},
+                                    {"bad_lines", bad_lines}};
+            });
+        Reply r = Accepted(id);
+        r.body["bytes"] = bytes;
+        return r;
+      });
   routes->back().large_body = true;
 
   AddRoute(routes, "GET", "/v1/export", Role::kRead, ScopeRule::kHandler,
-           "NDJSON export, streamed: ?root=<id> for one subtree, ?embeddings=false", [s](Call& call) {
+           "NDJSON export, streamed: ?root=<id> for one subtree, ?embeddings=false",
+           [s](Call& call) {
              io::ExportOptions o;
              o.root_id = call.Query("root");
              o.with_embeddings = call.Query("embeddings", "true") != "false";
              if (call.principal.scoped()) {
-               if (o.root_id.empty()) throw ApiError::Forbidden("a scoped key must name a ?root inside its scopes");
+               if (o.root_id.empty())
+                 throw ApiError::Forbidden("a scoped key must name a ?root inside its scopes");
                RequireInScope(call, *s->Db(), o.root_id);
              } else if (!o.root_id.empty()) {
                Value(s->Db()->Get(o.root_id));
              }
-             call.res.set_chunked_content_provider("application/x-ndjson", [s, o](size_t, httplib::DataSink& sink) {
-               auto db = s->db.Acquire();
-               if (!db.valid()) return false;
-               SinkBuf buf(sink);
-               std::ostream out(&buf);
-               auto summary = io::ExportJsonl(*db, out, o);
-               out.flush();
-               if (buf.failed() || !summary.ok()) return false;  // the client sees a cut stream
-               sink.done();
-               return true;
-             });
+             call.res.set_chunked_content_provider(
+                 "application/x-ndjson", [s, o](size_t, httplib::DataSink& sink) {
+                   auto db = s->db.Acquire();
+                   if (!db.valid()) return false;
+                   SinkBuf buf(sink);
+                   std::ostream out(&buf);
+                   auto summary = io::ExportJsonl(*db, out, o);
+                   out.flush();
+                   if (buf.failed() || !summary.ok()) return false;  // the client sees a cut stream
+                   sink.done();
+                   return true;
+                 });
              return Reply::Streamed();
            });
 
-  AddRoute(routes, "POST", "/v1/backups", Role::kAdmin, ScopeRule::kUnscoped,
-           "Starts a consistent online backup into the backup directory (202): {name?}",
-           [s](Call& call) {
-             nlohmann::json body = call.req.body.empty() ? nlohmann::json::object() : call.Body();
-             std::string name = body.is_object() ? body.value("name", "") : "";
-             if (name.empty()) name = "backup-" + ids::FormatTimestamp(ids::NowMs());
-             std::replace(name.begin(), name.end(), ':', '-');
-             const std::string path = BackupPath(*s, name, false);
-             if (fs::exists(path)) throw ApiError{409, "already_exists", "a backup named '" + name + "' exists"};
-             return Accepted(s->tasks.Start("backup", call.principal.key_id, [s, path](TaskProgress&) -> Result<nlohmann::json> {
-               std::error_code ec;
-               fs::create_directories(s->backup_dir, ec);
-               auto db = s->db.Acquire();
-               if (!db.valid()) return Status::Busy("the database is being restored");
-               NS_ASSIGN_OR_RETURN(BackupReport report, db->Backup(path));
-               return BackupJson(report);
-             }));
-           });
+  AddRoute(
+      routes, "POST", "/v1/backups", Role::kAdmin, ScopeRule::kUnscoped,
+      "Starts a consistent online backup into the backup directory (202): {name?}",
+      [s](Call& call) {
+        nlohmann::json body = call.req.body.empty() ? nlohmann::json::object() : call.Body();
+        std::string name = body.is_object() ? body.value("name", "") : "";
+        if (name.empty()) name = "backup-" + ids::FormatTimestamp(ids::NowMs());
+        std::replace(name.begin(), name.end(), ':', '-');
+        const std::string path = BackupPath(*s, name, false);
+        if (fs::exists(path))
+          throw ApiError{409, "already_exists", "a backup named '" + name + "' exists"};
+        return Accepted(s->tasks.Start("backup", call.principal.key_id,
+                                       [s, path](TaskProgress&) -> Result<nlohmann::json> {
+                                         std::error_code ec;
+                                         fs::create_directories(s->backup_dir, ec);
+                                         auto db = s->db.Acquire();
+                                         if (!db.valid())
+                                           return Status::Busy("the database is being restored");
+                                         NS_ASSIGN_OR_RETURN(BackupReport report, db->Backup(path));
+                                         return BackupJson(report);
+                                       }));
+      });
 
   AddRoute(routes, "GET", "/v1/backups", Role::kAdmin, ScopeRule::kUnscoped,
            "Backups in the backup directory", [s](Call&) {
@@ -221,45 +236,52 @@ void AddAdminRoutes(ServerState& state, std::vector<Route>* routes) {
              return Reply::Json({{"backups", out}, {"directory", s->backup_dir}});
            });
 
-  AddRoute(routes, "POST", "/v1/restore", Role::kAdmin, ScopeRule::kUnscoped,
-           "Replaces the database with a backup (202): {name}; requests wait meanwhile",
-           [s](Call& call) {
-             nlohmann::json body = call.Body();
-             if (!body.is_object() || !body.contains("name") || !body["name"].is_string()) {
-               throw ApiError::BadRequest("name: required (a backup in the backup directory)");
-             }
-             const std::string path = BackupPath(*s, body["name"].get<std::string>(), true);
-             return Accepted(s->tasks.Start("restore", call.principal.key_id, [s, path](TaskProgress&) -> Result<nlohmann::json> {
-               BackupReport report;
-               Status st = s->db.Replace([&](const std::string& db_path) -> Status {
-                 auto r = Database::Restore(path, db_path, /*overwrite=*/true);
-                 if (!r.ok()) return r.status();
-                 report = *r;
-                 return Status::OK();
-               });
-               if (!st.ok()) return st;
-               s->notifier.Publish(report.change_seq);
-               return BackupJson(report);
-             }));
-           });
+  AddRoute(
+      routes, "POST", "/v1/restore", Role::kAdmin, ScopeRule::kUnscoped,
+      "Replaces the database with a backup (202): {name}; requests wait meanwhile",
+      [s](Call& call) {
+        nlohmann::json body = call.Body();
+        if (!body.is_object() || !body.contains("name") || !body["name"].is_string()) {
+          throw ApiError::BadRequest("name: required (a backup in the backup directory)");
+        }
+        const std::string path = BackupPath(*s, body["name"].get<std::string>(), true);
+        return Accepted(s->tasks.Start(
+            "restore", call.principal.key_id, [s, path](TaskProgress&) -> Result<nlohmann::json> {
+              BackupReport report;
+              Status st = s->db.Replace([&](const std::string& db_path) -> Status {
+                auto r = Database::Restore(path, db_path, /*overwrite=*/true);
+                if (!r.ok()) return r.status();
+                report = *r;
+                return Status::OK();
+              });
+              if (!st.ok()) return st;
+              s->notifier.Publish(report.change_seq);
+              return BackupJson(report);
+            }));
+      });
 
-  AddRoute(routes, "POST", "/v1/reindex", Role::kAdmin, ScopeRule::kUnscoped,
-           "Rebuilds the vector indexes and merges the full-text index (202)", [s](Call& call) {
-             return Accepted(s->tasks.Start("reindex", call.principal.key_id, [s](TaskProgress& progress) -> Result<nlohmann::json> {
-               auto db = s->db.Acquire();
-               if (!db.valid()) return Status::Busy("the database is being restored");
-               progress.Set({{"step", "vectors"}});
-               NS_ASSIGN_OR_RETURN(ScalingEvent e, db->ApplyScalingAction(OptimizationAction::kRebuildVectorIndexes));
-               progress.Set({{"step", "text"}});
-               NS_RETURN_IF_ERROR(db->OptimizeTextIndex());
-               return nlohmann::json{{"vectors", scaling::EventToJson(e)}, {"text", "optimized"}};
-             }));
-           });
+  AddRoute(
+      routes, "POST", "/v1/reindex", Role::kAdmin, ScopeRule::kUnscoped,
+      "Rebuilds the vector indexes and merges the full-text index (202)", [s](Call& call) {
+        return Accepted(s->tasks.Start(
+            "reindex", call.principal.key_id,
+            [s](TaskProgress& progress) -> Result<nlohmann::json> {
+              auto db = s->db.Acquire();
+              if (!db.valid()) return Status::Busy("the database is being restored");
+              progress.Set({{"step", "vectors"}});
+              NS_ASSIGN_OR_RETURN(ScalingEvent e, db->ApplyScalingAction(
+                                                      OptimizationAction::kRebuildVectorIndexes));
+              progress.Set({{"step", "text"}});
+              NS_RETURN_IF_ERROR(db->OptimizeTextIndex());
+              return nlohmann::json{{"vectors", scaling::EventToJson(e)}, {"text", "optimized"}};
+            }));
+      });
 
   AddRoute(routes, "GET", "/v1/tasks/{id}", Role::kRead, ScopeRule::kNone,
            "Progress and outcome of a task (its starter's key or an admin key)", [s](Call& call) {
              auto t = s->tasks.Get(call.param(1));
-             if (!t || !MayReadTask(call, *t)) throw ApiError::NotFound("no task '" + call.param(1) + "'");
+             if (!t || !MayReadTask(call, *t))
+               throw ApiError::NotFound("no task '" + call.param(1) + "'");
              return Reply::Json(t->ToJson());
            });
 
@@ -287,20 +309,24 @@ void AddAdminRoutes(ServerState& state, std::vector<Route>* routes) {
 
   AddRoute(routes, "GET", "/v1/scaling/status", Role::kRead, ScopeRule::kUnscoped,
            "Scaling phase, every metric against its threshold, memory tier and cost config",
-           [s](Call&) { return Reply::Json(scaling::StatusToJson(Value(s->Db()->GetScalingStatus()))); });
+           [s](Call&) {
+             return Reply::Json(scaling::StatusToJson(Value(s->Db()->GetScalingStatus())));
+           });
 
   AddRoute(routes, "GET", "/v1/scaling/history", Role::kRead, ScopeRule::kUnscoped,
            "Scaling events (triggers and actions), newest first; ?limit", [s](Call& call) {
              const auto limit = static_cast<size_t>(call.QueryInt("limit", 100, 1, 10000));
              nlohmann::json out = nlohmann::json::array();
-             for (const ScalingEvent& e : Value(s->Db()->ScalingHistory(limit))) out.push_back(scaling::EventToJson(e));
+             for (const ScalingEvent& e : Value(s->Db()->ScalingHistory(limit)))
+               out.push_back(scaling::EventToJson(e));
              return Reply::Json({{"events", out}});
            });
 
   AddRoute(routes, "POST", "/v1/scaling/actions/{action}", Role::kAdmin, ScopeRule::kUnscoped,
            "Applies one optimisation action now (?dry_run=true: report only)", [s](Call& call) {
              OptimizationAction action = Value(ParseOptimizationAction(call.param(1)), true);
-             ScalingEvent e = Value(s->Db()->ApplyScalingAction(action, call.Query("dry_run") == "true"));
+             ScalingEvent e =
+                 Value(s->Db()->ApplyScalingAction(action, call.Query("dry_run") == "true"));
              return Reply::Json(scaling::EventToJson(e));
            });
 }

@@ -58,7 +58,8 @@ class FeedStream {
         auto db = state_.db.Acquire();
         if (!db.valid()) return true;
         auto read = db->ChangesSince(position_, 500);
-        if (!read.ok()) return Write(sink, SseEvent(0, "error", {{"message", read.status().message()}}));
+        if (!read.ok())
+          return Write(sink, SseEvent(0, "error", {{"message", read.status().message()}}));
         changes = std::move(*read);
         if (changes.empty()) {
           // A restore can move the log back behind us.
@@ -91,12 +92,8 @@ class FeedStream {
     nlohmann::json payload = nlohmann::json::parse(c.payload, nullptr, false);
     if (payload.is_discarded()) payload = nlohmann::json::object();
     payload.erase("row");  // storage detail
-    return {{"seq", c.seq},
-            {"op", ChangeOpName(c.op)},
-            {"node_id", c.node_id},
-            {"version", c.version},
-            {"origin", c.origin},
-            {"timestamp", c.timestamp},
+    return {{"seq", c.seq},         {"op", ChangeOpName(c.op)}, {"node_id", c.node_id},
+            {"version", c.version}, {"origin", c.origin},       {"timestamp", c.timestamp},
             {"payload", payload}};
   }
 
@@ -112,7 +109,8 @@ class FeedStream {
   }
 
   bool InAny(Database& db, const Change& c, const nlohmann::json& payload,
-             const std::vector<std::string>& roots, std::unordered_map<std::string, bool>* deleted) {
+             const std::vector<std::string>& roots,
+             std::unordered_map<std::string, bool>* deleted) {
     if (roots.empty()) return true;
     if (c.op != ChangeOp::kDelete) return LiveInAny(db, c.node_id, roots);
     // A deleted node: its parent was deleted just before it (the log lists
@@ -140,7 +138,8 @@ class FeedStream {
     for (size_t at = 0; at < ids.size(); at += 1000) {  // QueryLimits::max_in_values
       Query q = *filter_.query;
       const size_t n = std::min<size_t>(1000, ids.size() - at);
-      q.filter = Filter::And({q.filter, Filter::In("id", {ids.begin() + at, ids.begin() + at + n})});
+      q.filter =
+          Filter::And({q.filter, Filter::In("id", {ids.begin() + at, ids.begin() + at + n})});
       q.limit = n;
       q.cursor.clear();
       q.facets.clear();
@@ -205,7 +204,8 @@ bool PumpLive(ServerState& state, LiveQuery& live, const Call& call, httplib::Da
   const int64_t seq = db->LastChangeSeq();
   if (!first && seq == live.seq) return true;
   auto result = db->RunQuery(live.query);
-  if (!result.ok()) return Write(sink, SseEvent(0, "error", {{"message", result.status().message()}}));
+  if (!result.ok())
+    return Write(sink, SseEvent(0, "error", {{"message", result.status().message()}}));
   Answer now;
   nlohmann::json added = nlohmann::json::array(), changed = nlohmann::json::array(),
                  removed = nlohmann::json::array();
@@ -228,8 +228,10 @@ bool PumpLive(ServerState& state, LiveQuery& live, const Call& call, httplib::Da
                                 {{"seq", seq}, {"result", io::QueryResultToJson(*result, false)}}));
   }
   if (added.empty() && changed.empty() && removed.empty()) return true;
-  if (!Write(sink, SseEvent(seq, "update",
-                            {{"seq", seq}, {"added", added}, {"changed", changed}, {"removed", removed}}))) {
+  if (!Write(
+          sink,
+          SseEvent(seq, "update",
+                   {{"seq", seq}, {"added", added}, {"changed", changed}, {"removed", removed}}))) {
     return false;
   }
   state.metrics.ObserveFeedNotification(state.notifier.SecondsSincePublish());
@@ -333,12 +335,12 @@ void AddFeedRoutes(ServerState& state, std::vector<Route>* routes) {
              auto request_id = std::make_shared<std::string>(call.request_id);
              const httplib::Request* req = &call.req;
              httplib::Response* res = &call.res;
-             StartStream(*s, call,
-                         [s, live, principal, request_id, req, res](httplib::DataSink& sink,
-                                                                     bool first) {
-                           Call c{*req, *res, *principal, *request_id, "", nullptr, {}};
-                           return PumpLive(*s, *live, c, sink, first);
-                         });
+             StartStream(
+                 *s, call,
+                 [s, live, principal, request_id, req, res](httplib::DataSink& sink, bool first) {
+                   Call c{*req, *res, *principal, *request_id, "", nullptr, {}};
+                   return PumpLive(*s, *live, c, sink, first);
+                 });
              return Reply::Streamed();
            });
 }

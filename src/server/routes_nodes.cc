@@ -67,7 +67,8 @@ std::string StringField(const nlohmann::json& body, const char* name, bool requi
     if (required) throw ApiError::BadRequest(std::string(name) + ": required");
     return "";
   }
-  if (!body[name].is_string()) throw ApiError::BadRequest(std::string(name) + ": expected a string");
+  if (!body[name].is_string())
+    throw ApiError::BadRequest(std::string(name) + ": expected a string");
   return body[name].get<std::string>();
 }
 
@@ -81,7 +82,8 @@ WriteBatch::Op BatchOp(const Call& call, Database& db, const nlohmann::json& j, 
     const std::string op = StringField(j, "op", true);
     int64_t version = kAnyVersion;
     if (j.contains("version")) {
-      if (!j["version"].is_number_integer()) throw ApiError::BadRequest("version: expected an integer");
+      if (!j["version"].is_number_integer())
+        throw ApiError::BadRequest("version: expected an integer");
       version = j["version"].get<int64_t>();
     }
     if (op == "create") {
@@ -116,39 +118,41 @@ void AddNodeRoutes(ServerState& state, std::vector<Route>* routes) {
   ServerState* s = &state;
 
   AddRoute(routes, "GET", "/v1/nodes/{id}", Role::kRead, ScopeRule::kPathNode,
-      "A node; its version is the ETag", [s](Call& call) {
-        auto db = s->Db();
-        return NodeReply(Value(db->Get(call.param(1))), call);
-      });
+           "A node; its version is the ETag", [s](Call& call) {
+             auto db = s->Db();
+             return NodeReply(Value(db->Get(call.param(1))), call);
+           });
 
   AddRoute(routes, "POST", "/v1/nodes", Role::kWrite, ScopeRule::kHandler,
-      "Creates a node (201); position: first, last, {before|after: id}", [s](Call& call) {
-        NewNode node = Value(io::NewNodeFromJson(call.Body()), true);
-        {
-          auto db = s->Db();
-          RequireParentInScope(call, *db, node.parent_id);
-        }
-        CoalescedResult r = SubmitWrite(*s, call, WriteBatch::CreateOp{std::move(node)});
-        return WrittenNode(*s, call, r.node_id, 201);
-      });
+           "Creates a node (201); position: first, last, {before|after: id}", [s](Call& call) {
+             NewNode node = Value(io::NewNodeFromJson(call.Body()), true);
+             {
+               auto db = s->Db();
+               RequireParentInScope(call, *db, node.parent_id);
+             }
+             CoalescedResult r = SubmitWrite(*s, call, WriteBatch::CreateOp{std::move(node)});
+             return WrittenNode(*s, call, r.node_id, 201);
+           });
 
   AddRoute(routes, "PATCH", "/v1/nodes/{id}", Role::kWrite, ScopeRule::kPathNode,
-      "Changes fields of a node; If-Match: <version> makes it conditional (409 when stale)",
-      [s](Call& call) {
-        NodePatch patch = Value(io::NodePatchFromJson(call.Body()), true);
-        SubmitWrite(*s, call,
-                    WriteBatch::UpdateOp{call.param(1), std::move(patch), IfMatchVersion(call)});
-        return WrittenNode(*s, call, call.param(1));
-      });
+           "Changes fields of a node; If-Match: <version> makes it conditional (409 when stale)",
+           [s](Call& call) {
+             NodePatch patch = Value(io::NodePatchFromJson(call.Body()), true);
+             SubmitWrite(
+                 *s, call,
+                 WriteBatch::UpdateOp{call.param(1), std::move(patch), IfMatchVersion(call)});
+             return WrittenNode(*s, call, call.param(1));
+           });
 
   AddRoute(routes, "DELETE", "/v1/nodes/{id}", Role::kWrite, ScopeRule::kPathNode,
-      "Deletes a node and its subtree; If-Match makes it conditional", [s](Call& call) {
-        CoalescedResult r =
-            SubmitWrite(*s, call, WriteBatch::DeleteOp{call.param(1), IfMatchVersion(call)});
-        return Reply::Json({{"deleted", r.affected}, {"change_seq", r.change_seq}});
-      });
+           "Deletes a node and its subtree; If-Match makes it conditional", [s](Call& call) {
+             CoalescedResult r =
+                 SubmitWrite(*s, call, WriteBatch::DeleteOp{call.param(1), IfMatchVersion(call)});
+             return Reply::Json({{"deleted", r.affected}, {"change_seq", r.change_seq}});
+           });
 
-  AddRoute(routes, "POST", "/v1/nodes/batch", Role::kWrite, ScopeRule::kHandler,
+  AddRoute(
+      routes, "POST", "/v1/nodes/batch", Role::kWrite, ScopeRule::kHandler,
       "Applies up to max_batch_operations operations in one transaction", [s](Call& call) {
         nlohmann::json body = call.Body();
         if (!body.is_object() || !body.contains("operations") || !body["operations"].is_array()) {
@@ -182,15 +186,16 @@ void AddNodeRoutes(ServerState& state, std::vector<Route>* routes) {
           }
           out.push_back(std::move(item));
         }
-        return Reply::Json({{"results", out},
-                            {"failed", result.failed},
-                            {"change_seq", result.last_change_seq}});
+        return Reply::Json(
+            {{"results", out}, {"failed", result.failed}, {"change_seq", result.last_change_seq}});
       });
 
-  AddRoute(routes, "GET", "/v1/roots", Role::kRead, ScopeRule::kHandler,
+  AddRoute(
+      routes, "GET", "/v1/roots", Role::kRead, ScopeRule::kHandler,
       "Root nodes in order (a scoped key sees its scope roots)", [s](Call& call) {
         auto db = s->Db();
-        if (!call.principal.scoped()) return Reply::Json({{"nodes", NodeList(Value(db->Roots(ListOptionsOf(call))), call)}});
+        if (!call.principal.scoped())
+          return Reply::Json({{"nodes", NodeList(Value(db->Roots(ListOptionsOf(call))), call)}});
         std::vector<Node> nodes;
         for (const std::string& id : call.principal.scopes) {
           auto node = db->Get(id);
@@ -199,7 +204,8 @@ void AddNodeRoutes(ServerState& state, std::vector<Route>* routes) {
         return Reply::Json({{"nodes", NodeList(nodes, call)}});
       });
 
-  AddRoute(routes, "GET", "/v1/nodes/{id}/children", Role::kRead, ScopeRule::kPathNode,
+  AddRoute(
+      routes, "GET", "/v1/nodes/{id}/children", Role::kRead, ScopeRule::kPathNode,
       "Children in sibling order", [s](Call& call) {
         auto db = s->Db();
         return Reply::Json(
@@ -207,74 +213,74 @@ void AddNodeRoutes(ServerState& state, std::vector<Route>* routes) {
       });
 
   AddRoute(routes, "GET", "/v1/nodes/{id}/subtree", Role::kRead, ScopeRule::kPathNode,
-      "The subtree in depth-first order with depths; ?max_depth, ?limit (<= 100000)",
-      [s](Call& call) {
-        SubtreeOptions o;
-        o.max_depth = static_cast<int>(call.QueryInt("max_depth", -1, -1, 1000000));
-        o.include_archived = call.Query("include_archived") == "true";
-        const int64_t limit = call.QueryInt("limit", 10000, 1, 100000);
-        nlohmann::json nodes = nlohmann::json::array();
-        bool truncated = false;
-        auto db = s->Db();
-        Check(db->VisitSubtree(call.param(1), o, [&](const Node& n, int depth) {
-          if (static_cast<int64_t>(nodes.size()) >= limit) {
-            truncated = true;
-            return false;
-          }
-          nlohmann::json j = NodeJson(n, call);
-          j["depth"] = depth;
-          nodes.push_back(std::move(j));
-          return true;
-        }));
-        return Reply::Json({{"nodes", nodes}, {"truncated", truncated}});
-      });
+           "The subtree in depth-first order with depths; ?max_depth, ?limit (<= 100000)",
+           [s](Call& call) {
+             SubtreeOptions o;
+             o.max_depth = static_cast<int>(call.QueryInt("max_depth", -1, -1, 1000000));
+             o.include_archived = call.Query("include_archived") == "true";
+             const int64_t limit = call.QueryInt("limit", 10000, 1, 100000);
+             nlohmann::json nodes = nlohmann::json::array();
+             bool truncated = false;
+             auto db = s->Db();
+             Check(db->VisitSubtree(call.param(1), o, [&](const Node& n, int depth) {
+               if (static_cast<int64_t>(nodes.size()) >= limit) {
+                 truncated = true;
+                 return false;
+               }
+               nlohmann::json j = NodeJson(n, call);
+               j["depth"] = depth;
+               nodes.push_back(std::move(j));
+               return true;
+             }));
+             return Reply::Json({{"nodes", nodes}, {"truncated", truncated}});
+           });
 
   AddRoute(routes, "GET", "/v1/nodes/{id}/ancestors", Role::kRead, ScopeRule::kPathNode,
-      "From the root down to the parent", [s](Call& call) {
-        auto db = s->Db();
-        return Reply::Json({{"nodes", NodeList(Value(db->Ancestors(call.param(1))), call)}});
-      });
+           "From the root down to the parent", [s](Call& call) {
+             auto db = s->Db();
+             return Reply::Json({{"nodes", NodeList(Value(db->Ancestors(call.param(1))), call)}});
+           });
 
   AddRoute(routes, "GET", "/v1/nodes/{id}/backlinks", Role::kRead, ScopeRule::kPathNode,
-      "Nodes whose content mentions this one", [s](Call& call) {
-        auto db = s->Db();
-        std::vector<Node> nodes = Value(db->Backlinks(call.param(1)));
-        if (call.principal.scoped()) {
-          std::erase_if(nodes, [&](const Node& n) {
-            try {
-              RequireInScope(call, *db, n.id);
-              return false;
-            } catch (const ApiError&) {
-              return true;
-            }
-          });
-        }
-        return Reply::Json({{"nodes", NodeList(nodes, call)}});
-      });
+           "Nodes whose content mentions this one", [s](Call& call) {
+             auto db = s->Db();
+             std::vector<Node> nodes = Value(db->Backlinks(call.param(1)));
+             if (call.principal.scoped()) {
+               std::erase_if(nodes, [&](const Node& n) {
+                 try {
+                   RequireInScope(call, *db, n.id);
+                   return false;
+                 } catch (const ApiError&) {
+                   return true;
+                 }
+               });
+             }
+             return Reply::Json({{"nodes", NodeList(nodes, call)}});
+           });
 
   AddRoute(routes, "POST", "/v1/nodes/{id}/move", Role::kWrite, ScopeRule::kPathNode,
-      "Moves a node (and subtree): {parent_id (null: a root), position?}; If-Match",
-      [s](Call& call) {
-        nlohmann::json body = call.Body();
-        if (!body.is_object()) throw ApiError::BadRequest("expected an object");
-        return MoveTo(*s, call, call.param(1), StringField(body, "parent_id", false),
-                      body.value("position", nlohmann::json()));
-      });
+           "Moves a node (and subtree): {parent_id (null: a root), position?}; If-Match",
+           [s](Call& call) {
+             nlohmann::json body = call.Body();
+             if (!body.is_object()) throw ApiError::BadRequest("expected an object");
+             return MoveTo(*s, call, call.param(1), StringField(body, "parent_id", false),
+                           body.value("position", nlohmann::json()));
+           });
 
   AddRoute(routes, "POST", "/v1/nodes/{id}/reorder", Role::kWrite, ScopeRule::kPathNode,
-      "Moves a node among its siblings: {position} or {index}; If-Match", [s](Call& call) {
-        nlohmann::json body = call.Body();
-        if (!body.is_object()) throw ApiError::BadRequest("expected an object");
-        std::string parent;
-        {
-          auto db = s->Db();
-          parent = Value(db->Get(call.param(1))).parent_id;
-        }
-        nlohmann::json position = body.contains("index")
-                                      ? nlohmann::json{{"index", body["index"]}}
-                                      : body.value("position", nlohmann::json());
-        return MoveTo(*s, call, call.param(1), parent, position);
-      });
+           "Moves a node among its siblings: {position} or {index}; If-Match", [s](Call& call) {
+             nlohmann::json body = call.Body();
+             if (!body.is_object()) throw ApiError::BadRequest("expected an object");
+             std::string parent;
+             {
+               auto db = s->Db();
+               parent = Value(db->Get(call.param(1))).parent_id;
+             }
+             nlohmann::json position = body.contains("index")
+                                           ? nlohmann::json{{"index", body["index"]}}
+                                           : body.value("position", nlohmann::json());
+             return MoveTo(*s, call, call.param(1), parent, position);
+           });
 }
 
 }  // namespace nodespace::server

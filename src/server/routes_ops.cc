@@ -16,8 +16,7 @@ void AddOpsRoutes(ServerState& state, std::vector<Route>* routes) {
   routes->back().public_route = true;
 
   AddRoute(routes, "GET", "/readyz", Role::kRead, ScopeRule::kNone,
-           "200 when the database is open and the server is not draining, else 503",
-           [s](Call&) {
+           "200 when the database is open and the server is not draining, else 503", [s](Call&) {
              const bool ready = !s->draining && s->db.ready();
              return Reply::Json({{"ready", ready}}, ready ? 200 : 503);
            });

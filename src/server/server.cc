@@ -15,7 +15,6 @@
 #include <sys/socket.h>
 
 #include <cerrno>
-
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -45,9 +44,9 @@ ServerState::ServerState(const ServerOptions& opts, std::unique_ptr<Database> da
           100),
       writes(db, opts.group_commit_max_operations,
              [this](int64_t seq, size_t operations, double seconds) {
-        metrics.ObserveGroupCommit(operations, seconds);
-        notifier.Publish(seq);
-      }) {
+               metrics.ObserveGroupCommit(operations, seconds);
+               notifier.Publish(seq);
+             }) {
   namespace fs = std::filesystem;
   if (!opts.backup_dir.empty()) {
     backup_dir = opts.backup_dir;
@@ -172,7 +171,8 @@ void RaiseListenBacklog(int port) {
     if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &addr_len) != 0) continue;
     int bound = -1;
     if (addr.ss_family == AF_INET) bound = ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
-    if (addr.ss_family == AF_INET6) bound = ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+    if (addr.ss_family == AF_INET6)
+      bound = ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
     if (bound == port) ::listen(fd, SOMAXCONN);
   }
 }
@@ -210,9 +210,7 @@ class Server::Impl {
       std::fprintf(stderr, "%s\n", line.c_str());
     }
   }
-  bool KeysRequired() {
-    return state_.options.require_keys || state_.keys.AnyActive();
-  }
+  bool KeysRequired() { return state_.options.require_keys || state_.keys.AnyActive(); }
 
   ServerState state_;
   std::vector<Route> routes_;
@@ -287,8 +285,9 @@ Status Server::Impl::Listen() {
   http_.Post(".*", dispatch);
   for (const Route& r : routes_) {
     if (!r.large_body) continue;
-    http_.Post(r.path, [this](const httplib::Request& req, httplib::Response& res,
-                              const httplib::ContentReader& reader) { Dispatch(req, res, &reader); });
+    http_.Post(r.path,
+               [this](const httplib::Request& req, httplib::Response& res,
+                      const httplib::ContentReader& reader) { Dispatch(req, res, &reader); });
   }
 
   if (o.port == 0) {
@@ -310,8 +309,9 @@ Status Server::Impl::Listen() {
   Info("nodespace serve: listening on http://" + o.host + ":" + std::to_string(port_) +
        " (database " + o.database_path + ")");
   if (!keys) {
-    Info("nodespace serve: no API keys configured, so listening on loopback only and every "
-         "request acts as admin; `nodespace keys create` adds keys");
+    Info(
+        "nodespace serve: no API keys configured, so listening on loopback only and every "
+        "request acts as admin; `nodespace keys create` adds keys");
   }
   return Status::OK();
 }
@@ -342,13 +342,15 @@ httplib::Server::HandlerResponse Server::Impl::PreRoute(const httplib::Request& 
   bool path_known = false;
   ctx.route = MatchRoute(routes_, req.method, req.path, &path_known, &ctx.params);
   if (ctx.route == nullptr) {
-    if (path_known) return fail({405, "method_not_allowed", req.method + " is not allowed on " + req.path});
+    if (path_known)
+      return fail({405, "method_not_allowed", req.method + " is not allowed on " + req.path});
     return fail(ApiError::NotFound("no route " + req.method + " " + req.path));
   }
   const Route& route = *ctx.route;
 
   // Body limit, before the body is read.
-  const size_t limit = route.large_body ? state_.options.max_import_bytes : state_.options.max_body_bytes;
+  const size_t limit =
+      route.large_body ? state_.options.max_import_bytes : state_.options.max_body_bytes;
   if (req.has_header("Content-Length")) {
     const std::string cl = req.get_header_value("Content-Length");
     uint64_t length = 0;
@@ -367,9 +369,11 @@ httplib::Server::HandlerResponse Server::Impl::PreRoute(const httplib::Request& 
 
   // Who is calling: the key, or without keys the address (and the client's
   // own id, so two editors on one machine count as two users).
-  ctx.client = "addr:" + req.remote_addr;
+  ctx.client = "addr:";
+  ctx.client.append(req.remote_addr);
   if (const std::string id = req.get_header_value("X-Client-Id"); !id.empty()) {
-    ctx.client += "/" + id.substr(0, 64);
+    ctx.client.push_back('/');
+    ctx.client.append(id, 0, 64);
   }
   if (!route.public_route) {
     if (KeysRequired()) {
@@ -414,7 +418,8 @@ void Server::Impl::Dispatch(const httplib::Request& req, httplib::Response& res,
   }
   std::string origin = req.get_header_value("X-Client-Id");
   if (origin.size() > 128) origin.resize(128);
-  if (origin.empty()) origin = ctx.principal.key_id.empty() ? "http" : "key:" + ctx.principal.key_id;
+  if (origin.empty())
+    origin = ctx.principal.key_id.empty() ? "http" : "key:" + ctx.principal.key_id;
   Call call{req, res, ctx.principal, ctx.request_id, std::move(origin), reader, ctx.params};
   scaling::ClientScope client(ctx.client);
   try {
@@ -498,12 +503,20 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& given) {
 }
 
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Server::~Server() { impl_->Shutdown(); }
-int Server::port() const { return impl_->port(); }
+Server::~Server() {
+  impl_->Shutdown();
+}
+int Server::port() const {
+  return impl_->port();
+}
 std::string Server::url() const {
   return "http://" + impl_->options().host + ":" + std::to_string(impl_->port());
 }
-void Server::Shutdown() { impl_->Shutdown(); }
-void Server::Wait() { impl_->Wait(); }
+void Server::Shutdown() {
+  impl_->Shutdown();
+}
+void Server::Wait() {
+  impl_->Wait();
+}
 
 }  // namespace nodespace

@@ -24,12 +24,12 @@ ServerMetrics::ServerMetrics() : registry_(std::make_shared<prometheus::Registry
                   .Name("nodespace_http_request_duration_seconds")
                   .Help("HTTP request latency by route template and method")
                   .Register(*registry_);
-  group_commit_ = &prometheus::BuildHistogram()
-                       .Name("nodespace_group_commit_operations")
-                       .Help("Single writes committed together in one transaction")
-                       .Register(*registry_)
-                       .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64,
-                                                                         128, 256});
+  group_commit_ =
+      &prometheus::BuildHistogram()
+           .Name("nodespace_group_commit_operations")
+           .Help("Single writes committed together in one transaction")
+           .Register(*registry_)
+           .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128, 256});
   commit_seconds_ = &prometheus::BuildHistogram()
                          .Name("nodespace_group_commit_seconds")
                          .Help("How long one group commit's transaction took (write and fsync)")
@@ -53,8 +53,8 @@ ServerMetrics::ServerMetrics() : registry_(std::make_shared<prometheus::Registry
   busy_connection_threads_ = &threads.Add({{"state", "busy"}});
 }
 
-void ServerMetrics::ObserveRequest(const std::string& route, const std::string& method,
-                                   int status, double seconds) {
+void ServerMetrics::ObserveRequest(const std::string& route, const std::string& method, int status,
+                                   double seconds) {
   requests_->Add({{"route", route}, {"method", method}, {"status", std::to_string(status)}})
       .Increment();
   latency_->Add({{"route", route}, {"method", method}}, LatencyBuckets()).Observe(seconds);
@@ -65,7 +65,9 @@ void ServerMetrics::ObserveGroupCommit(size_t operations, double seconds) {
   commit_seconds_->Observe(seconds);
 }
 
-void ServerMetrics::ObserveFeedNotification(double seconds) { feed_latency_->Observe(seconds); }
+void ServerMetrics::ObserveFeedNotification(double seconds) {
+  feed_latency_->Observe(seconds);
+}
 
 std::string ServerMetrics::Render(const ScalingMetrics& scaling) {
   std::lock_guard lock(render_mu_);

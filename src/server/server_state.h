@@ -30,9 +30,9 @@ struct ServerState {
   ChangeNotifier notifier;
   WriteCoalescer writes;
   TaskRegistry tasks;
-  std::string backup_dir;       // resolved ServerOptions::backup_dir
-  std::string spool_dir;        // uploads waiting for their import task
-  bool keys_required = false;   // decided at start; `keys` may still change
+  std::string backup_dir;      // resolved ServerOptions::backup_dir
+  std::string spool_dir;       // uploads waiting for their import task
+  bool keys_required = false;  // decided at start; `keys` may still change
   std::atomic<bool> draining{false};
   std::atomic<ConnectionPool*> pool{nullptr};  // set when listening starts
 

@@ -101,12 +101,13 @@ class BackgroundStream {
       : thread_([this, port, path = std::move(path), done = std::move(done),
                  marker = std::move(ready_marker)] {
           Client c(port);
-          c.Stream(path,
-                   [&](const std::string& t) {
-                     if (marker.empty() || t.find(marker) != std::string::npos) started_ = true;
-                     return done(t);
-                   },
-                   &text_);
+          c.Stream(
+              path,
+              [&](const std::string& t) {
+                if (marker.empty() || t.find(marker) != std::string::npos) started_ = true;
+                return done(t);
+              },
+              &text_);
           ended_ = true;
         }) {}
   ~BackgroundStream() {
@@ -167,8 +168,8 @@ TEST_F(ServerTest, CrudWithOptimisticConcurrency) {
   ASSERT_EQ(ok.status, 200) << ok.text;
   EXPECT_EQ(ok.body["version"], 2);
   // A writer that read version 1 is refused and shown the current node.
-  Answer stale = c.Send("PATCH", "/v1/nodes/" + root, R"({"content":"# Old"})",
-                        {{"If-Match", "\"1\""}});
+  Answer stale =
+      c.Send("PATCH", "/v1/nodes/" + root, R"({"content":"# Old"})", {{"If-Match", "\"1\""}});
   ASSERT_EQ(stale.status, 409);
   EXPECT_EQ(stale.body["error"]["code"], "conflict");
   EXPECT_EQ(stale.body["error"]["details"]["current"]["version"], 2);
@@ -196,11 +197,14 @@ TEST_F(ServerTest, BadInputGetsClearErrorsNeverInternals) {
       {"POST", "/v1/nodes", R"({"content":"x","parent_id":"missing"})", 404, "not_found"},
       {"GET", "/v1/nodes/does-not-exist", "", 404, "not_found"},
       {"PATCH", "/v1/nodes/does-not-exist", R"({"content":"x"})", 404, "not_found"},
-      {"POST", "/v1/query", json({{"text", [] {
-                                 std::string t;
-                                 for (int i = 0; i < 10000; ++i) t += "w" + std::to_string(i) + " ";
-                                 return t;
-                               }()}}).dump(),
+      {"POST", "/v1/query",
+       json({{"text",
+              [] {
+                std::string t;
+                for (int i = 0; i < 10000; ++i) t += "w" + std::to_string(i) + " ";
+                return t;
+              }()}})
+           .dump(),
        422, "invalid_argument"},
       {"POST", "/v1/query", R"({"limit": 100000})", 400, "invalid_argument"},
       {"POST", "/v1/query", R"({"filters":[{"field":"x","op":"~~","value":1}]})", 400,
@@ -233,25 +237,30 @@ TEST_F(ServerTest, OversizedBodiesAreRefusedBeforeTheyAreRead) {
   o.max_body_bytes = 1024;
   o.max_batch_operations = 3;
   Start(o);
+  // The server answers from the headers alone, before any body byte is
+  // read: a client announcing a body over the limit gets 413 at once.
+  auto status_for_length = [&](const std::string& length) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(server_->port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    const std::string head =
+        "POST /v1/nodes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Content-Length: " +
+        length + "\r\n\r\n";
+    EXPECT_EQ(::write(fd, head.data(), head.size()), static_cast<ssize_t>(head.size()));
+    char buf[1024] = {};
+    const ssize_t n = ::read(fd, buf, sizeof buf - 1);
+    ::close(fd);
+    return n > 12 ? std::string(buf + 9, 3) : std::string("none");
+  };
+  EXPECT_EQ(status_for_length("4096"), "413");
+  EXPECT_EQ(status_for_length("10000000000"), "413");
+  // Within the limit the same route works.
   Client c = Anon();
-  Answer big = c.Post("/v1/nodes", {{"content", std::string(4096, 'x')}});
-  EXPECT_EQ(big.status, 413);
-  EXPECT_EQ(big.body["error"]["code"], "payload_too_large");
-  // The server answered from the header alone: a client announcing a huge
-  // body gets 413 at once.
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(server_->port()));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  const std::string head =
-      "POST /v1/nodes HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000000\r\n\r\n";
-  ASSERT_EQ(::write(fd, head.data(), head.size()), static_cast<ssize_t>(head.size()));
-  char buf[512] = {};
-  ASSERT_GT(::read(fd, buf, sizeof buf - 1), 0);
-  EXPECT_NE(std::string(buf).find("413"), std::string::npos) << buf;
-  ::close(fd);
+  EXPECT_EQ(c.Post("/v1/nodes", {{"content", std::string(512, 'x')}}).status, 201);
 
   json ops = json::array();
   for (int i = 0; i < 4; ++i) ops.push_back({{"op", "create"}, {"node", {{"content", "n"}}}});
@@ -264,7 +273,8 @@ TEST_F(ServerTest, TreeOperationsAndBatches) {
   const std::string root = CreateNode(c, {{"content", "# Root"}});
   json ops = json::array();
   for (const char* name : {"a", "b", "c"}) {
-    ops.push_back({{"op", "create"}, {"node", {{"id", name}, {"parent_id", root}, {"content", name}}}});
+    ops.push_back(
+        {{"op", "create"}, {"node", {{"id", name}, {"parent_id", root}, {"content", name}}}});
   }
   Answer batch = c.Post("/v1/nodes/batch", {{"operations", ops}});
   ASSERT_EQ(batch.status, 200) << batch.text;
@@ -352,8 +362,9 @@ TEST_F(ServerTest, AuthMatrixFromTheRouteTable) {
     const std::string path = path_of(r);
     if (r.path == "/v1/changes" || r.path == "/v1/live") {
       std::string text;
-      return c.Stream(path + (r.path == "/v1/live" ? "?q=%7B%7D" : ""),
-                      [](const std::string&) { return true; }, &text);
+      return c.Stream(
+          path + (r.path == "/v1/live" ? "?q=%7B%7D" : ""), [](const std::string&) { return true; },
+          &text);
     }
     // Requests that cannot do harm once past the checks: a stale If-Match
     // stops every write to the node, the restore names no backup.
@@ -459,8 +470,8 @@ TEST_F(ServerTest, BackupAndRestorePathsStayInsideTheBackupDirectory) {
   Client c = Anon();
   std::filesystem::create_directories(options_.backup_dir);
   std::filesystem::create_directory_symlink("/tmp", options_.backup_dir + "/link");
-  const std::vector<std::string> bad = {"..",      "../x", "/etc", "a/b", ".hidden",
-                                        std::string("a\0b", 3), "link"};
+  const std::vector<std::string> bad = {
+      "..", "../x", "/etc", "a/b", ".hidden", std::string("a\0b", 3), "link"};
   for (const std::string& name : bad) {
     SCOPED_TRACE(name);
     Answer b = c.Post("/v1/backups", {{"name", name}});
@@ -500,9 +511,11 @@ TEST_F(ServerTest, ImportStreamsToATaskWithPerLineResultsAndExportStreams) {
   Start();
   Client c = Anon();
   std::string ndjson;
-  for (int i = 0; i < 50; ++i) ndjson += json({{"id", "n" + std::to_string(i)}, {"content", "line"}}).dump() + "\n";
+  for (int i = 0; i < 50; ++i)
+    ndjson += json({{"id", "n" + std::to_string(i)}, {"content", "line"}}).dump() + "\n";
   ndjson += "{broken\n";
-  ndjson += R"({"id":"child","parent_id":"n3","content":"nested"})" "\n";
+  ndjson += R"({"id":"child","parent_id":"n3","content":"nested"})"
+            "\n";
   Answer a = c.Send("POST", "/v1/import?batch_size=10", ndjson);
   ASSERT_EQ(a.status, 202) << a.text;
   Answer t;
@@ -530,8 +543,9 @@ TEST_F(ServerTest, ChangeFeedFiltersResumesAndSkipsOwnEchoes) {
   Client c = Anon();
   const std::string a = CreateNode(c, {{"content", "# A"}});
   const std::string b = CreateNode(c, {{"content", "# B"}});
-  BackgroundStream feed(server_->port(), "/v1/changes?subtree=" + a + "&exclude_origin=editor-1",
-                        [](const std::string& t) { return t.find("\"last\"") != std::string::npos; });
+  BackgroundStream feed(
+      server_->port(), "/v1/changes?subtree=" + a + "&exclude_origin=editor-1",
+      [](const std::string& t) { return t.find("\"last\"") != std::string::npos; });
   ASSERT_TRUE(feed.Started());
   CreateNode(c, {{"content", "in B"}, {"parent_id", b}});
   c.Post("/v1/nodes", {{"content", "mine"}, {"parent_id", a}}, {{"X-Client-Id", "editor-1"}});
@@ -547,9 +561,9 @@ TEST_F(ServerTest, ChangeFeedFiltersResumesAndSkipsOwnEchoes) {
   // Resuming from an event id replays exactly what came after it.
   std::string replay;
   Client resumed(server_->port());
-  resumed.Stream(
-      "/v1/changes", [](const std::string& t) { return t.find("\"last\"") != std::string::npos; },
-      &replay, {{"Last-Event-ID", "2"}});
+  resumed.Stream("/v1/changes",
+                 [](const std::string& t) { return t.find("\"last\"") != std::string::npos; },
+                 &replay, {{"Last-Event-ID", "2"}});
   EXPECT_EQ(replay.find("id: 2\n"), std::string::npos);
   EXPECT_NE(replay.find("id: 3\n"), std::string::npos) << replay;
 }
@@ -563,8 +577,10 @@ TEST_F(ServerTest, ChangeFeedFilteredByAQuery) {
     return t.find("\"op\":\"delete\"") != std::string::npos;
   });
   ASSERT_TRUE(feed.Started());
-  CreateNode(c, {{"id", "done"}, {"node_type", "task"}, {"properties", {{"task", {{"status", "done"}}}}}});
-  CreateNode(c, {{"id", "open"}, {"node_type", "task"}, {"properties", {{"task", {{"status", "open"}}}}}});
+  CreateNode(
+      c, {{"id", "done"}, {"node_type", "task"}, {"properties", {{"task", {{"status", "done"}}}}}});
+  CreateNode(
+      c, {{"id", "open"}, {"node_type", "task"}, {"properties", {{"task", {{"status", "open"}}}}}});
   c.Send("DELETE", "/v1/nodes/done");
   c.Send("DELETE", "/v1/nodes/open");
   const std::string text = feed.Finish();
@@ -588,9 +604,10 @@ TEST_F(ServerTest, QueriesOverTheTimeLimitAreStopped) {
   o.query_timeout_ms = 1;
   Start(o);
   Client c = Anon();
-  Answer slow = c.Post("/v1/query", {{"filters", {{{"field", "content"}, {"op", "contains"}, {"value", "zzz"}}}},
-                                     {"sort", {{{"field", "title"}}}},
-                                     {"facets", {{{"field", "type"}}}}});
+  Answer slow = c.Post("/v1/query",
+                       {{"filters", {{{"field", "content"}, {"op", "contains"}, {"value", "zzz"}}}},
+                        {"sort", {{{"field", "title"}}}},
+                        {"facets", {{{"field", "type"}}}}});
   ASSERT_EQ(slow.status, 422) << slow.text.substr(0, 300);
   EXPECT_EQ(slow.body["error"]["code"], "query_timeout");
   EXPECT_EQ(c.Get("/livez").status, 200);
@@ -605,7 +622,8 @@ TEST_F(ServerTest, LiveQuerySendsSnapshotThenChanges) {
   BackgroundStream live(
       server_->port(), "/v1/live?q=" + q,
       [](const std::string& t) {
-        return t.find("event: update") != std::string::npos && t.find("\"t2\"") != std::string::npos;
+        return t.find("event: update") != std::string::npos &&
+               t.find("\"t2\"") != std::string::npos;
       },
       "event: snapshot");
   ASSERT_TRUE(live.Started());
@@ -621,20 +639,22 @@ TEST_F(ServerTest, McpJsonRpcExchange) {
   Start();
   Client c = Anon();
   auto rpc = [&](json params, const std::string& method, int id) {
-    return c.Post("/v1/mcp", {{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", params}});
+    return c.Post("/v1/mcp",
+                  {{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", params}});
   };
-  Answer init = rpc({{"protocolVersion", "2025-03-26"}, {"capabilities", json::object()}}, "initialize", 1);
+  Answer init =
+      rpc({{"protocolVersion", "2025-03-26"}, {"capabilities", json::object()}}, "initialize", 1);
   ASSERT_EQ(init.status, 200);
   EXPECT_EQ(init.body["result"]["serverInfo"]["name"], "nodespace");
-  EXPECT_EQ(c.Post("/v1/mcp", {{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}}).status, 202);
+  EXPECT_EQ(c.Post("/v1/mcp", {{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}}).status,
+            202);
   Answer list = rpc(json::object(), "tools/list", 2);
   std::set<std::string> names;
   for (const auto& t : list.body["result"]["tools"]) names.insert(t["name"]);
-  for (const char* want :
-       {"create_node", "get_node", "update_node", "delete_node", "query_nodes", "get_children",
-        "insert_child_at_index", "move_child_to_index", "get_node_tree", "search_semantic",
-        "create_nodes_from_markdown", "get_markdown_from_node_id", "get_nodes_batch",
-        "update_nodes_batch"}) {
+  for (const char* want : {"create_node", "get_node", "update_node", "delete_node", "query_nodes",
+                           "get_children", "insert_child_at_index", "move_child_to_index",
+                           "get_node_tree", "search_semantic", "create_nodes_from_markdown",
+                           "get_markdown_from_node_id", "get_nodes_batch", "update_nodes_batch"}) {
     EXPECT_TRUE(names.count(want)) << want;
   }
   auto call = [&](const std::string& tool, json args) {
@@ -652,10 +672,12 @@ TEST_F(ServerTest, McpJsonRpcExchange) {
   EXPECT_EQ(tree["children"][0]["content"], "first");
   json stale = call("update_node", {{"id", inbox}, {"version", 7}, {"content", "x"}});
   EXPECT_TRUE(stale["isError"].get<bool>());
-  json md = call("create_nodes_from_markdown", {{"markdown", "- one\n  - two\n"}, {"parent_id", inbox}});
+  json md =
+      call("create_nodes_from_markdown", {{"markdown", "- one\n  - two\n"}, {"parent_id", inbox}});
   ASSERT_FALSE(md["isError"].get<bool>()) << md.dump();
   json text = call("get_markdown_from_node_id", {{"id", inbox}});
-  EXPECT_NE(text["structuredContent"]["markdown"].get<std::string>().find("two"), std::string::npos);
+  EXPECT_NE(text["structuredContent"]["markdown"].get<std::string>().find("two"),
+            std::string::npos);
   // JSON-RPC errors for protocol mistakes.
   EXPECT_EQ(c.Send("POST", "/v1/mcp", "{oops").body["error"]["code"], -32700);
   EXPECT_EQ(rpc(json::object(), "no/such", 9).body["error"]["code"], -32601);
@@ -733,23 +755,25 @@ TEST_F(ServerTest, MetricsExposeEveryScalingFieldAndRequests) {
   Client c = Anon();
   c.Get("/v1/stats");
   const std::string text = c.Get("/metrics").text;
-  for (const char* field :
-       {"avg_query_latency_ms", "p95_query_latency_ms", "avg_vector_latency_ms",
-        "p95_vector_latency_ms", "query_cache_hit_rate", "storage_size_bytes", "node_count",
-        "vector_count", "index_size_bytes", "memory_usage_mb", "cpu_usage_percent",
-        "disk_io_mb_per_sec", "concurrent_users", "queries_per_second",
-        "sync_operations_per_second"}) {
+  for (const char* field : {"avg_query_latency_ms", "p95_query_latency_ms", "avg_vector_latency_ms",
+                            "p95_vector_latency_ms", "query_cache_hit_rate", "storage_size_bytes",
+                            "node_count", "vector_count", "index_size_bytes", "memory_usage_mb",
+                            "cpu_usage_percent", "disk_io_mb_per_sec", "concurrent_users",
+                            "queries_per_second", "sync_operations_per_second"}) {
     EXPECT_NE(text.find(std::string("\nnodespace_") + field + " "), std::string::npos) << field;
   }
-  EXPECT_NE(text.find("nodespace_http_requests_total{method=\"GET\",route=\"/v1/stats\",status=\"200\"} 1"),
-            std::string::npos);
+  EXPECT_NE(
+      text.find(
+          "nodespace_http_requests_total{method=\"GET\",route=\"/v1/stats\",status=\"200\"} 1"),
+      std::string::npos);
   EXPECT_NE(text.find("nodespace_http_request_duration_seconds_bucket"), std::string::npos);
 }
 
 TEST_F(ServerTest, RequestIdsAndTraceContext) {
   Start();
   Client c = Anon();
-  Answer a = c.Get("/v1/stats", {{"traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}});
+  Answer a = c.Get("/v1/stats",
+                   {{"traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}});
   EXPECT_EQ(a.header("traceparent").substr(0, 36), "00-0af7651916cd43dd8448eb211c80319c-");
   EXPECT_EQ(a.header("X-Request-Id").size(), 16u);
   Answer e = c.Get("/v1/nodes/missing");
@@ -760,7 +784,8 @@ TEST_F(ServerTest, EmbeddingsEndpointSpeaksTheOpenAIShape) {
   {
     auto db = Database::Open(dir_.Sub("db"));
     ASSERT_TRUE(db.ok());
-    for (const char* t : {"apples and pears", "pears and plums", "rust and steel", "steel bridges"}) {
+    for (const char* t :
+         {"apples and pears", "pears and plums", "rust and steel", "steel bridges"}) {
       ASSERT_TRUE((*db)->Create({.content = t}).ok());
     }
     ASSERT_TRUE((*db)->FitBuiltinEmbedder(4).ok());

@@ -5,14 +5,15 @@
 
 namespace nodespace::server {
 
-WriteCoalescer::WriteCoalescer(DatabaseHolder& db, size_t max_operations,
-                               CommitCallback on_commit)
+WriteCoalescer::WriteCoalescer(DatabaseHolder& db, size_t max_operations, CommitCallback on_commit)
     : db_(db),
       max_operations_(std::max<size_t>(1, max_operations)),
       on_commit_(std::move(on_commit)),
       writer_([this] { Run(); }) {}
 
-WriteCoalescer::~WriteCoalescer() { Stop(); }
+WriteCoalescer::~WriteCoalescer() {
+  Stop();
+}
 
 void WriteCoalescer::Stop() {
   {
