@@ -55,9 +55,9 @@ class ApiKeyStore {
   // True when at least one active key exists.
   bool AnyActive();
 
-  // The principal for `key_text`, or kNotFound-free failures: Unauthenticated
-  // is reported as InvalidArgument("invalid API key") for a malformed,
-  // unknown or revoked key.
+  // The principal `key_text` authenticates. A malformed, unknown or revoked
+  // key is InvalidArgument("invalid API key"); an unreadable key file is
+  // its own error (the server then refuses the request too).
   Result<Principal> Verify(const std::string& key_text);
 
  private:
