@@ -323,11 +323,24 @@ void AddFeedRoutes(ServerState& state, std::vector<Route>* routes) {
            });
 
   AddRoute(routes, "GET", "/v1/live", Role::kRead, ScopeRule::kHandler,
-           "A live query as Server-Sent Events: ?q=<query JSON>; a snapshot, then "
-           "{added, changed, removed} whenever a write changes the answer",
+           "A live query as Server-Sent Events: ?q=<query JSON>, or ?node=<id> of a query "
+           "node (its properties.query); a snapshot, then {added, changed, removed} whenever "
+           "a write changes the answer",
            [s](Call& call) {
-             const std::string q = call.Query("q");
-             if (q.empty()) throw ApiError::BadRequest("q: the query JSON is required");
+             std::string q = call.Query("q");
+             if (const std::string node_id = call.Query("node"); !node_id.empty()) {
+               if (!q.empty()) throw ApiError::BadRequest("give q or node, not both");
+               auto db = s->Db();
+               RequireInScope(call, *db, node_id);
+               const Node node = Value(db->Get(node_id));
+               const nlohmann::json props = nlohmann::json::parse(node.properties, nullptr, false);
+               if (!props.is_object() || !props.contains("query") || !props["query"].is_object()) {
+                 throw ApiError{422, "not_a_query_node",
+                                "node '" + node_id + "' has no properties.query object"};
+               }
+               q = props["query"].dump();
+             }
+             if (q.empty()) throw ApiError::BadRequest("q: the query JSON (or node) is required");
              auto live = std::make_shared<LiveQuery>();
              live->query = ScopedQuery(*s, call, q);
              live->query.cursor.clear();

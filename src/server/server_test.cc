@@ -633,6 +633,24 @@ TEST_F(ServerTest, LiveQuerySendsSnapshotThenChanges) {
   EXPECT_NE(text.find("\"t1\""), std::string::npos);
   EXPECT_NE(text.find("\"added\":[{"), std::string::npos) << text;
   EXPECT_EQ(text.find("\"other\""), std::string::npos);
+
+  // A query node: its stored query, subscribed to by id.
+  CreateNode(c,
+             {{"id", "open-tasks"},
+              {"node_type", "query"},
+              {"content", "Open tasks"},
+              {"properties",
+               {{"query", {{"filters", {{{"field", "type"}, {"op", "="}, {"value", "task"}}}}}}}}});
+  BackgroundStream by_node(
+      server_->port(), "/v1/live?node=open-tasks",
+      [](const std::string& t) { return t.find("\"t3\"") != std::string::npos; },
+      "event: snapshot");
+  ASSERT_TRUE(by_node.Started());
+  CreateNode(c, {{"id", "t3"}, {"node_type", "task"}, {"content", "review"}});
+  const std::string from_node = by_node.Finish();
+  EXPECT_NE(from_node.find("\"t2\""), std::string::npos);  // in the snapshot
+  EXPECT_NE(from_node.find("event: update"), std::string::npos);
+  EXPECT_EQ(Client(server_->port()).Get("/v1/live?node=other").status, 422);
 }
 
 TEST_F(ServerTest, McpJsonRpcExchange) {
