@@ -768,6 +768,21 @@ TEST_F(ServerTest, ConcurrentWritersAreAllAcknowledgedAndStored) {
   EXPECT_NE(metrics.find("nodespace_group_commit_operations_count"), std::string::npos);
 }
 
+// The scaling manager's users and rates come from real requests: each key
+// (here: each client id on loopback) is one user.
+TEST_F(ServerTest, ScalingMetricsCountHttpUsers) {
+  Start();
+  for (const char* client : {"ana", "ben", "cy"}) {
+    Client c = Anon();
+    Answer a = c.Post("/v1/query", {{"limit", 5}}, {{"X-Client-Id", client}});
+    ASSERT_EQ(a.status, 200) << a.text;
+  }
+  Answer status = Anon().Get("/v1/scaling/status");
+  ASSERT_EQ(status.status, 200);
+  EXPECT_EQ(status.body["metrics"]["concurrent_users"], 3);
+  EXPECT_GE(status.body["metrics"]["window_queries"].get<int64_t>(), 3);
+}
+
 TEST_F(ServerTest, MetricsExposeEveryScalingFieldAndRequests) {
   Start();
   Client c = Anon();
