@@ -38,7 +38,6 @@ class DatabaseHolder {
   DatabaseHolder(std::string path, Options options, std::unique_ptr<Database> db);
 
   Lease Acquire() const;
-  const std::string& path() const { return path_; }
   // False while a restore has the database closed.
   bool ready() const;
 

@@ -100,14 +100,6 @@ std::vector<TaskSnapshot> TaskRegistry::List() const {
   return out;
 }
 
-void TaskRegistry::Wait(const std::string& id) {
-  std::unique_lock lock(mu_);
-  done_cv_.wait(lock, [&] {
-    auto it = tasks_.find(id);
-    return it == tasks_.end() || it->second->info.state != "running";
-  });
-}
-
 void TaskRegistry::WaitAll() {
   std::unique_lock lock(mu_);
   done_cv_.wait(lock, [&] {

@@ -57,8 +57,7 @@ class TaskRegistry {
   std::string Start(std::string kind, std::string owner_key, Body body);
   std::optional<TaskSnapshot> Get(const std::string& id) const;
   std::vector<TaskSnapshot> List() const;
-  // Blocks until task `id` finished (tests, shutdown).
-  void Wait(const std::string& id);
+  // Blocks until every task finished (shutdown).
   void WaitAll();
 
  private:
