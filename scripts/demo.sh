@@ -51,7 +51,7 @@ echo
 echo "database: $DB (try: $NS --db $DB tree --depth 1)"
 [ "${NODESPACE_DEMO_NO_SERVE:-}" = "1" ] && exit 0
 echo
-echo "== serving it: the /v1 API, change feed, MCP and /metrics (Ctrl-C stops)"
+echo "== serving it: the dashboard, the /v1 API, change feed, MCP and /metrics (Ctrl-C stops)"
 PORT="${NODESPACE_PORT:-7700}"
-echo "try: curl http://127.0.0.1:$PORT/v1/nodes/$ID   or   curl http://127.0.0.1:$PORT/metrics"
+echo "open http://127.0.0.1:$PORT/ (the dashboard), or try: curl http://127.0.0.1:$PORT/v1/nodes/$ID"
 exec $NS serve --port "$PORT" --no-access-log

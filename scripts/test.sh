@@ -15,6 +15,7 @@ ctest --test-dir build/release --output-on-failure -j "$JOBS"
 if [ "${NODESPACE_SKIP_ASAN:-0}" != "1" ]; then
   cmake --preset debug-asan
   cmake --build build/asan -j "$JOBS"
-  # The slow crash tier already ran in release; sanitizers run the quick one.
-  ctest --test-dir build/asan --output-on-failure -j "$JOBS" -LE slow
+  # The slow crash tier and the browser tests already ran in release;
+  # sanitizers run the quick tier.
+  ctest --test-dir build/asan --output-on-failure -j "$JOBS" -LE "slow|e2e"
 fi

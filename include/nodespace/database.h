@@ -30,6 +30,9 @@ namespace nodespace {
 struct ListOptions {
   bool include_archived = false;  // archived and trashed (deleted) nodes
   size_t limit = 0;               // 0: no limit
+  // Pagination: only the siblings after this one (the last of the previous
+  // page). InvalidArgument when it is not a sibling in the list.
+  std::string after_id;
 };
 
 struct SubtreeOptions {
@@ -93,6 +96,8 @@ class Database {
   Result<std::vector<Node>> Children(const std::string& parent_id,
                                      const ListOptions& options = {}) const;
   Result<std::vector<Node>> Roots(const ListOptions& options = {}) const;
+  // How many children `parent_id` has ("": how many roots).
+  Result<int64_t> CountChildren(const std::string& parent_id, bool include_archived = false) const;
   // Streams the subtree rooted at `id`; memory does not grow with its size.
   Status VisitSubtree(const std::string& id, const SubtreeOptions& options,
                       const SubtreeVisitor& visitor) const;
@@ -221,6 +226,11 @@ class Database {
   Result<ScalingStatus> GetScalingStatus() const;
   // The most recent `limit` scaling events, newest first.
   Result<std::vector<ScalingEvent>> ScalingHistory(size_t limit = 100) const;
+  // The most recent `limit` metric samples this process took (the manager's
+  // and every CollectScalingMetrics/GetScalingStatus), oldest first: the
+  // series a dashboard charts. Kept in memory only
+  // (ScalingOptions::sample_history).
+  std::vector<ScalingMetrics> RecentScalingSamples(size_t limit = 720) const;
   // Samples and checks every trigger now (what the background manager does
   // each interval); returns the events it recorded.
   Result<std::vector<ScalingEvent>> RunScalingCheck();

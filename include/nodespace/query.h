@@ -140,6 +140,11 @@ struct Query {
   size_t limit = 20;
   std::string cursor;  // from the previous page's QueryResult::next_cursor
   bool group_by_root = false;
+  // Text queries: give each hit a passage of its best matching column with
+  // the matched terms between these markers (QueryHit::snippet). Empty
+  // markers: no snippets.
+  std::string highlight_open;
+  std::string highlight_close;
   std::vector<FacetRequest> facets;
   std::vector<AggregationRequest> aggregations;
   FusionOptions fusion;
@@ -204,6 +209,7 @@ struct QueryHit {
   std::optional<double> vector_distance;  // smaller is closer
   std::optional<size_t> vector_rank;      // 1-based
   std::vector<std::string> matched_ids;   // group_by_root: the member hits, best first
+  std::string snippet;  // Query::highlight_open/close: the matching passage, marked
 };
 
 struct FacetCount {

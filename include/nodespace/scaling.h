@@ -148,6 +148,8 @@ struct ScalingOptions {
   // Index size and vector count read every page of what they measure, so a
   // sample reuses them for this long.
   int64_t expensive_metrics_ms = 600000;
+  // How many recent samples Database::RecentScalingSamples keeps (0: none).
+  size_t sample_history = 720;
   // Called after each step of a phase migration ("backup", "migrate",
   // "validate"); tests use it to inject failures.
   std::function<void(std::string_view step)> migration_hook;

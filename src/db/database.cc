@@ -140,6 +140,9 @@ Result<std::vector<Node>> Database::Children(const std::string& parent_id,
 Result<std::vector<Node>> Database::Roots(const ListOptions& options) const {
   return impl_->Roots(options);
 }
+Result<int64_t> Database::CountChildren(const std::string& parent_id, bool include_archived) const {
+  return impl_->CountChildren(parent_id, include_archived);
+}
 Status Database::VisitSubtree(const std::string& id, const SubtreeOptions& options,
                               const SubtreeVisitor& visitor) const {
   return impl_->VisitSubtree(id, options, visitor);

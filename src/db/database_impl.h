@@ -39,6 +39,7 @@ class Database::Impl {
   Result<Node> Get(const std::string& id);
   Result<std::vector<Node>> Children(const std::string& parent_id, const ListOptions& options);
   Result<std::vector<Node>> Roots(const ListOptions& options);
+  Result<int64_t> CountChildren(const std::string& parent_id, bool include_archived);
   Status VisitSubtree(const std::string& id, const SubtreeOptions& options,
                       const SubtreeVisitor& visitor);
   Result<std::vector<Node>> Ancestors(const std::string& id);
@@ -132,6 +133,7 @@ class Database::Impl {
   Result<ScalingMetrics> CollectScalingMetrics();
   Result<ScalingStatus> GetScalingStatus();
   Result<std::vector<ScalingEvent>> ScalingHistory(size_t limit);
+  std::vector<ScalingMetrics> RecentScalingSamples(size_t limit);
   Result<std::vector<ScalingEvent>> RunScalingCheck();
   Result<ScalingEvent> ApplyScalingAction(OptimizationAction action, bool dry_run);
   Result<ScalingEvent> MigratePhase(ScalingPhase target);
@@ -217,6 +219,8 @@ class Database::Impl {
   Result<std::string> ResolveCollection(storage::Connection& conn, const std::string& path,
                                         WriteContext* create_in);
   Result<std::vector<Node>> ListNodes(const std::string& sql, const std::string& arg, size_t limit);
+  // Children of parent_id ("" = roots) in sibling order (ListOptions).
+  Result<std::vector<Node>> ListChildren(const std::string& parent_id, const ListOptions& options);
 
   // Sets meta keys (and runs `extra_sql`) in one write transaction.
   Status WriteMeta(const std::map<std::string, std::string>& values, const std::string& extra_sql);

@@ -86,26 +86,68 @@ Result<std::vector<Node>> Database::Impl::ListNodes(const std::string& sql, cons
   return out;
 }
 
-Result<std::vector<Node>> Database::Impl::Children(const std::string& parent_id,
-                                                   const ListOptions& options) {
-  {
-    NS_ASSIGN_OR_RETURN(ReaderLease conn, AcquireReader());
+Result<std::vector<Node>> Database::Impl::ListChildren(const std::string& parent_id,
+                                                       const ListOptions& options) {
+  NS_ASSIGN_OR_RETURN(ReaderLease conn, AcquireReader());
+  ReadSnapshot snapshot(*conn);
+  NS_RETURN_IF_ERROR(snapshot.Begin());
+  if (!parent_id.empty()) {
     NS_ASSIGN_OR_RETURN(std::optional<Node> parent, LoadNode(*conn, parent_id));
     if (!parent) return Status::NotFound("node " + Quote(parent_id) + " not found");
   }
-  return ListNodes(NodeSelect(options.include_archived
-                                  ? "WHERE parent_id = ?1 ORDER BY order_key LIMIT ?2"
-                                  : "WHERE parent_id = ?1 AND lifecycle = 0 ORDER BY order_key "
-                                    "LIMIT ?2"),
-                   parent_id, options.limit);
+  // Pages continue after a sibling's order key (keyset pagination), so a
+  // node with 100,000 children is read a page at a time.
+  std::string after_key;
+  if (!options.after_id.empty()) {
+    NS_ASSIGN_OR_RETURN(
+        Statement * key_stmt,
+        conn->Prepare("SELECT order_key FROM nodes WHERE id = ?1 AND parent_id = ?2"));
+    ScopedStatement k(*key_stmt);
+    k->Bind(1, options.after_id).Bind(2, parent_id);
+    NS_ASSIGN_OR_RETURN(bool found, k->Step());
+    if (!found) {
+      return Status::InvalidArgument(
+          "after: " + Quote(options.after_id) + " is not a " +
+          (parent_id.empty() ? std::string("root") : "child of " + Quote(parent_id)));
+    }
+    after_key = k->ColumnString(0);
+  }
+  NS_ASSIGN_OR_RETURN(Statement * stmt,
+                      conn->Prepare(NodeSelect("WHERE parent_id = ?1 AND order_key > ?3 AND (?4 OR "
+                                               "lifecycle = 0) ORDER BY order_key LIMIT ?2")));
+  ScopedStatement s(*stmt);
+  s->Bind(1, parent_id);
+  s->Bind(2, options.limit == 0 ? int64_t{-1} : static_cast<int64_t>(options.limit));
+  s->Bind(3, after_key);
+  s->Bind(4, int64_t{options.include_archived ? 1 : 0});
+  std::vector<Node> out;
+  while (true) {
+    NS_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) break;
+    out.push_back(storage::ReadNodeRow(*s));
+  }
+  return out;
+}
+
+Result<std::vector<Node>> Database::Impl::Children(const std::string& parent_id,
+                                                   const ListOptions& options) {
+  if (parent_id.empty()) return Status::NotFound("node \"\" not found (Roots lists roots)");
+  return ListChildren(parent_id, options);
 }
 
 Result<std::vector<Node>> Database::Impl::Roots(const ListOptions& options) {
-  return ListNodes(NodeSelect(options.include_archived
-                                  ? "WHERE parent_id = ?1 ORDER BY order_key LIMIT ?2"
-                                  : "WHERE parent_id = ?1 AND lifecycle = 0 ORDER BY order_key "
-                                    "LIMIT ?2"),
-                   "", options.limit);
+  return ListChildren("", options);
+}
+
+Result<int64_t> Database::Impl::CountChildren(const std::string& parent_id, bool include_archived) {
+  NS_ASSIGN_OR_RETURN(ReaderLease conn, AcquireReader());
+  NS_ASSIGN_OR_RETURN(Statement * stmt,
+                      conn->Prepare("SELECT count(*) FROM nodes WHERE parent_id = ?1 AND (?2 OR "
+                                    "lifecycle = 0)"));
+  ScopedStatement s(*stmt);
+  s->Bind(1, parent_id).Bind(2, int64_t{include_archived ? 1 : 0});
+  NS_ASSIGN_OR_RETURN(bool row, s->Step());
+  return row ? s->ColumnInt(0) : 0;
 }
 
 Status Database::Impl::VisitSubtree(const std::string& id, const SubtreeOptions& options,

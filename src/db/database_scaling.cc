@@ -15,6 +15,7 @@
 #include <chrono>
 #include <climits>
 #include <condition_variable>
+#include <deque>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -122,6 +123,8 @@ struct Database::Impl::ScalingState {
   int64_t vector_count = 0;
   int64_t expensive_at_ms = -1;  // when index_bytes/vector_count were measured
   int64_t last_compaction_ms = 0;
+  // The most recent samples, oldest first (at most options.sample_history).
+  std::deque<ScalingMetrics> samples;
 
   std::mutex check_mu;  // one check or migration at a time
   scaling::BackgroundPool pool;
@@ -316,7 +319,22 @@ Result<ScalingMetrics> Database::Impl::CollectScalingMetrics() {
     s.last_seq_ms = m.sampled_at_ms;
   }
   m.sample_cost_us = MsSince(start) * 1000.0;
+  if (s.options.sample_history > 0) {
+    std::lock_guard lock(s.mu);
+    s.samples.push_back(m);
+    while (s.samples.size() > s.options.sample_history) s.samples.pop_front();
+  }
   return m;
+}
+
+std::vector<ScalingMetrics> Database::Impl::RecentScalingSamples(size_t limit) {
+  std::vector<ScalingMetrics> out;
+  if (!scaling_) return out;
+  std::lock_guard lock(scaling_->mu);
+  const auto& all = scaling_->samples;
+  const size_t n = std::min(limit, all.size());
+  out.assign(all.end() - static_cast<std::ptrdiff_t>(n), all.end());
+  return out;
 }
 
 // ---- history ---------------------------------------------------------------
@@ -1128,6 +1146,9 @@ Result<ScalingStatus> Database::GetScalingStatus() const {
 }
 Result<std::vector<ScalingEvent>> Database::ScalingHistory(size_t limit) const {
   return impl_->ScalingHistory(limit);
+}
+std::vector<ScalingMetrics> Database::RecentScalingSamples(size_t limit) const {
+  return impl_->RecentScalingSamples(limit);
 }
 Result<std::vector<ScalingEvent>> Database::RunScalingCheck() {
   return impl_->RunScalingCheck();

@@ -258,6 +258,37 @@ TEST_F(DatabaseTest, PositionsFirstLastBeforeAfter) {
   }
 }
 
+TEST_F(DatabaseTest, SiblingsPageAfterAnIdAndCount) {
+  Create(Make("p"));
+  for (const char* id : {"a", "b", "c", "d", "e"}) Create(Make(id, "p"));
+  Create(Make("x", "b"));
+  ListOptions o;
+  o.limit = 2;
+  Ids seen;
+  for (int page = 0; page < 4; ++page) {
+    auto r = db_->Children("p", o);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    for (const Node& n : *r) seen.push_back(n.id);
+    if (r->size() < o.limit) break;
+    o.after_id = r->back().id;
+  }
+  EXPECT_EQ(seen, (Ids{"a", "b", "c", "d", "e"}));
+  o.after_id = "x";  // not a child of p
+  EXPECT_TRUE(db_->Children("p", o).status().IsInvalidArgument());
+  o.after_id = "p";
+  o.limit = 0;
+  ASSERT_OK_AND_ASSIGN(std::vector<Node> roots_after, db_->Roots(o));
+  EXPECT_TRUE(roots_after.empty());
+
+  EXPECT_EQ(db_->CountChildren("p").value(), 5);
+  EXPECT_EQ(db_->CountChildren("b").value(), 1);
+  EXPECT_EQ(db_->CountChildren("a").value(), 0);
+  EXPECT_EQ(db_->CountChildren("").value(), 1);  // roots
+  ASSERT_TRUE(db_->SetLifecycle("c", Lifecycle::kArchived).ok());
+  EXPECT_EQ(db_->CountChildren("p").value(), 4);
+  EXPECT_EQ(db_->CountChildren("p", /*include_archived=*/true).value(), 5);
+}
+
 TEST_F(DatabaseTest, MoveToPositions) {
   Create(Make("p"));
   for (const char* id : {"a", "b", "c", "d"}) Create(Make(id, "p"));

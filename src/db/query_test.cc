@@ -307,6 +307,23 @@ TEST_F(QueryTest, CursorErrors) {
   EXPECT_TRUE(db_->RunQuery(other).status().IsInvalidArgument());
 }
 
+TEST_F(QueryTest, HighlightMarksTheMatchedTermsInEachHit) {
+  Fill();
+  Query q = QueryBuilder().Text("falcon").Build();
+  q.highlight_open = "[";
+  q.highlight_close = "]";
+  ASSERT_OK_AND_ASSIGN(QueryResult r, db_->RunQuery(q));
+  ASSERT_FALSE(r.hits.empty());
+  for (const QueryHit& h : r.hits) EXPECT_NE(h.snippet.find("[falcon]"), std::string::npos);
+  // Without markers, no snippets; a query without text has none to mark.
+  ASSERT_OK_AND_ASSIGN(QueryResult plain, db_->RunQuery(QueryBuilder().Text("falcon").Build()));
+  EXPECT_TRUE(plain.hits.front().snippet.empty());
+  q.text.clear();
+  ASSERT_OK_AND_ASSIGN(QueryResult none, db_->RunQuery(q));
+  ASSERT_FALSE(none.hits.empty());
+  EXPECT_TRUE(none.hits.front().snippet.empty());
+}
+
 TEST_F(QueryTest, TextVectorAndHybridRanking) {
   Fill();
   // Text only: BM25 order, scores descending, every hit contains the word.

@@ -37,6 +37,7 @@ nlohmann::json QueryResultToJson(const QueryResult& result, bool with_explain) {
     if (h.vector_distance) hit["vector_distance"] = *h.vector_distance;
     if (h.vector_rank) hit["vector_rank"] = *h.vector_rank;
     if (!h.matched_ids.empty()) hit["matched_ids"] = h.matched_ids;
+    if (!h.snippet.empty()) hit["snippet"] = h.snippet;
     hits.push_back(std::move(hit));
   }
   nlohmann::json out = {

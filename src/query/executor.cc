@@ -704,6 +704,12 @@ Status QueryRun::FetchHits(const std::vector<Candidate>& page) {
                                                           " FROM nodes WHERE rowid = ?1"));
   NS_ASSIGN_OR_RETURN(Statement * id_stmt,
                       ctx_.conn.Prepare("SELECT id FROM nodes WHERE rowid = ?1"));
+  Statement* snippet_stmt = nullptr;
+  if (!fts_.empty() && (!q_.highlight_open.empty() || !q_.highlight_close.empty())) {
+    NS_ASSIGN_OR_RETURN(snippet_stmt,
+                        ctx_.conn.Prepare("SELECT snippet(nodes_fts, -1, ?3, ?4, '…', 16) FROM "
+                                          "nodes_fts WHERE nodes_fts MATCH ?1 AND rowid = ?2"));
+  }
   for (const Candidate& c : page) {
     QueryHit hit;
     {
@@ -723,6 +729,14 @@ Status QueryRun::FetchHits(const std::vector<Candidate>& page) {
       s->Bind(1, member);
       NS_ASSIGN_OR_RETURN(bool row, s->Step());
       if (row) hit.matched_ids.push_back(s->ColumnString(0));
+    }
+    if (snippet_stmt != nullptr) {
+      // Grouped hits show the passage of their best matching member.
+      const int64_t rowid = c.members.empty() ? c.rowid : c.members.front();
+      ScopedStatement s(*snippet_stmt);
+      s->Bind(1, fts_).Bind(2, rowid).Bind(3, q_.highlight_open).Bind(4, q_.highlight_close);
+      NS_ASSIGN_OR_RETURN(bool row, s->Step());
+      if (row) hit.snippet = s->ColumnString(0);
     }
     out_.hits.push_back(std::move(hit));
   }

@@ -117,6 +117,7 @@ size_t EstimateResultBytes(const QueryResult& result) {
              n.content.size() + n.title.size() + n.properties.size() + n.order_key.size() +
              n.embedding.size() * sizeof(float);
     for (const std::string& id : hit.matched_ids) bytes += sizeof(std::string) + id.size();
+    bytes += hit.snippet.size();
   }
   for (const FacetResult& f : result.facets) {
     bytes += sizeof(FacetResult) + f.field.size();

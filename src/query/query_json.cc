@@ -53,7 +53,9 @@ std::string Shown(std::string_view text, size_t max_bytes = kShownBytes) {
 }
 
 std::string Quoted(std::string_view text) {
-  return "'" + Shown(text) + "'";
+  std::string out = "'";
+  out.append(Shown(text)).push_back('\'');
+  return out;
 }
 
 void AppendJsonString(std::string* out, std::string_view s);
@@ -574,6 +576,32 @@ Status ReadAggregations(const Json& j, std::vector<AggregationRequest>* out) {
   return Status::OK();
 }
 
+// "highlight": true (<mark>…</mark>), false, or {"open": "[", "close": "]"}.
+Status ReadHighlight(const Json& j, Query* q) {
+  if (j.is_boolean()) {
+    q->highlight_open = j.get<bool>() ? "<mark>" : "";
+    q->highlight_close = j.get<bool>() ? "</mark>" : "";
+    return Status::OK();
+  }
+  if (!j.is_object()) return Expected("highlight", "a boolean or an object", j);
+  q->highlight_open = "<mark>";
+  q->highlight_close = "</mark>";
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string key_path = KeyPath("highlight", it.key());
+    if (it.key() == "open") {
+      NS_RETURN_IF_ERROR(ReadString(it.value(), key_path, &q->highlight_open));
+    } else if (it.key() == "close") {
+      NS_RETURN_IF_ERROR(ReadString(it.value(), key_path, &q->highlight_close));
+    } else {
+      return Error(key_path, "unknown key");
+    }
+    if (q->highlight_open.size() > 64 || q->highlight_close.size() > 64) {
+      return Error(key_path, "markers may be 64 bytes long");
+    }
+  }
+  return Status::OK();
+}
+
 Status ReadFusion(const Json& j, FusionOptions* out) {
   if (!j.is_object()) return Expected("fusion", "an object", j);
   for (auto it = j.begin(); it != j.end(); ++it) {
@@ -642,6 +670,8 @@ Status ReadQuery(const Json& j, Query* q) {
       NS_RETURN_IF_ERROR(ReadString(v, key, &q->cursor));
     } else if (key == "group_by_root") {
       NS_RETURN_IF_ERROR(ReadBool(v, key, &q->group_by_root));
+    } else if (key == "highlight") {
+      NS_RETURN_IF_ERROR(ReadHighlight(v, q));
     } else if (key == "facets") {
       NS_RETURN_IF_ERROR(ReadFacets(v, &q->facets));
     } else if (key == "aggregations") {
@@ -1352,6 +1382,12 @@ std::string QueryToJson(const Query& q) {
   if (q.limit != defaults.limit) *w.Key("limit") += std::to_string(q.limit);
   if (!q.cursor.empty()) AppendJsonString(w.Key("cursor"), q.cursor);
   if (q.group_by_root) *w.Key("group_by_root") += "true";
+  if (!q.highlight_open.empty() || !q.highlight_close.empty()) {
+    ObjectWriter hw(w.Key("highlight"));
+    AppendJsonString(hw.Key("open"), q.highlight_open);
+    AppendJsonString(hw.Key("close"), q.highlight_close);
+    hw.Close();
+  }
   if (!q.facets.empty()) {
     std::string* s = w.Key("facets");
     s->push_back('[');

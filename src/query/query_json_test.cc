@@ -64,6 +64,8 @@ void ExpectSameQuery(const Query& a, const Query& b) {
   EXPECT_EQ(a.limit, b.limit);
   EXPECT_EQ(a.cursor, b.cursor);
   EXPECT_EQ(a.group_by_root, b.group_by_root);
+  EXPECT_EQ(a.highlight_open, b.highlight_open);
+  EXPECT_EQ(a.highlight_close, b.highlight_close);
   ASSERT_EQ(a.facets.size(), b.facets.size());
   for (size_t i = 0; i < a.facets.size(); ++i) {
     EXPECT_EQ(a.facets[i].field, b.facets[i].field);
@@ -345,6 +347,19 @@ TEST(QueryJson, EquivalentTextsPrintIdentically) {
             R"({"filters":[{"field":"properties.x","op":"=","value":5.0}]})");
 }
 
+TEST(QueryJson, HighlightTakesABooleanOrMarkers) {
+  ASSERT_OK_AND_ASSIGN(Query on, ParseQueryJson(R"({"highlight":true})"));
+  EXPECT_EQ(on.highlight_open, "<mark>");
+  EXPECT_EQ(on.highlight_close, "</mark>");
+  ASSERT_OK_AND_ASSIGN(Query own, ParseQueryJson(R"({"highlight":{"open":"[","close":"]"}})"));
+  EXPECT_EQ(own.highlight_open, "[");
+  EXPECT_EQ(own.highlight_close, "]");
+  ASSERT_OK_AND_ASSIGN(Query off, ParseQueryJson(R"({"highlight":false})"));
+  EXPECT_TRUE(off.highlight_open.empty());
+  EXPECT_FALSE(ParseQueryJson(R"({"highlight":"yes"})").ok());
+  EXPECT_FALSE(ParseQueryJson(R"({"highlight":{"begin":"["}})").ok());
+}
+
 TEST(QueryJson, DifferentQueriesPrintDifferently) {
   const std::vector<std::string> texts = {
       R"({"filters":[{"field":"properties.x","op":"=","value":5}]})",
@@ -362,6 +377,8 @@ TEST(QueryJson, DifferentQueriesPrintDifferently) {
       R"({"sort":[{"field":"title","order":"desc"}]})",
       R"({"include_archived":true})",
       R"({"group_by_root":true})",
+      R"({"highlight":true})",
+      R"({"highlight":{"open":"[","close":"]"}})",
       R"({"cursor":"abc"})",
       R"({"limit":21})",
       R"({"window":101})",

@@ -9,7 +9,9 @@
 #include "io/jsonl_export.h"
 #include "io/jsonl_import.h"
 #include "model/ids.h"
+#include "nodespace/markdown.h"
 #include "scaling/metrics_json.h"
+#include "server/archive_extract.h"
 #include "server/server_state.h"
 
 namespace nodespace::server {
@@ -76,10 +78,11 @@ class SinkBuf : public std::streambuf {
 };
 
 // Receives an upload into a file in the spool directory.
-std::string SpoolUpload(const ServerState& state, const Call& call, uint64_t* bytes) {
+std::string SpoolUpload(const ServerState& state, const Call& call, const std::string& suffix,
+                        uint64_t* bytes) {
   std::error_code ec;
   fs::create_directories(state.spool_dir, ec);
-  const std::string path = state.spool_dir + "/upload-" + call.request_id + ".ndjson";
+  const std::string path = state.spool_dir + "/upload-" + call.request_id + suffix;
   std::ofstream out(path, std::ios::binary);
   if (!out) throw ApiError{507, "insufficient_storage", "cannot create the upload file"};
   *bytes = 0;
@@ -129,7 +132,7 @@ void AddAdminRoutes(ServerState& state, std::vector<Route>* routes) {
         }
         const int64_t batch = call.QueryInt("batch_size", 5000, 1, 100000);
         uint64_t bytes = 0;
-        const std::string path = SpoolUpload(*s, call, &bytes);
+        const std::string path = SpoolUpload(*s, call, ".ndjson", &bytes);
         const std::string origin = call.origin;
         std::string id = s->tasks.Start(
             "import", call.principal.key_id,
@@ -167,6 +170,85 @@ void AddAdminRoutes(ServerState& state, std::vector<Route>* routes) {
                                     {"edges", summary->edges},     {"errors", summary->errors},
                                     {"batches", summary->batches}, {"aborted", summary->aborted},
                                     {"bad_lines", bad_lines}};
+            });
+        Reply r = Accepted(id);
+        r.body["bytes"] = bytes;
+        return r;
+      });
+  routes->back().large_body = true;
+
+  AddRoute(
+      routes, "POST", "/v1/import/markdown", Role::kWrite, ScopeRule::kUnscoped,
+      "A zip or tar archive of a Markdown, Obsidian or Logseq folder, unpacked and imported by "
+      "a task (202); ?flavor=auto|markdown|obsidian|logseq, ?vault=NAME (default: the "
+      "archive's top folder, else ?filename without extension)",
+      [s](Call& call) {
+        const std::string flavor_name = call.Query("flavor", "auto");
+        std::optional<MarkdownFlavor> flavor = ParseMarkdownFlavor(flavor_name);
+        if (!flavor) {
+          throw ApiError::BadRequest("flavor: expected auto, markdown, obsidian or logseq");
+        }
+        std::string vault = call.Query("vault");
+        if (vault.empty()) vault = fs::path(call.Query("filename")).stem().string();
+        if (vault.size() > 200 || vault.find('/') != std::string::npos) {
+          throw ApiError::BadRequest("vault: at most 200 bytes, no '/'");
+        }
+        uint64_t bytes = 0;
+        const std::string path = SpoolUpload(*s, call, ".archive", &bytes);
+        const std::string origin = call.origin;
+        const uint64_t max_bytes = s->options.max_import_bytes;
+        const std::string dir = s->spool_dir + "/unpacked-" + call.request_id;
+        std::string id = s->tasks.Start(
+            "import", call.principal.key_id,
+            [s, path, dir, vault, flavor, origin,
+             max_bytes](TaskProgress& progress) -> Result<nlohmann::json> {
+              struct Cleanup {
+                std::string archive, folder;
+                ~Cleanup() {
+                  std::error_code ec;
+                  fs::remove(archive, ec);
+                  fs::remove_all(folder, ec);
+                }
+              } cleanup{path, dir};
+              progress.Set({{"stage", "unpacking"}});
+              ExtractLimits limits;
+              limits.max_bytes = max_bytes;
+              NS_ASSIGN_OR_RETURN(ExtractReport unpacked, ExtractArchive(path, dir, limits));
+              std::string folder = dir;
+              MarkdownImportOptions o;
+              o.flavor = *flavor;
+              o.vault_name = vault.empty() ? "upload" : vault;
+              if (!unpacked.single_top_dir.empty()) {
+                folder = dir + "/" + unpacked.single_top_dir;
+                if (vault.empty()) o.vault_name = unpacked.single_top_dir;
+              }
+              o.write_options.origin = origin;
+              auto db = s->db.Acquire();
+              if (!db.valid()) return Status::Busy("the database is being restored");
+              o.on_progress = [&](const MarkdownImportProgress& p) {
+                progress.Set({{"stage", "importing"},
+                              {"files_done", p.files_done},
+                              {"files_total", p.files_total},
+                              {"bytes_read", p.bytes_read},
+                              {"bytes_total", p.bytes_total},
+                              {"nodes_written", p.nodes_written}});
+                s->notifier.Publish(db->LastChangeSeq());
+              };
+              NS_ASSIGN_OR_RETURN(MarkdownImportReport report, ImportMarkdown(*db, folder, o));
+              s->notifier.Publish(db->LastChangeSeq());
+              return nlohmann::json{{"vault", o.vault_name},
+                                    {"flavor", MarkdownFlavorName(report.flavor)},
+                                    {"archive_files", unpacked.files},
+                                    {"archive_skipped", unpacked.skipped},
+                                    {"files", report.files},
+                                    {"files_unchanged", report.files_unchanged},
+                                    {"files_failed", report.files_failed},
+                                    {"nodes_created", report.nodes_created},
+                                    {"nodes_updated", report.nodes_updated},
+                                    {"nodes_deleted", report.nodes_deleted},
+                                    {"links_resolved", report.links_resolved},
+                                    {"unresolved", report.unresolved},
+                                    {"errors", report.errors}};
             });
         Reply r = Accepted(id);
         r.body["bytes"] = bytes;
@@ -320,6 +402,15 @@ void AddAdminRoutes(ServerState& state, std::vector<Route>* routes) {
              for (const ScalingEvent& e : Value(s->Db()->ScalingHistory(limit)))
                out.push_back(scaling::EventToJson(e));
              return Reply::Json({{"events", out}});
+           });
+
+  AddRoute(routes, "GET", "/v1/scaling/samples", Role::kRead, ScopeRule::kUnscoped,
+           "Recent metric samples, oldest first (the dashboard's charts); ?limit", [s](Call& call) {
+             const auto limit = static_cast<size_t>(call.QueryInt("limit", 720, 1, 100000));
+             nlohmann::json out = nlohmann::json::array();
+             for (const ScalingMetrics& m : s->Db()->RecentScalingSamples(limit))
+               out.push_back(scaling::MetricsToJson(m));
+             return Reply::Json({{"samples", out}});
            });
 
   AddRoute(routes, "POST", "/v1/scaling/actions/{action}", Role::kAdmin, ScopeRule::kUnscoped,

@@ -23,6 +23,7 @@ ListOptions ListOptionsOf(const Call& call) {
   ListOptions o;
   o.include_archived = call.Query("include_archived") == "true";
   o.limit = static_cast<size_t>(call.QueryInt("limit", 0, 0, 100000));
+  o.after_id = call.Query("after");
   return o;
 }
 
@@ -30,6 +31,22 @@ nlohmann::json NodeList(const std::vector<Node>& nodes, const Call& call) {
   nlohmann::json out = nlohmann::json::array();
   for (const Node& n : nodes) out.push_back(NodeJson(n, call));
   return out;
+}
+
+// A page of siblings; ?child_counts=true adds each one's child_count (what a
+// tree view needs to draw expanders), ?limit + ?after page through them.
+Reply SiblingPage(const std::vector<Node>& nodes, const Call& call, Database& db) {
+  nlohmann::json list = NodeList(nodes, call);
+  if (call.Query("child_counts") == "true") {
+    const bool archived = call.Query("include_archived") == "true";
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      list[i]["child_count"] = Value(db.CountChildren(nodes[i].id, archived));
+    }
+  }
+  nlohmann::json body = {{"nodes", list}};
+  const ListOptions o = ListOptionsOf(call);
+  if (o.limit != 0 && nodes.size() == o.limit) body["next_after"] = nodes.back().id;
+  return Reply::Json(std::move(body));
 }
 
 // The new parent of a move must be inside the scopes too (a root is not).
@@ -192,25 +209,26 @@ void AddNodeRoutes(ServerState& state, std::vector<Route>* routes) {
 
   AddRoute(
       routes, "GET", "/v1/roots", Role::kRead, ScopeRule::kHandler,
-      "Root nodes in order (a scoped key sees its scope roots)", [s](Call& call) {
+      "Root nodes in order (a scoped key sees its scope roots); ?limit, ?after, ?child_counts=true",
+      [s](Call& call) {
         auto db = s->Db();
         if (!call.principal.scoped())
-          return Reply::Json({{"nodes", NodeList(Value(db->Roots(ListOptionsOf(call))), call)}});
+          return SiblingPage(Value(db->Roots(ListOptionsOf(call))), call, *db);
         std::vector<Node> nodes;
         for (const std::string& id : call.principal.scopes) {
           auto node = db->Get(id);
           if (node.ok()) nodes.push_back(std::move(*node));
         }
-        return Reply::Json({{"nodes", NodeList(nodes, call)}});
+        return SiblingPage(nodes, call, *db);
       });
 
-  AddRoute(
-      routes, "GET", "/v1/nodes/{id}/children", Role::kRead, ScopeRule::kPathNode,
-      "Children in sibling order", [s](Call& call) {
-        auto db = s->Db();
-        return Reply::Json(
-            {{"nodes", NodeList(Value(db->Children(call.param(1), ListOptionsOf(call))), call)}});
-      });
+  AddRoute(routes, "GET", "/v1/nodes/{id}/children", Role::kRead, ScopeRule::kPathNode,
+           "Children in sibling order; ?limit and ?after=<last id of the previous page> page "
+           "through them (next_after), ?child_counts=true adds child_count",
+           [s](Call& call) {
+             auto db = s->Db();
+             return SiblingPage(Value(db->Children(call.param(1), ListOptionsOf(call))), call, *db);
+           });
 
   AddRoute(routes, "GET", "/v1/nodes/{id}/subtree", Role::kRead, ScopeRule::kPathNode,
            "The subtree in depth-first order with depths; ?max_depth, ?limit (<= 100000)",
@@ -256,6 +274,13 @@ void AddNodeRoutes(ServerState& state, std::vector<Route>* routes) {
                });
              }
              return Reply::Json({{"nodes", NodeList(nodes, call)}});
+           });
+
+  AddRoute(routes, "GET", "/v1/nodes/{id}/collections", Role::kRead, ScopeRule::kPathNode,
+           "Collection paths (a:b:c) the node is a member of, sorted", [s](Call& call) {
+             auto db = s->Db();
+             Value(db->Get(call.param(1)));  // 404 for an unknown node
+             return Reply::Json({{"collections", Value(db->CollectionsOf(call.param(1)))}});
            });
 
   AddRoute(routes, "POST", "/v1/nodes/{id}/move", Role::kWrite, ScopeRule::kPathNode,

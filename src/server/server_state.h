@@ -55,6 +55,7 @@ void AddQueryRoutes(ServerState& state, std::vector<Route>* routes);
 void AddFeedRoutes(ServerState& state, std::vector<Route>* routes);
 void AddAdminRoutes(ServerState& state, std::vector<Route>* routes);
 void AddOpsRoutes(ServerState& state, std::vector<Route>* routes);
+void AddWebRoutes(ServerState& state, std::vector<Route>* routes);
 
 // The whole table, in the order the router tries it.
 std::vector<Route> BuildRoutes(ServerState& state);

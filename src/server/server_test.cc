@@ -12,12 +12,15 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <set>
 #include <thread>
 
+#include "archive_writer.h"
 #include "server/api_keys.h"
 #include "server/openapi.h"
 #include "server/server_state.h"
+#include "server/web_assets.h"
 #include "test_util.h"
 
 namespace nodespace::server {
@@ -699,6 +702,202 @@ TEST_F(ServerTest, McpJsonRpcExchange) {
   // JSON-RPC errors for protocol mistakes.
   EXPECT_EQ(c.Send("POST", "/v1/mcp", "{oops").body["error"]["code"], -32700);
   EXPECT_EQ(rpc(json::object(), "no/such", 9).body["error"]["code"], -32601);
+}
+
+TEST_F(ServerTest, DashboardIsServedFromTheBinaryWithoutAKey) {
+  ServerOptions o;
+  o.require_keys = true;
+  Start(o);
+  Client c = Anon();
+  if (WebAssets().empty()) {  // built with NODESPACE_BUILD_DASHBOARD=OFF
+    Answer none = c.Get("/");
+    EXPECT_EQ(none.status, 404);
+    EXPECT_NE(none.text.find("without the dashboard"), std::string::npos);
+    return;
+  }
+  Answer page = c.Get("/");
+  ASSERT_EQ(page.status, 200) << page.text;
+  EXPECT_EQ(page.header("Content-Type"), "text/html; charset=utf-8");
+  EXPECT_EQ(page.header("Cache-Control"), "no-cache");
+  EXPECT_NE(page.header("Content-Security-Policy").find("default-src 'self'"), std::string::npos);
+  EXPECT_NE(page.text.find("<div id=\"app\">"), std::string::npos);
+  // Every asset the page names is served, cacheable for good.
+  std::smatch m;
+  std::string rest = page.text;
+  int assets = 0;
+  const std::regex ref("(src|href)=\"(/assets/[^\"]+)\"");
+  while (std::regex_search(rest, m, ref)) {
+    Answer asset = c.Get(m[2].str());
+    EXPECT_EQ(asset.status, 200) << m[2];
+    EXPECT_NE(asset.header("Cache-Control").find("immutable"), std::string::npos);
+    EXPECT_FALSE(asset.text.empty());
+    ++assets;
+    rest = m.suffix();
+  }
+  EXPECT_GE(assets, 2);  // the script and the styles
+  EXPECT_EQ(c.Get("/assets/nope.js").status, 404);
+  // The API behind it still wants the key.
+  EXPECT_EQ(c.Get("/v1/roots").status, 401);
+}
+
+TEST_F(ServerTest, LargeBodiesAreGzippedWhenOfferedAndNeverBrotli) {
+  Start();
+  httplib::Client raw("127.0.0.1", server_->port());
+  raw.set_decompress(false);
+  // A browser's offer: gzip is used (fast), br is not.
+  auto r = raw.Get("/v1/openapi.json", {{"Accept-Encoding", "gzip, deflate, br, zstd"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->get_header_value("Content-Encoding"), "gzip");
+  EXPECT_EQ(r->get_header_value("Vary"), "Accept-Encoding");
+  const size_t packed = r->body.size();
+  r = raw.Get("/v1/openapi.json", {{"Accept-Encoding", "br"}});
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->has_header("Content-Encoding"));
+  EXPECT_GT(r->body.size(), packed * 4);
+  EXPECT_EQ(json::parse(r->body)["openapi"].get<std::string>().substr(0, 2), "3.");
+  // A client that decompresses gets the same document.
+  httplib::Client inflating("127.0.0.1", server_->port());
+  auto same = inflating.Get("/v1/openapi.json", {{"Accept-Encoding", "gzip"}});
+  ASSERT_TRUE(same);
+  EXPECT_EQ(same->body, r->body);
+  // Small answers go as they are.
+  r = raw.Get("/livez", {{"Accept-Encoding", "gzip"}});
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->has_header("Content-Encoding"));
+}
+
+TEST_F(ServerTest, ChildrenPageThroughWithCountsForATreeView) {
+  Start();
+  Client c = Anon();
+  const std::string root = CreateNode(c, {{"content", "# Root"}});
+  std::vector<std::string> kids;
+  for (int i = 0; i < 5; ++i)
+    kids.push_back(CreateNode(c, {{"content", "kid " + std::to_string(i)}, {"parent_id", root}}));
+  CreateNode(c, {{"content", "grandchild"}, {"parent_id", kids[1]}});
+
+  std::vector<std::string> seen;
+  std::string after;
+  for (int page = 0; page < 5; ++page) {
+    Answer a = c.Get("/v1/nodes/" + root + "/children?limit=2&child_counts=true" +
+                     (after.empty() ? "" : "&after=" + after));
+    ASSERT_EQ(a.status, 200) << a.text;
+    for (const json& n : a.body["nodes"]) {
+      seen.push_back(n["id"]);
+      EXPECT_EQ(n["child_count"], n["id"] == kids[1] ? 1 : 0);
+    }
+    if (!a.body.contains("next_after")) break;
+    after = a.body["next_after"];
+  }
+  EXPECT_EQ(seen, kids);
+  Answer roots = c.Get("/v1/roots?child_counts=true");
+  ASSERT_EQ(roots.status, 200);
+  EXPECT_EQ(roots.body["nodes"][0]["child_count"], 5);
+  EXPECT_FALSE(roots.body.contains("next_after"));  // no limit, one page
+  Answer bad = c.Get("/v1/nodes/" + root + "/children?after=" + root);
+  EXPECT_EQ(bad.status, 422);
+  EXPECT_NE(bad.text.find("is not a child of"), std::string::npos);
+}
+
+TEST_F(ServerTest, CollectionsOfANode) {
+  const std::string db_path = dir_.Sub("db");
+  std::string id;
+  {
+    auto db = Database::Open(db_path).value();
+    NewNode n;
+    n.content = "member";
+    id = db->Create(n).value().id;
+    ASSERT_TRUE(db->AddToCollection(id, "work:projects").ok());
+    ASSERT_TRUE(db->AddToCollection(id, "archive").ok());
+  }
+  Start();
+  Client c = Anon();
+  Answer a = c.Get("/v1/nodes/" + id + "/collections");
+  ASSERT_EQ(a.status, 200) << a.text;
+  EXPECT_EQ(a.body["collections"], json({"archive", "work:projects"}));
+  EXPECT_EQ(c.Get("/v1/nodes/nope/collections").status, 404);
+}
+
+TEST_F(ServerTest, ScalingSamplesAreASeriesOldestFirst) {
+  Start();
+  Client c = Anon();
+  CreateNode(c, {{"content", "one"}});
+  ASSERT_EQ(c.Get("/v1/scaling/status").status, 200);
+  CreateNode(c, {{"content", "two"}});
+  ASSERT_EQ(c.Get("/v1/scaling/status").status, 200);
+  Answer a = c.Get("/v1/scaling/samples?limit=2");
+  ASSERT_EQ(a.status, 200) << a.text;
+  const json& s = a.body["samples"];
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_LE(s[0]["sampled_at_ms"].get<int64_t>(), s[1]["sampled_at_ms"].get<int64_t>());
+  EXPECT_EQ(s[0]["node_count"], 1);
+  EXPECT_EQ(s[1]["node_count"], 2);
+  EXPECT_TRUE(s[1].contains("p95_query_latency_ms"));
+  EXPECT_EQ(c.Get("/v1/scaling/samples?limit=0").status, 400);
+}
+
+TEST_F(ServerTest, QueryHighlightMarksSnippets) {
+  Start();
+  Client c = Anon();
+  CreateNode(c, {{"content", "the quick brown fox jumps"}});
+  Answer a =
+      c.Post("/v1/query", {{"text", "fox"}, {"highlight", {{"open", "<<"}, {"close", ">>"}}}});
+  ASSERT_EQ(a.status, 200) << a.text;
+  ASSERT_EQ(a.body["hits"].size(), 1u);
+  EXPECT_EQ(a.body["hits"][0]["snippet"], "the quick brown <<fox>> jumps");
+  Answer bad = c.Post("/v1/query", {{"text", "fox"}, {"highlight", "yes"}});
+  EXPECT_EQ(bad.status, 400);
+}
+
+// Polls a task until it ends.
+json WaitForTask(Client& c, const std::string& url) {
+  Answer t;
+  for (int i = 0; i < 400; ++i) {
+    t = c.Get(url);
+    if (t.body["state"] != "running") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return t.body;
+}
+
+TEST_F(ServerTest, MarkdownArchiveUploadImportsAVault) {
+  Start();
+  Client c = Anon();
+  const std::string zip = dir_.Sub("garden.zip");
+  nodespace::testing::WriteArchive(zip,
+                                   {{"garden/", "", nodespace::testing::kArchiveDir},
+                                    {"garden/Welcome.md", "# Welcome\n\nSee [[Plants]].\n"},
+                                    {"garden/notes/Plants.md", "# Plants\n\n- water the ferns\n"}});
+  std::ifstream in(zip, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  Answer a = c.Send("POST", "/v1/import/markdown?flavor=markdown", bytes);
+  ASSERT_EQ(a.status, 202) << a.text;
+  json task = WaitForTask(c, a.body["status_url"]);
+  ASSERT_EQ(task["state"], "succeeded") << task.dump();
+  EXPECT_EQ(task["result"]["vault"], "garden");  // the archive's top folder
+  EXPECT_EQ(task["result"]["files"], 2);
+  EXPECT_EQ(task["result"]["links_resolved"], 1);
+  Answer found = c.Post("/v1/query", {{"text", "ferns"}});
+  ASSERT_EQ(found.body["hits"].size(), 1u) << found.text;
+  // The same upload again changes nothing (ids derive from the vault).
+  a = c.Send("POST", "/v1/import/markdown?flavor=markdown", bytes);
+  task = WaitForTask(c, a.body["status_url"]);
+  EXPECT_EQ(task["result"]["files_unchanged"], 2) << task.dump();
+  EXPECT_EQ(task["result"]["nodes_created"], 0);
+
+  // What is not an archive, or escapes it, fails the task with a reason.
+  a = c.Send("POST", "/v1/import/markdown?filename=x.zip", "not a zip");
+  task = WaitForTask(c, a.body["status_url"]);
+  EXPECT_EQ(task["state"], "failed");
+  EXPECT_NE(task["error"]["message"].get<std::string>().find("not a zip or tar"), std::string::npos)
+      << task.dump();
+  nodespace::testing::WriteArchive(zip, {{"../../escape.md", "x"}});
+  std::ifstream evil_in(zip, std::ios::binary);
+  const std::string evil((std::istreambuf_iterator<char>(evil_in)),
+                         std::istreambuf_iterator<char>());
+  a = c.Send("POST", "/v1/import/markdown?filename=x.zip", evil);
+  task = WaitForTask(c, a.body["status_url"]);
+  EXPECT_EQ(task["state"], "failed");
+  EXPECT_EQ(c.Send("POST", "/v1/import/markdown?flavor=word", bytes).status, 400);
 }
 
 TEST_F(ServerTest, OpenApiDocumentListsExactlyTheRoutes) {
