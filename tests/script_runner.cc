@@ -11,12 +11,13 @@
 //   ?> ARGS...         run, expect exit 0, ignore the output
 //   restart            close the database (the next command reopens it)
 //   write NAME         write the following lines (up to a line `EOF`) to
-//                      $TMP/NAME
+//                      $TMP/NAME (creating its folders)
 //   same A B           files $TMP/A and $TMP/B have identical bytes
 // An expected line starting with "~ " is a regular expression that must
 // match the whole output line. $TMP in arguments is the script's scratch
 // directory; the database is $TMP/db (NODESPACE_DB).
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <regex>
@@ -101,7 +102,10 @@ int main(int argc, char** argv) {
       continue;
     }
     if (line.rfind("write ", 0) == 0) {
-      std::ofstream f(tmp.Sub(line.substr(6)), std::ios::binary);
+      const std::string path = tmp.Sub(line.substr(6));
+      std::error_code ec;
+      std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+      std::ofstream f(path, std::ios::binary);
       for (; i < script.size() && script[i] != "EOF"; ++i) f << script[i] << "\n";
       ++i;
       continue;

@@ -1,5 +1,7 @@
 #include "markdown/dialect.h"
 
+#include <algorithm>
+#include <cctype>
 #include <system_error>
 
 #include "model/ids.h"
@@ -47,6 +49,62 @@ std::string DailyNoteDate(std::string_view stem, MarkdownFlavor flavor) {
     date[4] = date[7] = '-';
   }
   return ids::IsDateId(date) ? date : "";
+}
+
+std::string LinkedDate(std::string_view name) {
+  while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
+  while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+  if (name.size() == 10) {
+    std::string iso(name);
+    if (iso[4] == '_' && iso[7] == '_') iso[4] = iso[7] = '-';
+    if (ids::IsDateId(iso)) return iso;
+  }
+  static const char* const kMonths[] = {"jan", "feb", "mar", "apr", "may", "jun",
+                                        "jul", "aug", "sep", "oct", "nov", "dec"};
+  // Month name (or its first three letters), day with an optional ordinal
+  // suffix, a comma, the year.
+  size_t at = 0;
+  while (at < name.size() && std::isalpha(static_cast<unsigned char>(name[at]))) ++at;
+  if (at < 3) return "";
+  std::string month(name.substr(0, at));
+  for (char& c : month) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  int m = 0;
+  for (int i = 0; i < 12; ++i) {
+    if (month.compare(0, 3, kMonths[i]) == 0) m = i + 1;
+  }
+  if (m == 0) return "";
+  std::string_view rest = name.substr(at);
+  while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+  int day = 0;
+  size_t digits = 0;
+  while (digits < rest.size() && digits < 2 &&
+         std::isdigit(static_cast<unsigned char>(rest[digits]))) {
+    day = day * 10 + (rest[digits] - '0');
+    ++digits;
+  }
+  if (digits == 0) return "";
+  rest.remove_prefix(digits);
+  for (std::string_view suffix : {"st", "nd", "rd", "th"}) {
+    if (rest.substr(0, 2) == suffix) {
+      rest.remove_prefix(2);
+      break;
+    }
+  }
+  if (rest.empty() || rest.front() != ',') return "";
+  rest.remove_prefix(1);
+  while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+  if (rest.size() != 4 || !std::all_of(rest.begin(), rest.end(), [](char c) {
+        return std::isdigit(static_cast<unsigned char>(c));
+      })) {
+    return "";
+  }
+  if (day < 1 || day > 31) return "";
+  std::string iso(rest);
+  iso += m < 10 ? "-0" : "-";
+  iso += std::to_string(m);
+  iso += day < 10 ? "-0" : "-";
+  iso += std::to_string(day);
+  return ids::IsDateId(iso) ? iso : "";
 }
 
 std::string LogseqPageName(std::string_view stem) {

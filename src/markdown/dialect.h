@@ -19,6 +19,9 @@ MarkdownFlavor DetectFlavor(const std::filesystem::path& folder);
 // "YYYY-MM-DD" when a file name (without .md) is a daily note: YYYY-MM-DD
 // for Markdown and Obsidian, YYYY_MM_DD for Logseq journals. Else "".
 std::string DailyNoteDate(std::string_view stem, MarkdownFlavor flavor);
+// The date a link names as a journal page: Logseq's default title format
+// ("Nov 29th, 2026", "November 29, 2026") or an ISO date; "YYYY-MM-DD" or "".
+std::string LinkedDate(std::string_view name);
 
 // A Logseq page's name from its file name: "a___b" and "a%2Fb" mean "a/b".
 std::string LogseqPageName(std::string_view stem);

@@ -210,6 +210,7 @@ class Importer {
       f.hash = ContentHash(text + "\n" + MarkdownFlavorName(flavor_) + "\n" + vault_ + "\n" +
                            kPlanVersion);
       for (const auto& name : head->names) names_.emplace(name, f.root_id);
+      if (ids::IsDateId(f.root_id)) date_roots_.insert(f.root_id);
       auto stored = db_.Get(f.root_id);
       if (stored.ok() && stored->lifecycle == Lifecycle::kActive) {
         const json props = ParseProps(stored->properties);
@@ -225,11 +226,42 @@ class Importer {
     return Status::OK();
   }
 
+  // "Note" -> its root; "Note#Heading" -> the heading's node in that file
+  // (else the root); a node id -> itself.
   std::string ResolveName(const std::string& target) {
-    auto it = names_.find(NormalizeName(target));
-    if (it != names_.end()) return it->second;
-    if (ids::IsValidId(target, 256) && db_.Get(target).ok()) return target;
+    const size_t hash = target.find('#');
+    const std::string base = target.substr(0, hash);
+    auto it = names_.find(NormalizeName(base));
+    if (it != names_.end()) {
+      if (hash == std::string::npos) return it->second;
+      const std::map<std::string, std::string>& headings = HeadingsOf(it->second);
+      auto h = headings.find(HeadingKey(target.substr(hash + 1)));
+      return h != headings.end() ? h->second : it->second;
+    }
+    // A journal page named by its date ([[Nov 29th, 2026]], [[2026-11-29]]):
+    // the date node, when this import or an earlier one made it.
+    const std::string date = LinkedDate(base);
+    if (!date.empty() && (date_roots_.count(date) || db_.Get(date).ok())) return date;
+    if (ids::IsValidId(base, 256) && db_.Get(base).ok()) return base;
     return "";
+  }
+
+  // The headings of the file whose root is `root_id`, planned once when a
+  // link first names one of them.
+  const std::map<std::string, std::string>& HeadingsOf(const std::string& root_id) {
+    auto cached = headings_.find(root_id);
+    if (cached != headings_.end()) return cached->second;
+    std::map<std::string, std::string>& out = headings_[root_id];
+    for (const FileEntry& f : files_) {
+      if (f.root_id != root_id || f.failed) continue;
+      std::string text;
+      if (!ReadText(f.path, &text).ok()) break;
+      FileInput in{text, f.rel, flavor_, vault_};
+      auto planned = PlanFile(in, [](const std::string&) { return std::string(); });
+      if (planned.ok()) out = std::move(planned->headings);
+      break;
+    }
+    return out;
   }
 
   // Pass 2 for one file: plan it, compare with what is stored, queue writes.
@@ -277,6 +309,10 @@ class Importer {
     for (PlannedNode& n : plan.nodes) {
       planned_ids.insert(n.id);
       for (const auto& u : n.unresolved) report_.unresolved.push_back(f.rel + ": [[" + u + "]]");
+      // The memberships this import gives (folders, tags) are remembered, so
+      // that a tag removed from the file later removes its membership while
+      // collections added in NodeSpace stay.
+      if (!n.collections.empty()) n.properties["import"]["collections"] = n.collections;
       if (!n.unresolved.empty()) n.collections.push_back(kUnresolvedCollection);
       const std::string prev = n.parent_id.empty() ? "" : last_child[n.parent_id];
       if (!n.parent_id.empty()) last_child[n.parent_id] = n.id;
@@ -355,6 +391,7 @@ class Importer {
         auto current = db_.CollectionsOf(n.id);
         if (!current.ok()) return current.status();
         member_of = std::move(current).value();
+        NS_RETURN_IF_ERROR(DropRemovedMemberships(f, *existing, n, member_of));
       }
       for (const auto& path : n.collections) {
         if (std::find(member_of.begin(), member_of.end(), path) != member_of.end()) continue;
@@ -387,6 +424,29 @@ class Importer {
       }
       Queue(f, Op::kDelete);
       batch_.Delete(id);
+    }
+    return Status::OK();
+  }
+
+  // Collections an earlier import of this node gave it that the file no
+  // longer names (a removed #tag, a moved file's old folder).
+  Status DropRemovedMemberships(FileEntry& f, const Node& stored, const PlannedNode& n,
+                                const std::vector<std::string>& member_of) {
+    const json before = ParseProps(stored.properties);
+    if (!before.contains("import") || !before["import"].is_object()) return Status::OK();
+    const json& given = before["import"].value("collections", json::array());
+    if (!given.is_array()) return Status::OK();
+    for (const json& path : given) {
+      if (!path.is_string()) continue;
+      const std::string p = path.get<std::string>();
+      if (std::find(n.collections.begin(), n.collections.end(), p) != n.collections.end() ||
+          std::find(member_of.begin(), member_of.end(), p) == member_of.end()) {
+        continue;
+      }
+      NS_ASSIGN_OR_RETURN(std::string coll, collections_.Find(p));
+      if (coll.empty()) continue;
+      Queue(f, Op::kEdge);
+      batch_.RemoveEdge(n.id, coll, kEdgeMemberOf);
     }
     return Status::OK();
   }
@@ -446,39 +506,38 @@ class Importer {
       std::vector<Ref> refs = FindRefs(node->content);
       std::vector<std::string> repl;
       bool changed = false;
-      std::set<std::string> unresolved;
+      std::set<std::string> unresolved, resolved;
       for (const auto& u : props["import"]["unresolved"]) {
         if (u.is_string()) unresolved.insert(u.get<std::string>());
       }
       for (const Ref& r : refs) {
         std::string original = node->content.substr(r.begin, r.end - r.begin);
-        std::string base = r.target.substr(0, r.target.find_first_of("#^"));
         std::string id;
         if (r.kind == Ref::Kind::kWikiLink && unresolved.count(r.target)) {
-          auto it = names_.find(NormalizeName(base));
-          if (it != names_.end()) id = it->second;
+          id = ResolveName(r.target.substr(0, r.target.find('^')));
         }
         if (id.empty()) {
           repl.push_back(std::move(original));
           continue;
         }
         repl.push_back("[[" + id + "|" + original.substr(2, original.size() - 4) + "]]");
+        resolved.insert(r.target);
         changed = true;
         ++report_.links_resolved;
       }
       if (!changed) continue;
       for (const Ref& r : refs) {
         if (r.kind != Ref::Kind::kWikiLink || !unresolved.count(r.target)) continue;
-        std::string base = r.target.substr(0, r.target.find_first_of("#^"));
-        if (!names_.count(NormalizeName(base))) {
-          if (std::find(still.begin(), still.end(), r.target) == still.end())
-            still.push_back(r.target);
+        if (!resolved.count(r.target) &&
+            std::find(still.begin(), still.end(), r.target) == still.end()) {
+          still.push_back(r.target);
         }
       }
       NodePatch patch;
       patch.content = ReplaceRefs(node->content, refs, repl);
       if (still.empty()) {
-        props.erase("import");
+        props["import"].erase("unresolved");
+        if (props["import"].empty()) props.erase("import");
       } else {
         props["import"]["unresolved"] = still;
       }
@@ -517,6 +576,8 @@ class Importer {
   Database& db_;
   const MarkdownImportOptions& o_;
   CollectionResolver collections_;
+  std::map<std::string, std::map<std::string, std::string>> headings_;  // root id -> headings
+  std::set<std::string> date_roots_;  // date nodes this import's daily notes become
   fs::path root_;
   MarkdownFlavor flavor_ = MarkdownFlavor::kMarkdown;
   std::string vault_;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "markdown/blocks.h"
+#include "markdown/dialect.h"
 #include "markdown/front_matter.h"
 #include "markdown/refs.h"
 #include "markdown/stable_id.h"
@@ -237,7 +238,14 @@ TEST_F(MarkdownImportTest, ObsidianLinksResolveAndTagsCollect) {
   ASSERT_EQ(back->size(), 2u);  // Home's paragraph and the daily note (through the alias)
   auto garden_back = db_->Backlinks(garden.id);
   ASSERT_TRUE(garden_back.ok());
-  EXPECT_EQ(garden_back->size(), 2u);  // [[Garden#Tools]] and the embed ![[Garden]]
+  EXPECT_EQ(garden_back->size(), 1u);  // the embed ![[Garden]]
+  // [[Garden#Tools]] names the heading's own node.
+  const Node tools = Kids(garden.id).at(1);
+  ASSERT_EQ(tools.content, "## Tools");
+  auto tools_back = db_->Backlinks(tools.id);
+  ASSERT_TRUE(tools_back.ok());
+  ASSERT_EQ(tools_back->size(), 1u);
+  EXPECT_NE((*tools_back)[0].content.find("[[" + tools.id + "|Garden#Tools]]"), std::string::npos);
   EXPECT_EQ(db_->CollectionMembers("garden:herbs")->size(), 1u);
   EXPECT_EQ(db_->CollectionMembers("cooking:italian")->size(), 1u);
   EXPECT_EQ(db_->CollectionMembers("kitchen")->size(), 1u);
@@ -325,6 +333,81 @@ TEST_F(MarkdownImportTest, ReimportIsIdempotentAndFollowsChanges) {
   WriteFile(fs::path(vault.path()) / "projects" / "Wheel truing.md", "Back again.\n");
   Import(vault.path(), o);
   EXPECT_EQ(Root("Wheel truing").lifecycle, Lifecycle::kActive);
+}
+
+TEST_F(MarkdownImportTest, RemovedTagsLeaveTheirCollectionsAndOwnOnesStay) {
+  nodespace::testing::TempDir vault;
+  const fs::path note = fs::path(vault.path()) / "Plants.md";
+  WriteFile(fs::path(vault.path()) / ".obsidian" / "app.json", "{}");
+  WriteFile(note, "# Plants\n\nFerns like it #green #shade\n");
+  Import(vault.path());
+  ASSERT_OK_AND_ASSIGN(std::vector<Node> shade, db_->CollectionMembers("shade"));
+  ASSERT_EQ(shade.size(), 1u);
+  const std::string id = shade[0].id;
+  ASSERT_TRUE(db_->AddToCollection(id, "mine").ok());  // added in NodeSpace
+
+  WriteFile(note, "# Plants\n\nFerns like it #green\n");
+  Import(vault.path());
+  EXPECT_EQ(db_->CollectionsOf(id).value(), (std::vector<std::string>{"green", "mine"}));
+  EXPECT_EQ(db_->CollectionMembers("shade")->size(), 0u);
+
+  // A tag that comes back brings its membership back.
+  WriteFile(note, "# Plants\n\nFerns like it #green #shade\n");
+  Import(vault.path());
+  EXPECT_EQ(db_->CollectionsOf(id).value(), (std::vector<std::string>{"green", "mine", "shade"}));
+}
+
+TEST_F(MarkdownImportTest, HeadingLinksNameTheHeadingInThisOrAnotherFile) {
+  nodespace::testing::TempDir vault;
+  WriteFile(fs::path(vault.path()) / ".obsidian" / "app.json", "{}");
+  WriteFile(fs::path(vault.path()) / "A.md",
+            "Jump to [[#Later Part]] or [[B#setup]] or [[B#No Such Heading]].\n\n## Later "
+            "Part\n\ntext\n");
+  WriteFile(fs::path(vault.path()) / "B.md", "# Setup\n\nsteps\n");
+  MarkdownImportReport r = Import(vault.path());
+  EXPECT_EQ(r.links_resolved, 3u);
+  const Node a = Root("A");
+  const Node b = Root("B");
+  const std::vector<Node> a_kids = Kids(a.id);
+  ASSERT_EQ(a_kids.size(), 2u);
+  const std::string later = a_kids[1].id;
+  const std::string setup = Kids(b.id).at(0).id;
+  EXPECT_EQ(a_kids[0].content, "Jump to [[" + later + "|#Later Part]] or [[" + setup +
+                                   "|B#setup]] or [[" + b.id + "|B#No Such Heading]].");
+}
+
+TEST(DialectTest, LinkedDates) {
+  EXPECT_EQ(LinkedDate("Nov 29th, 2026"), "2026-11-29");
+  EXPECT_EQ(LinkedDate("May 1st, 2024"), "2024-05-01");
+  EXPECT_EQ(LinkedDate("september 2, 2025"), "2025-09-02");
+  EXPECT_EQ(LinkedDate("2024_05_01"), "2024-05-01");
+  EXPECT_EQ(LinkedDate("2024-05-01"), "2024-05-01");
+  EXPECT_EQ(LinkedDate("Feb 30th, 2024"), "");
+  EXPECT_EQ(LinkedDate("Books"), "");
+  EXPECT_EQ(LinkedDate("Nov 29th 2026"), "");
+  EXPECT_EQ(LinkedDate("Nov 29th, 26"), "");
+}
+
+TEST_F(MarkdownImportTest, LogseqDateLinksNameTheJournalDay) {
+  nodespace::testing::TempDir graph;
+  const fs::path g(graph.path());
+  WriteFile(g / "logseq" / "config.edn", "{}");
+  WriteFile(g / "journals" / "2024_05_01.md", "- a quiet day\n");
+  WriteFile(g / "pages" / "Plans.md",
+            "- started on [[May 1st, 2024]], review on [[Jun 3rd, 2024]]\n");
+  MarkdownImportReport r = Import(graph.path());
+  ASSERT_EQ(r.unresolved.size(), 1u);  // no journal for June 3rd yet
+  auto back = db_->Backlinks("2024-05-01");
+  ASSERT_TRUE(back.ok());
+  ASSERT_EQ(back->size(), 1u);
+  EXPECT_NE((*back)[0].content.find("[[2024-05-01|May 1st, 2024]]"), std::string::npos);
+
+  // The missing day's journal arrives: the waiting link resolves.
+  WriteFile(g / "journals" / "2024_06_03.md", "- review\n");
+  r = Import(graph.path());
+  EXPECT_TRUE(r.unresolved.empty());
+  EXPECT_EQ(db_->Backlinks("2024-06-03")->size(), 1u);
+  EXPECT_EQ(db_->CollectionMembers("import:unresolved")->size(), 0u);
 }
 
 TEST_F(MarkdownImportTest, BrokenFilesAreReportedAndTheRestImports) {

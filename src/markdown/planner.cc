@@ -264,6 +264,9 @@ class Planner {
       }
       AddTree(parent, b);
     }
+    // Links are resolved once every node is planned, so that [[#Heading]]
+    // finds a heading further down the file.
+    for (size_t i = 1; i < out_.nodes.size(); ++i) ResolveRefs(&out_.nodes[i]);
     return std::move(out_);
   }
 
@@ -286,7 +289,7 @@ class Planner {
     } else if (!n.explicit_id) {
       n.id = StableId(key);
     }
-    ResolveRefs(&n);
+    if (n.node_type == "header") out_.headings.emplace(HeadingKey(n.content), n.id);
     out_.nodes.push_back(std::move(n));
     keys_.push_back(key);
     child_counts_.push_back(0);
@@ -375,15 +378,20 @@ class Planner {
         changed = true;
         continue;
       }
-      // A wiki link: [[Note]], [[Note|alias]], [[Note#Heading]], [[#Heading]].
+      // A wiki link: [[Note]], [[Note|alias]], [[Note#Heading]], [[#Heading]]
+      // (a heading resolves to its header node, else to the page).
       std::string base = r.target;
       const size_t cut = base.find_first_of("#^");
       if (cut != std::string::npos) base.resize(cut);
       std::string id;
       if (NormalizeName(base).empty()) {
-        id = out_.nodes[0].id;  // a heading of this very file
+        id = out_.nodes[0].id;  // this very file, or one of its headings
+        if (cut != std::string::npos && r.target[cut] == '#') {
+          auto h = out_.headings.find(HeadingKey(r.target.substr(cut + 1)));
+          if (h != out_.headings.end()) id = h->second;
+        }
       } else {
-        id = resolve_(base);
+        id = resolve_(cut != std::string::npos && r.target[cut] == '#' ? r.target : base);
       }
       if (id.empty()) {
         AddUnique(&n->unresolved, r.target);
@@ -420,6 +428,16 @@ std::string NormalizeName(std::string_view name) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
   return out;
+}
+
+std::string HeadingKey(std::string_view heading) {
+  while (!heading.empty() && (heading.front() == '#' || heading.front() == ' ')) {
+    heading.remove_prefix(1);
+  }
+  while (!heading.empty() && (heading.back() == '#' || heading.back() == ' ')) {
+    heading.remove_suffix(1);
+  }
+  return NormalizeName(heading);
 }
 
 Result<PageHead> ReadPageHead(const FileInput& file) {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -38,11 +39,18 @@ struct PageHead {
 struct PlannedFile {
   std::vector<PlannedNode> nodes;  // [0] is the root
   uint64_t links_resolved = 0;
+  // HeadingKey(heading text) -> the header node's id; the first of equal
+  // headings wins ([[Note#Heading]] links).
+  std::map<std::string, std::string> headings;
 };
 
-// Returns the node id a link target names, or "" when none does. A target
-// that is itself a node id resolves to itself (and the link stays as written).
+// Returns the node id a link target names ("Note", or "Note#Heading" for a
+// heading inside it), or "" when none does. A target that is itself a node
+// id resolves to itself (and the link stays as written).
 using LinkResolver = std::function<std::string(const std::string& target)>;
+
+// How a heading is looked up: its text without the leading #s, normalised.
+std::string HeadingKey(std::string_view heading);
 
 struct FileInput {
   std::string_view text;  // valid UTF-8
