@@ -15,6 +15,8 @@ struct Frame {
   size_t min = kNone, max = 0;          // all text inside
   size_t own_min = kNone, own_max = 0;  // list items: outside nested lists
   bool ordered = false;                 // UL/OL
+  int start = 1;                        // OL: the first item's number
+  int items = 0;                        // OL/UL: items entered so far
   char fence_char = 0;                  // CODE
   size_t lang_offset = kNone;           // CODE
   int level = 0;                        // H
@@ -56,7 +58,10 @@ class BlockParser {
   int Enter(MD_BLOCKTYPE type, void* detail) {
     Frame f;
     f.type = type;
-    if (type == MD_BLOCK_OL) f.ordered = true;
+    if (type == MD_BLOCK_OL) {
+      f.ordered = true;
+      f.start = static_cast<int>(static_cast<MD_BLOCK_OL_DETAIL*>(detail)->start);
+    }
     if (type == MD_BLOCK_H)
       f.level = static_cast<int>(static_cast<MD_BLOCK_H_DETAIL*>(detail)->level);
     if (type == MD_BLOCK_CODE) {
@@ -73,6 +78,10 @@ class BlockParser {
       f.block.is_task = d->is_task != 0;
       f.block.task_done = d->is_task && (d->task_mark == 'x' || d->task_mark == 'X');
       f.block.ordered = !stack_.empty() && stack_.back().ordered;
+      if (f.block.ordered && stack_.back().items == 0 && stack_.back().start != 1) {
+        f.block.list_start = stack_.back().start;
+      }
+      if (!stack_.empty()) ++stack_.back().items;
       stack_.push_back(std::move(f));
       if (d->is_task && d->task_mark_offset < text_.size()) {
         TouchRange(d->task_mark_offset, d->task_mark_offset + 1, stack_.size() - 1);
@@ -94,7 +103,8 @@ class BlockParser {
     // Only the document's own children become blocks; anything nested in a
     // quote or a list item is part of that block's content.
     if (stack_.size() != 1 || stack_.back().type != MD_BLOCK_DOC) return 0;
-    if (f.min == kNone) return 0;  // no text: a thematic break, an empty block
+    if (type == MD_BLOCK_HR) return AddThematicBreak();
+    if (f.min == kNone) return 0;  // no text: an empty block
     Block b;
     const int first = LineOf(f.min), last = LineOf(f.max - 1);
     b.line = first;
@@ -108,6 +118,7 @@ class BlockParser {
         } else {  // setext: the underline carries no text
           b.content.assign(static_cast<size_t>(f.level), '#');
           for (int i = first; i <= last; ++i) (b.content += ' ') += Trim(Line(i));
+          last_line_ = last + 1;  // the underline, which may look like a break
         }
         break;
       }
@@ -134,7 +145,26 @@ class BlockParser {
       default:
         return 0;
     }
+    last_line_ = std::max(last_line_, last);
     out_.push_back(std::move(b));
+    return 0;
+  }
+
+  // md4c reports a thematic break without its text; it is the first break
+  // line after the previous top-level block.
+  int AddThematicBreak() {
+    for (int i = last_line_ + 1; i < static_cast<int>(line_starts_.size()); ++i) {
+      std::string_view l = Trim(Line(i));
+      if (l.size() < 3 || (l[0] != '-' && l[0] != '*' && l[0] != '_')) continue;
+      if (l.find_first_not_of(std::string(1, l[0]) + " \t") != std::string_view::npos) continue;
+      Block b;
+      b.kind = BlockKind::kThematicBreak;
+      b.line = i;
+      b.content.assign(l);
+      last_line_ = i;
+      out_.push_back(std::move(b));
+      return 0;
+    }
     return 0;
   }
 
@@ -178,6 +208,7 @@ class BlockParser {
         return;
       }
       if (t == MD_BLOCK_DOC) {
+        if (f->max > 0) last_line_ = std::max(last_line_, LineOf(f->max - 1));
         out_.push_back(std::move(b));
         return;
       }
@@ -308,6 +339,7 @@ class BlockParser {
   std::vector<size_t> line_starts_;
   std::vector<Frame> stack_;
   std::vector<Block> out_;
+  int last_line_ = -1;  // the last line of the latest top-level block
 };
 
 }  // namespace

@@ -16,6 +16,7 @@ enum class BlockKind : uint8_t {
   kTable,
   kHtml,
   kListItem,
+  kThematicBreak,  // "---", "***", "___": content is the line as written
 };
 
 struct Block {
@@ -24,6 +25,7 @@ struct Block {
   bool ordered = false;  // kListItem of an ordered list
   bool is_task = false;  // kListItem written "- [ ]" / "- [x]"
   bool task_done = false;
+  int list_start = 0;  // the first item of an ordered list not starting at 1: its number
   std::string lang;  // kCode: the fence's language, if any
   // The block's Markdown. A heading is "## text" (setext headings too); a
   // list item is its text without the marker, its continuation lines
@@ -41,7 +43,7 @@ struct ParseOptions {
 // The top-level blocks of `text` in order: paragraphs, headings, code, block
 // quotes, tables and HTML blocks whole, and each list as its items (nested
 // items as children). Block quotes keep any lists inside them as content.
-// Thematic breaks carry no text and are left out.
+// Thematic breaks between top-level blocks are blocks of their own.
 std::vector<Block> ParseBlocks(std::string_view text, const ParseOptions& options = {});
 
 }  // namespace nodespace::markdown

@@ -144,6 +144,11 @@ class Writer {
         const int indent = parent.list ? parent.child_indent : 0;
         std::string marker = "- ";
         if (n.node_type == "ordered-list-item") {
+          // A list that started at another number says so on its first item.
+          if (parent.ordinal == 0 && p.contains("list") && p["list"].is_object()) {
+            const json& start = p["list"].value("start", json());
+            if (start.is_number_integer()) parent.ordinal = start.get<int>() - 1;
+          }
           marker = std::to_string(++parent.ordinal) + ". ";
         } else {
           parent.ordinal = 0;
@@ -151,7 +156,11 @@ class Writer {
         std::string box;
         if (n.node_type == "task") {
           const json& t = p.contains("task") ? p["task"] : json::object();
-          box = t.value("status", "open") == "done" ? "[x] " : "[ ] ";
+          const std::string status = t.value("status", "open");
+          box = status == "done"          ? "[x] "
+                : status == "cancelled"   ? "[-] "
+                : status == "in_progress" ? "[/] "
+                                          : "[ ] ";
         }
         if (!first_block && !last_list) out += "\n";
         const std::string pad(static_cast<size_t>(indent), ' ');

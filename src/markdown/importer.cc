@@ -53,7 +53,9 @@ namespace markdown {
 namespace {
 
 // Bumped when the planner maps a file differently: every file re-imports.
-constexpr const char* kPlanVersion = "md1";
+// md2: thematic breaks, ordered-list starts, [-]/[/] tasks, the memberships
+// a file gave recorded on its nodes.
+constexpr const char* kPlanVersion = "md2";
 constexpr const char* kUnresolvedCollection = "import:unresolved";
 
 struct FileEntry {

@@ -64,9 +64,10 @@ TEST(BlocksTest, StructureAndSource) {
       "> quoted\n> more\n\n"
       "| a | b |\n|---|---|\n| 1 | 2 |\n\n"
       "Title\n=====\n\n"
+      "Sub\n---\n\n"
       "---\n";
   std::vector<Block> b = ParseBlocks(md);
-  ASSERT_EQ(b.size(), 10u);
+  ASSERT_EQ(b.size(), 12u);
   EXPECT_EQ(b[0].kind, BlockKind::kParagraph);
   EXPECT_EQ(b[0].content, "Intro with [[Link]].");
   EXPECT_EQ(b[1].kind, BlockKind::kHeading);
@@ -87,7 +88,11 @@ TEST(BlocksTest, StructureAndSource) {
   EXPECT_EQ(b[7].content, "> quoted\n> more");
   EXPECT_EQ(b[8].kind, BlockKind::kTable);
   EXPECT_EQ(b[8].content, "| a | b |\n|---|---|\n| 1 | 2 |");
-  EXPECT_EQ(b[9].content, "# Title");  // setext heading, the rule is dropped
+  EXPECT_EQ(b[9].content, "# Title");  // a setext heading
+  EXPECT_EQ(b[10].content, "## Sub");  // its underline is no thematic break
+  EXPECT_EQ(b[11].kind, BlockKind::kThematicBreak);
+  EXPECT_EQ(b[11].content, "---");
+  EXPECT_EQ(b[11].line, 28);
 }
 
 TEST(BlocksTest, LogseqTabsNest) {
@@ -516,6 +521,49 @@ TEST_P(MarkdownRoundTripTest, ExportReimportsToTheSameTree) {
 
 INSTANTIATE_TEST_SUITE_P(Flavors, MarkdownRoundTripTest,
                          ::testing::Values("markdown", "obsidian", "logseq"));
+
+TEST(MarkdownExportTest, BreaksListStartsAndTaskStatesRoundTrip) {
+  nodespace::testing::TempDir dir;
+  const std::string text =
+      "# Checklist\n\n3. third step\n4. fourth step\n\n---\n\n- [-] dropped idea\n"
+      "- [/] underway\n- [x] finished\n- [ ] to do\n\n***\n\nthe end\n";
+  WriteFile(fs::path(dir.Sub("in")) / "Checklist.md", text);
+  auto a = Database::Open(dir.Sub("a"));
+  auto b = Database::Open(dir.Sub("b"));
+  ASSERT_TRUE(a.ok() && b.ok());
+  MarkdownImportOptions o;
+  o.vault_name = "rt";
+  o.flavor = MarkdownFlavor::kMarkdown;
+  ASSERT_TRUE(ImportMarkdown(**a, dir.Sub("in"), o).ok());
+
+  std::vector<std::string> kinds;
+  std::string root;
+  ASSERT_OK_AND_ASSIGN(std::vector<Node> roots, (*a)->Roots());
+  for (const Node& r : roots) {
+    if (r.node_type == "page") root = r.id;
+  }
+  ASSERT_TRUE((*a)->VisitSubtree(root, {}, [&](const Node& n, int depth) {
+                    if (depth == 0) return true;
+                    std::string k = n.node_type;
+                    const json p = json::parse(n.properties);
+                    if (p.contains("task")) k += ":" + p["task"]["status"].get<std::string>();
+                    if (p.contains("list")) k += ":start=" + p["list"]["start"].dump();
+                    kinds.push_back(k);
+                    return true;
+                  }).ok());
+  EXPECT_EQ(kinds, (std::vector<std::string>{"header", "ordered-list-item:start=3",
+                                             "ordered-list-item", "thematic-break",
+                                             "task:cancelled", "task:in_progress", "task:done",
+                                             "task:open", "thematic-break", "text"}));
+
+  ASSERT_TRUE(ExportMarkdown(**a, dir.Sub("out"), {}).ok());
+  std::ifstream in(fs::path(dir.Sub("out")) / "Checklist.md");
+  std::stringstream exported;
+  exported << in.rdbuf();
+  EXPECT_EQ(exported.str(), text);
+  ASSERT_TRUE(ImportMarkdown(**b, dir.Sub("out"), o).ok());
+  EXPECT_EQ(Dump(**a), Dump(**b));
+}
 
 TEST_F(MarkdownImportTest, ExportWithIdsRefusesStaleEdits) {
   Import(VaultDir("markdown"));

@@ -228,6 +228,16 @@ std::string StripIdComments(std::string_view body,
   return out;
 }
 
+// "cancelled" for an item written "[-] ...", "in_progress" for "[/] ...".
+const char* ExtendedTaskStatus(std::string_view content) {
+  if (content.size() < 4 || content[0] != '[' || content[2] != ']' || content[3] != ' ') {
+    return nullptr;
+  }
+  if (content[1] == '-') return "cancelled";
+  if (content[1] == '/') return "in_progress";
+  return nullptr;
+}
+
 class Planner {
  public:
   Planner(const FileInput& f, const LinkResolver& resolve) : f_(f), resolve_(resolve) {}
@@ -316,14 +326,24 @@ class Planner {
       case BlockKind::kHtml:
         n->node_type = "text";
         return;
+      case BlockKind::kThematicBreak:
+        n->node_type = "thematic-break";
+        return;
       case BlockKind::kListItem:
         break;
     }
+    if (b.list_start != 0) n->properties["list"] = {{"start", b.list_start}};
     if (b.is_task) {
       n->node_type = "task";
       n->properties["task"] = {{"status", b.task_done ? "done" : "open"}};
     } else if (f_.flavor == MarkdownFlavor::kLogseq) {
       n->node_type = "text";
+    } else if (const char* status = ExtendedTaskStatus(n->content)) {
+      // "- [-] dropped" and "- [/] underway": the checkbox forms Obsidian
+      // users write for cancelled and started tasks.
+      n->node_type = "task";
+      n->properties["task"] = {{"status", status}};
+      n->content.erase(0, 4);
     } else {
       n->node_type = b.ordered ? "ordered-list-item" : "list-item";
     }
