@@ -26,7 +26,7 @@ struct Block {
   bool is_task = false;  // kListItem written "- [ ]" / "- [x]"
   bool task_done = false;
   int list_start = 0;  // the first item of an ordered list not starting at 1: its number
-  std::string lang;  // kCode: the fence's language, if any
+  std::string lang;    // kCode: the fence's language, if any
   // The block's Markdown. A heading is "## text" (setext headings too); a
   // list item is its text without the marker, its continuation lines
   // de-indented, and without its nested list (those are `children`).

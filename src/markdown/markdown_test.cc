@@ -542,25 +542,62 @@ TEST(MarkdownExportTest, BreaksListStartsAndTaskStatesRoundTrip) {
   for (const Node& r : roots) {
     if (r.node_type == "page") root = r.id;
   }
-  ASSERT_TRUE((*a)->VisitSubtree(root, {}, [&](const Node& n, int depth) {
-                    if (depth == 0) return true;
-                    std::string k = n.node_type;
-                    const json p = json::parse(n.properties);
-                    if (p.contains("task")) k += ":" + p["task"]["status"].get<std::string>();
-                    if (p.contains("list")) k += ":start=" + p["list"]["start"].dump();
-                    kinds.push_back(k);
-                    return true;
-                  }).ok());
-  EXPECT_EQ(kinds, (std::vector<std::string>{"header", "ordered-list-item:start=3",
-                                             "ordered-list-item", "thematic-break",
-                                             "task:cancelled", "task:in_progress", "task:done",
-                                             "task:open", "thematic-break", "text"}));
+  ASSERT_TRUE((*a)->VisitSubtree(root, {},
+                                 [&](const Node& n, int depth) {
+                                   if (depth == 0) return true;
+                                   std::string k = n.node_type;
+                                   const json p = json::parse(n.properties);
+                                   if (p.contains("task"))
+                                     k += ":" + p["task"]["status"].get<std::string>();
+                                   if (p.contains("list"))
+                                     k += ":start=" + p["list"]["start"].dump();
+                                   kinds.push_back(k);
+                                   return true;
+                                 })
+                  .ok());
+  EXPECT_EQ(kinds,
+            (std::vector<std::string>{"header", "ordered-list-item:start=3", "ordered-list-item",
+                                      "thematic-break", "task:cancelled", "task:in_progress",
+                                      "task:done", "task:open", "thematic-break", "text"}));
 
   ASSERT_TRUE(ExportMarkdown(**a, dir.Sub("out"), {}).ok());
   std::ifstream in(fs::path(dir.Sub("out")) / "Checklist.md");
   std::stringstream exported;
   exported << in.rdbuf();
   EXPECT_EQ(exported.str(), text);
+  ASSERT_TRUE(ImportMarkdown(**b, dir.Sub("out"), o).ok());
+  EXPECT_EQ(Dump(**a), Dump(**b));
+}
+
+TEST(MarkdownExportTest, LogseqCodeBulletsAreCodeBlocksBothWays) {
+  nodespace::testing::TempDir dir;
+  const fs::path graph = dir.Sub("g");
+  WriteFile(graph / "logseq" / "config.edn", "{}");
+  WriteFile(graph / "pages" / "Code.md",
+            "- intro\n- ```js\n  let x = 1;\n  ```\n- ```\n  plain\n  ```\n- after ```inline```\n");
+  auto a = Database::Open(dir.Sub("a"));
+  auto b = Database::Open(dir.Sub("b"));
+  ASSERT_TRUE(a.ok() && b.ok());
+  MarkdownImportOptions o;
+  o.vault_name = "rt";
+  ASSERT_TRUE(ImportMarkdown(**a, graph.string(), o).ok());
+  ASSERT_OK_AND_ASSIGN(std::vector<Node> roots, (*a)->Roots());
+  std::string page;
+  for (const Node& r : roots) {
+    if (r.node_type == "page") page = r.id;
+  }
+  ASSERT_OK_AND_ASSIGN(std::vector<Node> kids, (*a)->Children(page));
+  ASSERT_EQ(kids.size(), 4u);
+  EXPECT_EQ(kids[0].node_type, "text");
+  EXPECT_EQ(kids[1].node_type, "code-block");
+  EXPECT_EQ(kids[1].content, "```js\nlet x = 1;\n```");
+  EXPECT_EQ(json::parse(kids[1].properties)["code-block"]["language"], "js");
+  EXPECT_EQ(kids[2].node_type, "code-block");
+  EXPECT_FALSE(json::parse(kids[2].properties).contains("code-block"));
+  EXPECT_EQ(kids[3].node_type, "text");
+
+  ASSERT_TRUE(ExportMarkdown(**a, dir.Sub("out"), {}).ok());
+  o.flavor = MarkdownFlavor::kLogseq;
   ASSERT_TRUE(ImportMarkdown(**b, dir.Sub("out"), o).ok());
   EXPECT_EQ(Dump(**a), Dump(**b));
 }

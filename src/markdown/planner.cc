@@ -228,6 +228,25 @@ std::string StripIdComments(std::string_view body,
   return out;
 }
 
+// Is `text` exactly one fenced code block ("```lang" ... "```")?
+bool IsFencedBlock(std::string_view text, std::string* lang) {
+  if (text.size() < 6) return false;
+  const char fence = text[0];
+  if ((fence != '`' && fence != '~') || text.substr(0, 3) != std::string(3, fence)) return false;
+  const size_t first_end = text.find('\n');
+  if (first_end == std::string_view::npos) return false;
+  const size_t last_start = text.rfind('\n');  // >= first_end: another line
+  std::string_view close = text.substr(last_start + 1);
+  while (!close.empty() && (close.back() == ' ' || close.back() == '\r')) close.remove_suffix(1);
+  if (close.size() < 3 || close.find_first_not_of(fence) != std::string_view::npos) return false;
+  std::string_view info = text.substr(0, first_end);
+  const size_t after_fence = info.find_first_not_of(fence);
+  info = after_fence == std::string_view::npos ? std::string_view() : info.substr(after_fence);
+  while (!info.empty() && info.front() == ' ') info.remove_prefix(1);
+  lang->assign(info.substr(0, info.find(' ')));
+  return true;
+}
+
 // "cancelled" for an item written "[-] ...", "in_progress" for "[/] ...".
 const char* ExtendedTaskStatus(std::string_view content) {
   if (content.size() < 4 || content[0] != '[' || content[2] != ']' || content[3] != ' ') {
@@ -371,6 +390,15 @@ class Planner {
       const size_t hashes = content.find_first_not_of('#');
       if (hashes != std::string::npos && hashes <= 6 && content[hashes] == ' ') {
         n->node_type = "header";
+      }
+    }
+    // A bullet that is one fenced code block is a code block, as it would
+    // be outside Logseq.
+    if (n->node_type == "text") {
+      std::string lang;
+      if (IsFencedBlock(content, &lang)) {
+        n->node_type = "code-block";
+        if (!lang.empty()) n->properties["code-block"] = {{"language", lang}};
       }
     }
     if (props.contains("tags")) {
