@@ -59,6 +59,19 @@ CLI::App* AddVectorServiceCommand(CLI::App& app, VectorServiceArgs& args) {
   cmd->add_option("--parent-pid", args.parent_pid,
                   "stop when this process is no longer the parent (set by the engine)")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--exact-search-max-vectors", args.exact_search_max_vectors,
+                  "up to this many vectors a search scores every one (Options)");
+  cmd->add_option("--hnsw-m", args.hnsw_m, "graph links per node (Options::hnsw_m)")
+      ->check(CLI::Range(2, 256));
+  cmd->add_option("--hnsw-ef-construction", args.hnsw_ef_construction,
+                  "graph build effort (Options::hnsw_ef_construction)")
+      ->check(CLI::Range(1, 100000));
+  cmd->add_option("--hnsw-ef-search", args.hnsw_ef_search,
+                  "graph search effort (Options::hnsw_ef_search)")
+      ->check(CLI::Range(1, 100000));
+  cmd->add_option("--vector-index-save-every", args.vector_index_save_every,
+                  "rewrite the index file after this many changes")
+      ->check(CLI::PositiveNumber);
   return cmd;
 }
 
@@ -69,6 +82,11 @@ int RunVectorServiceCommand(const std::string& db_path, const VectorServiceArgs&
   options.port = args.port;
   options.port_file = args.port_file;
   options.parent_pid = args.parent_pid;
+  options.options.exact_search_max_vectors = args.exact_search_max_vectors;
+  options.options.hnsw_m = args.hnsw_m;
+  options.options.hnsw_ef_construction = args.hnsw_ef_construction;
+  options.options.hnsw_ef_search = args.hnsw_ef_search;
+  options.options.vector_index_save_every = args.vector_index_save_every;
   // The service and its index log from several threads.
   std::mutex log_mu;
   const std::string prefix = "nodespace vector-service (pid " + std::to_string(::getpid()) + "): ";

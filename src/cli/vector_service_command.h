@@ -10,12 +10,20 @@
 #include <ostream>
 #include <string>
 
+#include "nodespace/options.h"
+
 namespace nodespace::cli {
 
 struct VectorServiceArgs {
   int port = 0;           // 0: any free port
   std::string port_file;  // where the port is written once listening
   pid_t parent_pid = 0;   // > 0: stop when this process is no longer the parent
+  // The engine's vector settings (Options), passed on by the supervisor.
+  size_t exact_search_max_vectors = Options().exact_search_max_vectors;
+  uint32_t hnsw_m = Options().hnsw_m;
+  uint32_t hnsw_ef_construction = Options().hnsw_ef_construction;
+  uint32_t hnsw_ef_search = Options().hnsw_ef_search;
+  size_t vector_index_save_every = Options().vector_index_save_every;
 };
 
 CLI::App* AddVectorServiceCommand(CLI::App& app, VectorServiceArgs& args);

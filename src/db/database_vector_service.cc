@@ -30,6 +30,17 @@ Status Database::Impl::StartVectorService() {
   o.binary = options_.vector_service_binary;
   o.db_dir = path_;
   o.log = [this](std::string_view line) { Log(std::string(line)); };
+  // The service builds and searches as this engine would.
+  o.service_args = {"--exact-search-max-vectors",
+                    std::to_string(options_.exact_search_max_vectors),
+                    "--hnsw-m",
+                    std::to_string(options_.hnsw_m),
+                    "--hnsw-ef-construction",
+                    std::to_string(options_.hnsw_ef_construction),
+                    "--hnsw-ef-search",
+                    std::to_string(options_.hnsw_ef_search),
+                    "--vector-index-save-every",
+                    std::to_string(options_.vector_index_save_every)};
   auto supervisor = std::make_shared<service::VectorServiceSupervisor>(std::move(o));
   NS_RETURN_IF_ERROR(supervisor->Start());
   NS_RETURN_IF_ERROR(WriteMeta({{kServiceKey, nlohmann::json{{"enabled", true}}.dump()}}, ""));

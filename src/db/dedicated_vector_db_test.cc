@@ -2,9 +2,11 @@
 // service, searches go to it, a killed service is answered for in-process
 // and restarted, and the setting survives a reopen.
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <signal.h>
 
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
 
@@ -58,6 +60,38 @@ class DedicatedVectorDbTest : public ::testing::Test {
   }
   testing::TempDir dir_;
 };
+
+TEST_F(DedicatedVectorDbTest, TheServiceRunsWithTheEnginesVectorSettings) {
+  std::unique_ptr<Database> db;
+  {
+    Options o;
+    o.scaling.interval_ms = 0;
+    o.scaling.apply_memory_tiers = false;
+    o.vector_service_binary = NODESPACE_BIN;
+    o.info_log = [](std::string_view) {};
+    o.exact_search_max_vectors = 1234;
+    o.hnsw_m = 12;
+    o.hnsw_ef_construction = 99;
+    o.hnsw_ef_search = 77;
+    o.vector_index_save_every = 4321;
+    ASSERT_OK_AND_ASSIGN(db, Database::Open(dir_.path(), o));
+  }
+  Fill(*db, 0, 50);
+  ASSERT_OK_AND_ASSIGN(ScalingEvent e,
+                       db->ApplyScalingAction(OptimizationAction::kDedicatedVectorDB));
+  ASSERT_EQ(e.result, "applied") << e.message;
+  ASSERT_OK_AND_ASSIGN(PartitioningStatus st, db->GetPartitioningStatus());
+  ASSERT_GT(st.vector_service.port, 0);
+  httplib::Client c("127.0.0.1", st.vector_service.port);
+  auto health = c.Get("/health");
+  ASSERT_TRUE(health);
+  const nlohmann::json settings = nlohmann::json::parse(health->body)["settings"];
+  EXPECT_EQ(settings["exact_search_max_vectors"], 1234);
+  EXPECT_EQ(settings["hnsw_m"], 12);
+  EXPECT_EQ(settings["hnsw_ef_construction"], 99);
+  EXPECT_EQ(settings["hnsw_ef_search"], 77);
+  EXPECT_EQ(settings["vector_index_save_every"], 4321);
+}
 
 TEST_F(DedicatedVectorDbTest, SearchesMoveToTheServiceAndSurviveItsDeath) {
   auto db = Open();

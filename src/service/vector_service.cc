@@ -148,8 +148,16 @@ class Service {
       : options_(options), store_(store), pool_(pool) {}
 
   void Health(const httplib::Request&, httplib::Response& res) {
-    const nlohmann::json j = {
-        {"status", "ok"}, {"pid", ::getpid()}, {"applied_seq", applied_seq_.load()}};
+    const Options& o = options_.options;
+    const nlohmann::json j = {{"status", "ok"},
+                              {"pid", ::getpid()},
+                              {"applied_seq", applied_seq_.load()},
+                              {"settings",
+                               {{"exact_search_max_vectors", o.exact_search_max_vectors},
+                                {"hnsw_m", o.hnsw_m},
+                                {"hnsw_ef_construction", o.hnsw_ef_construction},
+                                {"hnsw_ef_search", o.hnsw_ef_search},
+                                {"vector_index_save_every", o.vector_index_save_every}}}};
     res.set_content(j.dump(), "application/json");
   }
 

@@ -222,6 +222,7 @@ Result<pid_t> VectorServiceSupervisor::Spawn() {
   std::vector<std::string> args = {
       binary_,       "vector-service", "--db",         options_.db_dir,
       "--port-file", port_file(),      "--parent-pid", std::to_string(::getpid())};
+  args.insert(args.end(), options_.service_args.begin(), options_.service_args.end());
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

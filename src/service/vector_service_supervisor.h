@@ -4,7 +4,8 @@
 // talks to it while it is healthy.
 //
 // The child: `<binary> vector-service --db DIR --port-file DIR/
-// vector-service.port --parent-pid PID`, stdin from /dev/null, stdout and
+// vector-service.port --parent-pid PID` and the engine's vector settings
+// (`service_args`), stdin from /dev/null, stdout and
 // stderr to the engine's stderr, in its own process group (a terminal's ^C
 // goes to the engine, which stops the service; a service whose engine died
 // notices its parent is gone and stops itself).
@@ -59,6 +60,10 @@ struct VectorServiceSupervisorOptions {
   int max_restart_backoff_ms = 30000;
   // The search client's settings; its port is set by the supervisor.
   RemoteVectorStoreOptions client;
+  // More flags for `nodespace vector-service`: the engine's vector settings
+  // (VectorServiceFlags), so that the service builds and searches its
+  // indexes as the engine would.
+  std::vector<std::string> service_args;
 };
 
 class VectorServiceSupervisor {
