@@ -67,6 +67,11 @@ struct Options {
   // the database closes 1,000 or more changes ahead of it). A crash in between
   // loses only index work: the next open catches up from the change log.
   size_t vector_index_save_every = 50000;
+  // A vector index that is behind the change log catches up this many
+  // changes per read transaction: a long catch-up (say after a large import)
+  // must not hold one snapshot for minutes, which keeps SQLite from
+  // checkpointing the WAL, so the WAL would grow for as long.
+  size_t vector_catch_up_slice = 10000;
 
   // ---- queries ----
   QueryLimits query_limits;

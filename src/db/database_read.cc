@@ -37,6 +37,17 @@ class ReadSnapshot {
   bool active_ = false;
 };
 
+// Every row a NodeSelect statement yields, as nodes.
+Result<std::vector<Node>> ReadNodeRows(Statement& s) {
+  std::vector<Node> out;
+  while (true) {
+    NS_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    out.push_back(storage::ReadNodeRow(s));
+  }
+  return out;
+}
+
 std::string NodeSelect(const std::string& where_and_order) {
   return std::string("SELECT ") + storage::kNodeColumns + " FROM nodes " + where_and_order;
 }
@@ -77,13 +88,7 @@ Result<std::vector<Node>> Database::Impl::ListNodes(const std::string& sql, cons
   ScopedStatement s(*stmt);
   s->Bind(1, arg);
   s->Bind(2, limit == 0 ? int64_t{-1} : static_cast<int64_t>(limit));
-  std::vector<Node> out;
-  while (true) {
-    NS_ASSIGN_OR_RETURN(bool row, s->Step());
-    if (!row) break;
-    out.push_back(storage::ReadNodeRow(*s));
-  }
-  return out;
+  return ReadNodeRows(*s);
 }
 
 Result<std::vector<Node>> Database::Impl::ListChildren(const std::string& parent_id,
@@ -120,13 +125,7 @@ Result<std::vector<Node>> Database::Impl::ListChildren(const std::string& parent
   s->Bind(2, options.limit == 0 ? int64_t{-1} : static_cast<int64_t>(options.limit));
   s->Bind(3, after_key);
   s->Bind(4, int64_t{options.include_archived ? 1 : 0});
-  std::vector<Node> out;
-  while (true) {
-    NS_ASSIGN_OR_RETURN(bool row, s->Step());
-    if (!row) break;
-    out.push_back(storage::ReadNodeRow(*s));
-  }
-  return out;
+  return ReadNodeRows(*s);
 }
 
 Result<std::vector<Node>> Database::Impl::Children(const std::string& parent_id,

@@ -337,24 +337,33 @@ Status VectorIndexStore::Sync(Connection& conn) {
     if (opened_ && applied_seq_ >= last) return Status::OK();
   }
   std::unique_lock lock(mu_);
-  ReadSnapshot snapshot(conn);
-  NS_RETURN_IF_ERROR(snapshot.Begin());
-  NS_ASSIGN_OR_RETURN(last, LastSeq(conn));
-  if (!opened_) {
-    NS_RETURN_IF_ERROR(OpenLocked(conn));
-    opened_ = true;
-  }
-  if (applied_seq_ < last) {
+  // A caller inside its own transaction wants its snapshot: one pass under
+  // it. Otherwise each slice of the catch-up is a short read transaction of
+  // its own (Options::vector_catch_up_slice), and the loop ends at whatever
+  // is the end of the log by then. Searches wait on mu_ meanwhile, so none
+  // sees a partial catch-up.
+  const bool joined = sqlite3_get_autocommit(conn.raw()) == 0;
+  const int64_t slice = static_cast<int64_t>(std::max<size_t>(1, options_.vector_catch_up_slice));
+  for (bool first = true;; first = false) {
+    ReadSnapshot snapshot(conn);
+    NS_RETURN_IF_ERROR(snapshot.Begin());
+    NS_ASSIGN_OR_RETURN(last, LastSeq(conn));
+    if (!opened_) {
+      NS_RETURN_IF_ERROR(OpenLocked(conn));
+      opened_ = true;
+    }
+    if (applied_seq_ >= last) break;
     const int64_t behind = last - applied_seq_;
     const int64_t held = index_  ? static_cast<int64_t>(index_->size())
                          : flat_ ? static_cast<int64_t>(flat_->size())
                                  : 0;
-    if (behind > kMaxReplay && behind > held) {
+    if (first && behind > kMaxReplay && behind > held) {
       NS_RETURN_IF_ERROR(Rebuild(
           conn, "vector index is " + std::to_string(behind) + " changes behind; rebuilding it"));
-    } else {
-      NS_RETURN_IF_ERROR(CatchUp(conn, last));
+      continue;
     }
+    NS_RETURN_IF_ERROR(CatchUp(conn, joined ? last : std::min(last, applied_seq_ + slice)));
+    if (joined) break;
   }
   if (kind_ == VectorIndexKind::kHnsw && !options_.read_only &&
       applied_seq_ - saved_seq_ >= static_cast<int64_t>(options_.vector_index_save_every)) {

@@ -550,6 +550,49 @@ TEST_F(VectorStoreTest, FlatIndexCatchesUpWithChangesMadeElsewhere) {
   EXPECT_EQ(Nearest(vectors_[9], 1).front(), "v9");
 }
 
+TEST_F(VectorStoreTest, CatchUpInSlicesEndsWhereOnePassWould) {
+  options_.vector_catch_up_slice = 3;  // 40 changes: 14 read transactions
+  CreateDatabase(300, 8);
+  OpenStore();
+  std::mt19937 rng(21);
+  std::vector<std::vector<float>> added;
+  std::vector<std::vector<float>> moved;
+  {
+    std::unique_ptr<Database> db = OpenDatabase();
+    for (int i = 0; i < 20; ++i) {
+      NewNode n;
+      n.id = "new" + std::to_string(i);
+      n.content = "new";
+      n.embedding = RandomVector(rng, 8);
+      added.push_back(n.embedding);
+      ASSERT_TRUE(db->Create(n).ok());
+    }
+    for (int i = 0; i < 10; ++i) {
+      NodePatch patch;
+      patch.embedding = RandomVector(rng, 8);
+      moved.push_back(*patch.embedding);
+      ASSERT_TRUE(db->Update("v" + std::to_string(i), patch).ok());
+    }
+    for (int i = 10; i < 20; ++i) ASSERT_TRUE(db->Delete("v" + std::to_string(i)).ok());
+  }
+  ASSERT_OK(store_->Sync(*conn_));
+  EXPECT_EQ(store_->Info().size, 300 + 20 - 10);
+  for (int i = 0; i < 20; ++i)
+    EXPECT_EQ(Nearest(added[i], 1, true).front(), "new" + std::to_string(i));
+  for (int i = 0; i < 10; ++i)
+    EXPECT_EQ(Nearest(moved[i], 1, true).front(), "v" + std::to_string(i));
+  for (int i = 10; i < 20; ++i) {
+    for (const std::string& id : Nearest(vectors_[i], 50, true))
+      EXPECT_NE(id, "v" + std::to_string(i));
+  }
+  // A store that catches up in one pass holds the same vectors.
+  const std::vector<std::string> sliced = Nearest(vectors_[100], 30, true);
+  options_.vector_catch_up_slice = 1000000;
+  OpenStore();
+  EXPECT_EQ(store_->Info().size, 300 + 20 - 10);
+  EXPECT_EQ(Nearest(vectors_[100], 30, true), sliced);
+}
+
 TEST_F(VectorStoreTest, FirstVectorsArriveAfterTheStoreOpened) {
   // No vector yet: each kind creates its index on the first catch-up that
   // brings one.
