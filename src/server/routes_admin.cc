@@ -188,10 +188,15 @@ void AddAdminRoutes(ServerState& state, std::vector<Route>* routes) {
         if (!flavor) {
           throw ApiError::BadRequest("flavor: expected auto, markdown, obsidian or logseq");
         }
-        std::string vault = call.Query("vault");
-        if (vault.empty()) vault = fs::path(call.Query("filename")).stem().string();
-        if (vault.size() > 200 || vault.find('/') != std::string::npos) {
-          throw ApiError::BadRequest("vault: at most 200 bytes, no '/'");
+        // The vault's name fixes the node ids: a name given wins, then the
+        // archive's own top folder (the same whatever the zip is called),
+        // then the uploaded file's name.
+        const std::string vault = call.Query("vault");
+        const std::string file_stem = fs::path(call.Query("filename")).stem().string();
+        for (const std::string* name : {&vault, &file_stem}) {
+          if (name->size() > 200 || name->find('/') != std::string::npos) {
+            throw ApiError::BadRequest("vault: at most 200 bytes, no '/'");
+          }
         }
         uint64_t bytes = 0;
         const std::string path = SpoolUpload(*s, call, ".archive", &bytes);
@@ -200,7 +205,7 @@ void AddAdminRoutes(ServerState& state, std::vector<Route>* routes) {
         const std::string dir = s->spool_dir + "/unpacked-" + call.request_id;
         std::string id = s->tasks.Start(
             "import", call.principal.key_id,
-            [s, path, dir, vault, flavor, origin,
+            [s, path, dir, vault, file_stem, flavor, origin,
              max_bytes](TaskProgress& progress) -> Result<nlohmann::json> {
               struct Cleanup {
                 std::string archive, folder;
@@ -217,11 +222,11 @@ void AddAdminRoutes(ServerState& state, std::vector<Route>* routes) {
               std::string folder = dir;
               MarkdownImportOptions o;
               o.flavor = *flavor;
-              o.vault_name = vault.empty() ? "upload" : vault;
-              if (!unpacked.single_top_dir.empty()) {
-                folder = dir + "/" + unpacked.single_top_dir;
-                if (vault.empty()) o.vault_name = unpacked.single_top_dir;
-              }
+              if (!unpacked.single_top_dir.empty()) folder = dir + "/" + unpacked.single_top_dir;
+              o.vault_name = !vault.empty()                     ? vault
+                             : !unpacked.single_top_dir.empty() ? unpacked.single_top_dir
+                             : !file_stem.empty()               ? file_stem
+                                                                : "upload";
               o.write_options.origin = origin;
               auto db = s->db.Acquire();
               if (!db.valid()) return Status::Busy("the database is being restored");

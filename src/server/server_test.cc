@@ -878,9 +878,11 @@ TEST_F(ServerTest, MarkdownArchiveUploadImportsAVault) {
   EXPECT_EQ(task["result"]["links_resolved"], 1);
   Answer found = c.Post("/v1/query", {{"text", "ferns"}});
   ASSERT_EQ(found.body["hits"].size(), 1u) << found.text;
-  // The same upload again changes nothing (ids derive from the vault).
-  a = c.Send("POST", "/v1/import/markdown?flavor=markdown", bytes);
+  // The same vault again, whatever the file is called, changes nothing
+  // (ids derive from the vault's name: its top folder).
+  a = c.Send("POST", "/v1/import/markdown?flavor=markdown&filename=garden-backup.zip", bytes);
   task = WaitForTask(c, a.body["status_url"]);
+  EXPECT_EQ(task["result"]["vault"], "garden");
   EXPECT_EQ(task["result"]["files_unchanged"], 2) << task.dump();
   EXPECT_EQ(task["result"]["nodes_created"], 0);
 
