@@ -17,6 +17,9 @@
 //   sqlite_schema_emb  the same with the embedding blob
 //   nodespace    io::ImportJsonl, with_embeddings=false, Durability::kFull
 //   nodespace_emb      the same with embeddings
+//   nodespace_bulk     nodespace with ImportOptions::bulk_load (full-text and
+//                      secondary indexes built once at the end, included)
+//   nodespace_bulk_emb the same with embeddings
 //   nodespace_b<N>     nodespace with another batch size (--extra-batch-sizes)
 //   cold open    a fresh process that runs Database::Open + Get(id), with the
 //                page cache warm and (as root) after dropping it
@@ -30,7 +33,9 @@
 // (first ROWS lines only), --phases a,b,... (default: all), --warm-runs N (5),
 // --cold-runs N (3, needs root), --get-id ID (default: the middle row),
 // --page-cache-mib N (SQLite page cache of the writing phases; default 64, as
-// Options::page_cache_mib).
+// Options::page_cache_mib), --no-manager (NodeSpace phases without the
+// scaling manager, which otherwise may split partitions or migrate phases in
+// the middle of a large import).
 //
 // Child modes (used by the cold-open phase, usable by hand):
 //   nodespace_import_bench --cold-open DB_DIR --get-id ID
@@ -79,6 +84,8 @@ using Clock = std::chrono::steady_clock;
 // SQLite page cache per connection for every phase that writes (NodeSpace's
 // Options::page_cache_mib and the baselines' cache_size); 64 is the default.
 int g_page_cache_mib = nodespace::Options().page_cache_mib;
+// --no-manager: NodeSpace phases run without the scaling manager.
+bool g_no_manager = false;
 
 double Seconds(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
@@ -587,12 +594,15 @@ void SqliteSchemaPass(const std::string& file, const fs::path& dir, bool with_em
 }
 
 void NodeSpacePass(const std::string& file, const fs::path& dir, bool with_embeddings,
-                   size_t batch_size, PhaseResult& r) {
+                   size_t batch_size, PhaseResult& r, bool bulk_load = false) {
   fs::remove_all(dir);
   const auto t_open = Clock::now();
   nodespace::Options options;
   options.durability = nodespace::Durability::kFull;
   options.page_cache_mib = g_page_cache_mib;
+  // Import throughput alone: the scaling manager would split partitions and
+  // migrate phases (with a backup) in the middle of a 1M import.
+  options.scaling.enabled = !g_no_manager;
   auto opened = nodespace::Database::Open(dir.string(), options);
   if (!opened.ok()) Die("open " + dir.string() + ": " + opened.status().ToString());
   std::unique_ptr<nodespace::Database> db = std::move(opened).value();
@@ -605,6 +615,7 @@ void NodeSpacePass(const std::string& file, const fs::path& dir, bool with_embed
   io.batch_size = batch_size;
   io.with_embeddings = with_embeddings;
   io.source_name = file;
+  io.bulk_load = bulk_load;
   nodespace::io::ImportCallbacks cb;
   uint64_t first_errors = 0;
   cb.on_error = [&](const std::string& msg) {
@@ -842,6 +853,7 @@ int BenchMain(const Args& a) {
   report["limit"] = a.limit;
   report["batch_size"] = a.batch_size;
   report["page_cache_mib"] = g_page_cache_mib;
+  report["scaling_manager"] = !g_no_manager;
   report["machine"] = MachineInfo();
   std::cerr << "simdjson ondemand kernel (compile time): "
             << report["machine"]["simdjson_ondemand_kernel"].get<std::string>()
@@ -904,6 +916,16 @@ int BenchMain(const Args& a) {
       NodeSpacePass(file, scratch / "nodespace_emb", true, bs, r);
     }));
   }
+  if (a.Wants("nodespace_bulk")) {
+    results.push_back(Measure(
+        "nodespace_bulk", "io::ImportJsonl, bulk_load=true, with_embeddings=false",
+        [&](auto& r) { NodeSpacePass(file, scratch / "nodespace_bulk", false, bs, r, true); }));
+  }
+  if (a.Wants("nodespace_bulk_emb")) {
+    results.push_back(Measure(
+        "nodespace_bulk_emb", "io::ImportJsonl, bulk_load=true, with embeddings",
+        [&](auto& r) { NodeSpacePass(file, scratch / "nodespace_bulk_emb", true, bs, r, true); }));
+  }
   for (size_t extra : a.extra_batch_sizes) {
     const std::string name = "nodespace_b" + std::to_string(extra);
     if (!a.Wants(name) && !a.Wants("nodespace_batches")) continue;
@@ -932,6 +954,10 @@ int BenchMain(const Args& a) {
   ratio("nodespace", "sqlite");
   ratio("nodespace", "sqlite_idx");
   ratio("nodespace", "sqlite_schema");
+  ratio("nodespace_bulk", "sqlite");
+  ratio("nodespace_bulk", "sqlite_schema");
+  ratio("nodespace_bulk", "nodespace");
+  ratio("nodespace_bulk_emb", "sqlite_emb");
   ratio("nodespace_emb", "sqlite_emb");
   ratio("nodespace_emb", "sqlite_schema_emb");
   report["ratios"] = ratios;
@@ -1017,9 +1043,10 @@ void Usage() {
       << "usage: nodespace_import_bench --data DIR --scratch DIR [--out FILE.json]\n"
          "         [--batch-size N] [--extra-batch-sizes N,M] [--limit ROWS]\n"
          "         [--phases read,parse,parse_emb,sqlite,sqlite_emb,sqlite_idx,sqlite_schema,\n"
-         "                   nodespace,"
-         "                   sqlite_schema_emb,nodespace_emb,nodespace_batches,cold_open]\n"
+         "                   nodespace,sqlite_schema_emb,nodespace_emb,nodespace_bulk,\n"
+         "                   nodespace_bulk_emb,nodespace_batches,cold_open]\n"
          "         [--warm-runs N] [--cold-runs N] [--get-id ID] [--page-cache-mib N]\n"
+         "         [--no-manager]\n"
          "       nodespace_import_bench --cold-open DB_DIR --get-id ID\n"
          "       nodespace_import_bench --cold-open-sqlite DB_FILE --get-id ID\n";
 }
@@ -1056,6 +1083,8 @@ int main(int argc, char** argv) {
       a.warm_runs = std::stoi(next());
     else if (arg == "--cold-runs")
       a.cold_runs = std::stoi(next());
+    else if (arg == "--no-manager")
+      g_no_manager = true;
     else if (arg == "--page-cache-mib")
       g_page_cache_mib = std::stoi(next());
     else if (arg == "--get-id")

@@ -199,6 +199,8 @@ class Database {
   // Up to `limit` changes with seq > `after_seq`, in order.
   Result<std::vector<Change>> ChangesSince(int64_t after_seq, size_t limit = 1000) const;
   Result<DatabaseStats> Stats() const;
+  // Nodes stored, in every lifecycle state (one index count; Stats does more).
+  Result<int64_t> NodeCount() const;
   // SQLite's integrity check, the change log has no gaps, and the tree
   // invariants hold (every parent exists). Returns Corruption with details.
   Status CheckIntegrity() const;
@@ -206,6 +208,22 @@ class Database {
   // import leaves it in many, which every query then searches. About 4 s per
   // million nodes; `nodespace import` runs it after large imports.
   Status OptimizeTextIndex();
+
+  // ---- bulk loading (src/db/database_bulk_load.cc) ----
+  // For imports that bring more rows than the database holds: from here on
+  // writes skip the full-text index and the non-unique secondary indexes
+  // (types, dates, partitions, backlinks, hot property indexes), which
+  // FinishBulkLoad then builds in one pass. Meanwhile text search does not
+  // see nodes written since, and filters those indexes served scan the
+  // table; every other read and write stays correct. Durable: a process
+  // that dies before FinishBulkLoad leaves it for the next writable open,
+  // which finishes it before returning. Calling it while one is pending
+  // changes nothing.
+  Status BeginBulkLoad();
+  // Builds what BeginBulkLoad deferred, in one transaction. Returns whether
+  // a bulk load was pending.
+  Result<bool> FinishBulkLoad();
+  Result<bool> BulkLoadPending() const;
 
   // ---- backup and restore (src/db/database_backup.cc) ----
   // Writes a consistent copy of the database into `dest_dir` (created; must

@@ -33,6 +33,7 @@ Database::Impl::~Impl() {
   }
   std::lock_guard lock(write_mu_);
   writer_.reset();
+  UnlockBulkLoad();
 }
 
 Status Database::Impl::ConfigureConnection(storage::Connection& conn, bool writer) {
@@ -109,6 +110,14 @@ Status Database::Impl::Open() {
   NS_RETURN_IF_ERROR(storage::MigrateSchema(*writer_));
   // Scratch space for subtree operations; private to this connection.
   NS_RETURN_IF_ERROR(writer_->Exec("CREATE TEMP TABLE IF NOT EXISTS subtree(id TEXT PRIMARY KEY)"));
+  // A bulk load whose process died (nobody holds its lock): its rows are
+  // committed, its indexes are not built yet. Build them before anyone
+  // searches. One that another process is running is left to it.
+  NS_ASSIGN_OR_RETURN(bool pending, BulkLoadPending());
+  if (pending && LockBulkLoad()) {
+    Log("finishing an interrupted bulk load: rebuilding the full-text and secondary indexes");
+    NS_RETURN_IF_ERROR(FinishBulkLoad().status());
+  }
   StartScaling();
   return Status::OK();
 }
@@ -298,6 +307,9 @@ Result<EmbedReport> Database::UseExternalEmbedder(const ExternalEmbedderOptions&
 }
 Status Database::OptimizeTextIndex() {
   return impl_->OptimizeTextIndex();
+}
+Result<int64_t> Database::NodeCount() const {
+  return impl_->NodeCount();
 }
 Result<DatabaseStats> Database::Stats() const {
   return impl_->Stats();

@@ -17,6 +17,7 @@
 #include "db/partitioned_vector_store.h"
 #include "db/service_or_local_vector_store.h"
 #include "embed/lsa_embedder.h"
+#include "model/ids.h"
 #include "model/schema.h"
 #include "nodespace/database.h"
 #include "query/query_cache.h"
@@ -50,6 +51,7 @@ class Database::Impl {
   int64_t LastChangeSeq();
   Result<std::vector<Change>> ChangesSince(int64_t after_seq, size_t limit);
   Result<DatabaseStats> Stats();
+  Result<int64_t> NodeCount();
   Status CheckIntegrity();
 
   // ---- search (database_search.cc) ----
@@ -138,7 +140,16 @@ class Database::Impl {
   Result<ScalingEvent> ApplyScalingAction(OptimizationAction action, bool dry_run);
   Result<ScalingEvent> MigratePhase(ScalingPhase target);
 
+  // Bulk loading (database_bulk_load.cc; see Database::BeginBulkLoad).
+  Status BeginBulkLoad();
+  Result<bool> FinishBulkLoad();
+  Result<bool> BulkLoadPending();
+
  private:
+  // flock on <db>/bulk_load.lock, held from BeginBulkLoad to FinishBulkLoad.
+  bool LockBulkLoad();
+  void UnlockBulkLoad();
+
   // A reader connection lent for the duration of one read.
   class ReaderLease {
    public:
@@ -256,6 +267,9 @@ class Database::Impl {
   std::recursive_mutex write_mu_;
   std::unique_ptr<storage::Connection> writer_;  // guarded by write_mu_
 
+  std::mutex bulk_mu_;
+  int bulk_lock_fd_ = -1;  // guarded by bulk_mu_
+
   std::mutex reader_mu_;
   std::vector<std::unique_ptr<storage::Connection>> idle_readers_;  // guarded by reader_mu_
 
@@ -283,5 +297,22 @@ class Database::Impl {
   // Shared so that its (incomplete here) type may be destroyed in database.cc.
   std::shared_ptr<ScalingState> scaling_;
 };
+
+// Defined here so that every database_*.cc can run write transactions.
+template <typename Fn>
+auto Database::Impl::WithWriteTxn(const WriteOptions& options, Fn&& fn)
+    -> decltype(fn(std::declval<WriteContext&>())) {
+  if (options_.read_only) return Status::NotSupported("database was opened read-only");
+  std::lock_guard lock(write_mu_);
+  storage::Transaction txn(*writer_);
+  NS_RETURN_IF_ERROR(txn.Begin());
+  WriteContext ctx{*writer_,     options,      ids::NowMs(), options.origin,
+                   std::nullopt, std::nullopt, std::nullopt, {}};
+  auto result = fn(ctx);
+  if (!result.ok()) return result;  // txn rolls back
+  NS_RETURN_IF_ERROR(txn.Commit());
+  for (int64_t partition : ctx.touched_partitions) vectors_->Touch(partition, ctx.now);
+  return result;
+}
 
 }  // namespace nodespace

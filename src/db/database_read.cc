@@ -321,6 +321,11 @@ Result<std::vector<Change>> Database::Impl::ChangesSince(int64_t after_seq, size
   return out;
 }
 
+Result<int64_t> Database::Impl::NodeCount() {
+  NS_ASSIGN_OR_RETURN(ReaderLease conn, AcquireReader());
+  return conn->QueryInt("SELECT count(*) FROM nodes");
+}
+
 Result<DatabaseStats> Database::Impl::Stats() {
   NS_ASSIGN_OR_RETURN(ReaderLease conn, AcquireReader());
   ReadSnapshot snapshot(*conn);

@@ -65,22 +65,6 @@ const char* const kInsertNode =
 
 }  // namespace
 
-template <typename Fn>
-auto Database::Impl::WithWriteTxn(const WriteOptions& options, Fn&& fn)
-    -> decltype(fn(std::declval<WriteContext&>())) {
-  if (options_.read_only) return Status::NotSupported("database was opened read-only");
-  std::lock_guard lock(write_mu_);
-  storage::Transaction txn(*writer_);
-  NS_RETURN_IF_ERROR(txn.Begin());
-  WriteContext ctx{*writer_,     options,      ids::NowMs(), options.origin,
-                   std::nullopt, std::nullopt, std::nullopt, {}};
-  auto result = fn(ctx);
-  if (!result.ok()) return result;  // txn rolls back
-  NS_RETURN_IF_ERROR(txn.Commit());
-  for (int64_t partition : ctx.touched_partitions) vectors_->Touch(partition, ctx.now);
-  return result;
-}
-
 Result<std::optional<Node>> Database::Impl::LoadNode(Connection& conn, const std::string& id) {
   NS_ASSIGN_OR_RETURN(
       Statement * stmt,

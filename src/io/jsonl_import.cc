@@ -311,7 +311,9 @@ constexpr uint64_t kReadAheadAfterLines = 2048;
 
 }  // namespace
 
-Result<ImportSummary> ImportJsonl(Database& db, std::istream& in, const ImportOptions& options,
+namespace {
+
+Result<ImportSummary> ImportLines(Database& db, std::istream& in, const ImportOptions& options,
                                   const ImportCallbacks& cb) {
   ImportSummary summary;
   ImportProgress progress;
@@ -419,6 +421,32 @@ Result<ImportSummary> ImportJsonl(Database& db, std::istream& in, const ImportOp
   summary.lines = line_no;
   progress.lines = line_no;
   if (cb.on_progress) cb.on_progress(progress);
+  return summary;
+}
+
+}  // namespace
+
+Result<ImportSummary> ImportJsonl(Database& db, std::istream& in, const ImportOptions& options,
+                                  const ImportCallbacks& cb) {
+  bool bulk = false;
+  if (options.bulk_load) {
+    Status begun = db.BeginBulkLoad();
+    // Another process's bulk load covers these rows too: it rebuilds
+    // everything when it finishes.
+    if (!begun.ok() && begun.code() != StatusCode::kBusy) {
+      return begun.WithContext("starting a bulk load");
+    }
+    bulk = begun.ok();
+  }
+  Result<ImportSummary> summary = ImportLines(db, in, options, cb);
+  if (bulk) {
+    // Also after a failed import: what it committed must become searchable.
+    // If this fails too (disk full), the next open finishes it.
+    Result<bool> finished = db.FinishBulkLoad();
+    if (summary.ok() && !finished.ok()) {
+      return finished.status().WithContext("building the indexes after the import");
+    }
+  }
   return summary;
 }
 

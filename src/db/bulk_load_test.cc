@@ -1,0 +1,195 @@
+// Bulk loading (Database::BeginBulkLoad / FinishBulkLoad): deferred
+// full-text and secondary indexes come back complete, after a normal finish
+// and after the loading handle went away without finishing.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "io/jsonl_import.h"
+#include "nodespace/database.h"
+#include "test_util.h"
+
+namespace nodespace {
+namespace {
+
+using testing::TempDir;
+
+// Names of the schema's indexes and triggers, read past the engine.
+std::set<std::string> SchemaObjects(const std::string& db_dir) {
+  std::set<std::string> names;
+  sqlite3* raw = nullptr;
+  if (sqlite3_open_v2((db_dir + "/nodespace.db").c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) !=
+      SQLITE_OK) {
+    sqlite3_close(raw);
+    return names;
+  }
+  sqlite3_stmt* stmt = nullptr;
+  sqlite3_prepare_v2(raw,
+                     "SELECT type || ':' || name FROM sqlite_master WHERE type IN ('index', "
+                     "'trigger') AND sql IS NOT NULL",
+                     -1, &stmt, nullptr);
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+    names.insert(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)));
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(raw);
+  return names;
+}
+
+class BulkLoadTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Database> OpenDb() {
+    auto r = Database::Open(dir_.path(), Options{});
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? std::move(r).value() : nullptr;
+  }
+
+  static void Add(Database& db, const std::string& id, const std::string& content,
+                  const std::string& type = "text") {
+    NewNode n;
+    n.id = id;
+    n.content = content;
+    n.node_type = type;
+    ASSERT_TRUE(db.Create(n).ok()) << id;
+  }
+
+  static std::vector<std::string> TextIds(const Database& db, const std::string& query) {
+    TextSearchOptions q;
+    q.query = query;
+    q.limit = 100;
+    q.match_subtrees = false;
+    q.any_term_fallback = false;
+    auto r = db.SearchText(q);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    std::vector<std::string> ids;
+    if (r.ok()) {
+      for (const TextHit& h : r->hits) ids.push_back(h.node.id);
+    }
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  }
+
+  TempDir dir_;
+};
+
+TEST_F(BulkLoadTest, FinishRebuildsTheFullTextIndexAndEveryDeferredIndex) {
+  auto db = OpenDb();
+  ASSERT_TRUE(db);
+  Add(*db, "old-1", "granite quarry before the load");
+  Add(*db, "old-2", "marble statue before the load");
+  const std::set<std::string> before = SchemaObjects(dir_.path());
+  ASSERT_TRUE(before.count("index:nodes_by_type"));
+  ASSERT_TRUE(before.count("trigger:nodes_fts_insert"));
+
+  ASSERT_OK(db->BeginBulkLoad());
+  ASSERT_OK_AND_ASSIGN(bool pending, db->BulkLoadPending());
+  EXPECT_TRUE(pending);
+  const std::set<std::string> during = SchemaObjects(dir_.path());
+  EXPECT_FALSE(during.count("index:nodes_by_type"));
+  EXPECT_FALSE(during.count("trigger:nodes_fts_insert"));
+  EXPECT_TRUE(during.count("index:nodes_by_parent"));  // unique: kept
+  ASSERT_OK(db->BeginBulkLoad());                      // again: nothing changes
+
+  for (int i = 0; i < 50; ++i)
+    Add(*db, "new-" + std::to_string(i), "basalt column " + std::to_string(i));
+  // Edits and deletes of nodes indexed before the load, while it runs.
+  ASSERT_OK_AND_ASSIGN(Node old1, db->Get("old-1"));
+  NodePatch patch;
+  patch.content = "sandstone quarry after the edit";
+  ASSERT_TRUE(db->Update("old-1", patch, old1.version).ok());
+  ASSERT_OK_AND_ASSIGN(Node old2, db->Get("old-2"));
+  ASSERT_TRUE(db->Delete("old-2", old2.version).ok());
+  // Correct while it runs: type filters scan instead of using the index.
+  Add(*db, "task-1", "basalt task", "task");
+  ASSERT_OK_AND_ASSIGN(bool finished, db->FinishBulkLoad());
+  EXPECT_TRUE(finished);
+
+  EXPECT_EQ(SchemaObjects(dir_.path()), before);
+  ASSERT_OK_AND_ASSIGN(pending, db->BulkLoadPending());
+  EXPECT_FALSE(pending);
+  EXPECT_EQ(TextIds(*db, "basalt").size(), 51u);
+  EXPECT_EQ(TextIds(*db, "sandstone"), std::vector<std::string>{"old-1"});
+  EXPECT_TRUE(TextIds(*db, "granite").empty());
+  EXPECT_TRUE(TextIds(*db, "marble").empty());
+  EXPECT_OK(db->CheckIntegrity());  // includes FTS5's own integrity check
+  ASSERT_OK_AND_ASSIGN(finished, db->FinishBulkLoad());
+  EXPECT_FALSE(finished);  // nothing pending
+}
+
+TEST_F(BulkLoadTest, TheNextOpenFinishesALoadWhoseHandleWentAway) {
+  const std::set<std::string> before = [&] {
+    auto db = OpenDb();
+    return SchemaObjects(dir_.path());
+  }();
+  {
+    auto db = OpenDb();
+    ASSERT_TRUE(db);
+    ASSERT_OK(db->BeginBulkLoad());
+    for (int i = 0; i < 20; ++i) Add(*db, "n" + std::to_string(i), "obsidian shard");
+    // Closed without FinishBulkLoad, as a killed process would leave it
+    // (the crash test kills real importers).
+  }
+  EXPECT_NE(SchemaObjects(dir_.path()), before);
+  auto db = OpenDb();
+  ASSERT_TRUE(db);
+  ASSERT_OK_AND_ASSIGN(bool pending, db->BulkLoadPending());
+  EXPECT_FALSE(pending);
+  EXPECT_EQ(SchemaObjects(dir_.path()), before);
+  EXPECT_EQ(TextIds(*db, "obsidian").size(), 20u);
+  EXPECT_OK(db->CheckIntegrity());
+}
+
+TEST_F(BulkLoadTest, AnotherHandleLeavesARunningLoadAlone) {
+  auto loader = OpenDb();
+  ASSERT_TRUE(loader);
+  ASSERT_OK(loader->BeginBulkLoad());
+  Add(*loader, "a", "pumice stone");
+
+  auto other = OpenDb();  // a second process would see the same
+  ASSERT_TRUE(other);
+  ASSERT_OK_AND_ASSIGN(bool pending, other->BulkLoadPending());
+  EXPECT_TRUE(pending);  // not finished behind the loader's back
+  Status busy = other->BeginBulkLoad();
+  EXPECT_EQ(busy.code(), StatusCode::kBusy) << busy.ToString();
+  EXPECT_EQ(other->FinishBulkLoad().status().code(), StatusCode::kBusy);
+  Add(*other, "b", "pumice dust");  // its writes are covered by the loader's rebuild
+
+  ASSERT_OK_AND_ASSIGN(bool finished, loader->FinishBulkLoad());
+  EXPECT_TRUE(finished);
+  EXPECT_EQ(TextIds(*other, "pumice"), (std::vector<std::string>{"a", "b"}));
+  EXPECT_OK(other->CheckIntegrity());
+}
+
+TEST_F(BulkLoadTest, ImportWithBulkLoadEndsSearchableEvenWithBadLines) {
+  auto db = OpenDb();
+  ASSERT_TRUE(db);
+  std::stringstream in;
+  in << R"({"id":"r","content":"root of the pumice notes"})"
+     << "\n";
+  for (int i = 0; i < 30; ++i) {
+    in << R"({"id":"c)" << i << R"(","parent_id":"r","content":"pumice child )" << i << R"("})"
+       << "\n";
+  }
+  in << "{not json\n";
+  in << R"({"id":"c5","parent_id":"r","content":"duplicate id"})"
+     << "\n";
+  io::ImportOptions options;
+  options.bulk_load = true;
+  options.batch_size = 7;
+  ASSERT_OK_AND_ASSIGN(io::ImportSummary summary, io::ImportJsonl(*db, in, options));
+  EXPECT_EQ(summary.nodes, 31u);
+  EXPECT_EQ(summary.errors, 2u);
+  ASSERT_OK_AND_ASSIGN(bool pending, db->BulkLoadPending());
+  EXPECT_FALSE(pending);
+  EXPECT_EQ(TextIds(*db, "pumice").size(), 31u);
+  EXPECT_OK(db->CheckIntegrity());
+}
+
+}  // namespace
+}  // namespace nodespace
