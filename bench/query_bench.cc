@@ -28,6 +28,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -330,6 +331,13 @@ int main(int argc, char** argv) {
       q.text_any = true;
       auto r = run(q, lat);
       strategies[r.explain.strategy] += 1;
+      // NODESPACE_BENCH_SLOW_MS=N prints the plan of every query slower than N ms.
+      if (const char* slow = std::getenv("NODESPACE_BENCH_SLOW_MS");
+          slow && lat.ms.back() > std::atof(slow)) {
+        std::cerr << "slow hybrid query " << i << " (" << lat.ms.back() << " ms, scope " << scope
+                  << "):\n"
+                  << r.explain.ToString() << "\n";
+      }
 
       // Quality, without scope or type filter.
       std::map<std::string, int> grades;

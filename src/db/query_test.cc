@@ -425,6 +425,44 @@ TEST_F(QueryTest, EveryStrategyReturnsTheSameHits) {
   EXPECT_GT(compared, 30);  // most random queries found something to compare
 }
 
+TEST_F(QueryTest, ASmallSubtreeIsListedFirstAndAgreesWithAncestorChecks) {
+  Fill();
+  // n3 has one child (n4); r1 holds a quarter of the nodes. Filter-first and
+  // hybrid list allowed rows (from the subtree when it is the narrowest way
+  // in); vector-first checks candidates by walking their ancestors instead.
+  struct Case {
+    std::string under;
+    int depth;
+    std::string type;
+  };
+  const Case cases[] = {
+      {"n3", -1, "text"}, {"n3", 0, "task"}, {"n8", -1, ""}, {"r1", 1, "task"}, {"r2", -1, "text"}};
+  bool listed_from_subtree = false;
+  for (const Case& c : cases) {
+    QueryBuilder b;
+    b.Text("item").Vector(Vector(7)).Where(Filter::Under(c.under, c.depth)).Limit(50).Window(100);
+    if (!c.type.empty()) b.Where(Filter::Eq("type", c.type));
+    std::vector<std::vector<std::string>> results;
+    for (QueryStrategy s :
+         {QueryStrategy::kVectorFirst, QueryStrategy::kFilterFirst, QueryStrategy::kHybrid}) {
+      Query q = b.Explain().Build();
+      q.strategy = s;
+      q.use_cache = false;
+      ASSERT_OK_AND_ASSIGN(QueryResult r, db_->RunQuery(q));
+      results.push_back(Ids(r));
+      for (const QueryExplain::Stage& stage : r.explain.stages) {
+        if (stage.detail.find("listed from the subtree") != std::string::npos) {
+          listed_from_subtree = true;
+        }
+      }
+    }
+    EXPECT_FALSE(results[0].empty()) << c.under;
+    EXPECT_EQ(results[0], results[1]) << c.under << " depth " << c.depth;
+    EXPECT_EQ(results[0], results[2]) << c.under << " depth " << c.depth;
+  }
+  EXPECT_TRUE(listed_from_subtree);
+}
+
 TEST_F(QueryTest, FacetsAndAggregationsCoverTheWholeMatchSet) {
   Fill();
   AggregationRequest avg{"avg_n", AggregationRequest::Kind::kAvg, "properties.n"};
