@@ -74,6 +74,11 @@ class ReadSnapshot {
     began_ = true;
     return Status::OK();
   }
+  // Ends the snapshot if this object began it (a joined one goes on).
+  void End() {
+    if (began_) (void)conn_.Exec("COMMIT");
+    began_ = false;
+  }
 
  private:
   Connection& conn_;
@@ -265,6 +270,12 @@ Result<VectorIndexStore::Settings> VectorIndexStore::ReadSettings(Connection& co
 Result<VectorIndexStore::Built> VectorIndexStore::Build(Connection& conn,
                                                         VectorIndexKind kind) const {
   const auto start = Clock::now();
+  // A caller's own transaction gets one pass under its snapshot. Otherwise
+  // the rows are read a slice at a time, each slice in a read transaction of
+  // its own, so that a build of minutes does not keep the WAL from being
+  // checkpointed while writers go on. Rows written after the first slice
+  // may be read already; the catch-up from `seq` then finds them in place.
+  const bool joined = sqlite3_get_autocommit(conn.raw()) == 0;
   ReadSnapshot snapshot(conn);
   NS_RETURN_IF_ERROR(snapshot.Begin());
   Built b;
@@ -283,19 +294,34 @@ Result<VectorIndexStore::Built> VectorIndexStore::Build(Connection& conn,
   } else {
     b.flat = std::make_unique<vector::FlatIndex>(o.dim, o.metric);
   }
-  NS_ASSIGN_OR_RETURN(Statement * stmt,
-                      conn.Prepare("SELECT rowid, embedding FROM nodes WHERE lifecycle = 0 AND "
-                                   "embedding IS NOT NULL" +
-                                   PartitionCondition() + " ORDER BY rowid"));
-  ScopedStatement s(*stmt);
-  while (true) {
-    NS_ASSIGN_OR_RETURN(bool row, s->Step());
-    if (!row) break;
-    if (b.hnsw) {
-      NS_RETURN_IF_ERROR(b.hnsw->Insert(s->ColumnInt(0), BlobAsVector(*s, 1)));
-    } else {
-      NS_RETURN_IF_ERROR(b.flat->Upsert(s->ColumnInt(0), BlobAsVector(*s, 1)));
+  NS_ASSIGN_OR_RETURN(
+      Statement * stmt,
+      conn.Prepare("SELECT rowid, embedding FROM nodes WHERE lifecycle = 0 AND "
+                   "embedding IS NOT NULL" +
+                   PartitionCondition() + " AND rowid > ?1 ORDER BY rowid LIMIT ?2"));
+  const int64_t slice =
+      joined ? -1 : static_cast<int64_t>(std::max<size_t>(1, options_.vector_catch_up_slice));
+  int64_t after = 0;  // rowids start at 1
+  for (bool first = true;; first = false) {
+    if (!first) {
+      snapshot.End();
+      NS_RETURN_IF_ERROR(snapshot.Begin());
     }
+    ScopedStatement s(*stmt);
+    s->Bind(1, after).Bind(2, slice);
+    int64_t rows = 0;
+    while (true) {
+      NS_ASSIGN_OR_RETURN(bool row, s->Step());
+      if (!row) break;
+      ++rows;
+      after = s->ColumnInt(0);
+      if (b.hnsw) {  // rowid order: each row once
+        NS_RETURN_IF_ERROR(b.hnsw->Insert(after, BlobAsVector(*s, 1)));
+      } else {
+        NS_RETURN_IF_ERROR(b.flat->Upsert(after, BlobAsVector(*s, 1)));
+      }
+    }
+    if (slice < 0 || rows < slice) break;
   }
   if (b.hnsw && o.int8 && !b.hnsw->quantizer_trained() && b.hnsw->size() >= kInt8TrainMinVectors) {
     NS_RETURN_IF_ERROR(b.hnsw->TrainQuantizer());
@@ -349,8 +375,14 @@ Status VectorIndexStore::Sync(Connection& conn) {
     NS_RETURN_IF_ERROR(snapshot.Begin());
     NS_ASSIGN_OR_RETURN(last, LastSeq(conn));
     if (!opened_) {
+      // Opening may build the whole index (a missing or damaged file): the
+      // build takes its own snapshots, one per slice, unless the caller
+      // holds one.
+      snapshot.End();
       NS_RETURN_IF_ERROR(OpenLocked(conn));
       opened_ = true;
+      NS_RETURN_IF_ERROR(snapshot.Begin());
+      NS_ASSIGN_OR_RETURN(last, LastSeq(conn));
     }
     if (applied_seq_ >= last) break;
     const int64_t behind = last - applied_seq_;
@@ -358,6 +390,9 @@ Status VectorIndexStore::Sync(Connection& conn) {
                          : flat_ ? static_cast<int64_t>(flat_->size())
                                  : 0;
     if (first && behind > kMaxReplay && behind > held) {
+      // The build takes its own snapshots (one per slice) unless the caller
+      // holds one.
+      snapshot.End();
       NS_RETURN_IF_ERROR(Rebuild(
           conn, "vector index is " + std::to_string(behind) + " changes behind; rebuilding it"));
       continue;
@@ -396,9 +431,16 @@ Status VectorIndexStore::OpenOrRebuildGraph(Connection& conn, const Settings& se
   Env& env = *Env::Default();
   if (!env.FileExists(path_)) {
     if (want.dim == 0) {  // no vectors yet: nothing to build
-      NS_ASSIGN_OR_RETURN(applied_seq_, LastSeq(conn));
-      saved_seq_ = applied_seq_;
-      return Status::OK();
+      // The dimension and the log position from one snapshot, so that a
+      // first vector written in between is not skipped.
+      ReadSnapshot snapshot(conn);
+      NS_RETURN_IF_ERROR(snapshot.Begin());
+      NS_ASSIGN_OR_RETURN(Settings now, ReadSettings(conn));
+      if (now.hnsw.dim == 0) {
+        NS_ASSIGN_OR_RETURN(applied_seq_, LastSeq(conn));
+        saved_seq_ = applied_seq_;
+        return Status::OK();
+      }
     }
     return Rebuild(conn,
                    "vector index " + path_ + " is missing; building it from the stored vectors");

@@ -593,6 +593,30 @@ TEST_F(VectorStoreTest, CatchUpInSlicesEndsWhereOnePassWould) {
   EXPECT_EQ(Nearest(vectors_[100], 30, true), sliced);
 }
 
+TEST_F(VectorStoreTest, ABuildReadsInSlicesAndHoldsWhatOnePassWould) {
+  options_.vector_catch_up_slice = 7;  // 300 rows: 43 read transactions
+  options_.scaling.enabled = false;    // the graph kind (with a file)
+  CreateDatabase(300, 8);
+  {
+    std::unique_ptr<Database> db = OpenDatabase();
+    for (int i = 0; i < 10; ++i) ASSERT_TRUE(db->Delete("v" + std::to_string(i)).ok());
+  }
+  std::filesystem::remove(dir_.Sub("vectors.idx"));
+  OpenStore();  // no file: built from the stored vectors
+  EXPECT_TRUE(Logged("building it from the stored vectors")) << VectorLog();
+  EXPECT_EQ(store_->Info().size, 290);
+  for (int i = 10; i < 300; i += 37) {
+    EXPECT_EQ(Nearest(vectors_[i], 1, true).front(), "v" + std::to_string(i));
+  }
+  const std::vector<std::string> sliced = Nearest(vectors_[150], 40, true);
+  CloseStore();
+  std::filesystem::remove(dir_.Sub("vectors.idx"));
+  options_.vector_catch_up_slice = 1000000;
+  OpenStore();
+  EXPECT_EQ(store_->Info().size, 290);
+  EXPECT_EQ(Nearest(vectors_[150], 40, true), sliced);
+}
+
 TEST_F(VectorStoreTest, FirstVectorsArriveAfterTheStoreOpened) {
   // No vector yet: each kind creates its index on the first catch-up that
   // brings one.

@@ -335,9 +335,10 @@ Status RunVectorService(const VectorServiceOptions& options) {
     while (!loop_ended.load()) {
       Result<ConnectionPool::Lease> conn = pool.Acquire();
       if (conn.ok()) {
-        ReadTransaction txn(**conn);
-        Status st = txn.Begin();
-        if (st.ok()) st = store->ApplyChanges(**conn);
+        // No transaction around it: the store reads the change log (and
+        // rebuilds) in slices of their own, so that catching up after a
+        // large import does not pin the WAL for minutes.
+        Status st = store->ApplyChanges(**conn);
         if (!st.ok()) Log(options, "catching up: " + st.message());
       }
       std::this_thread::sleep_for(kCatchUpEvery);

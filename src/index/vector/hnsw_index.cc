@@ -513,6 +513,9 @@ Status HnswIndex::Update(int64_t label, std::span<const float> vec) {
   uint32_t slot = FindSlot(label);
   if (slot == kNoSlot)
     return Status::NotFound("label " + std::to_string(label) + " not in the index");
+  // The same vector again (a node whose text changed, a change replayed
+  // after a rebuild that already read it): its links are still right.
+  if (std::equal(v.begin(), v.end(), VectorAt(slot))) return Status::OK();
   // Rewrite the slot in place: detach the old vector, store the new one and
   // link it as if inserted, keeping the slot's level.
   std::pair<uint32_t, int> entry = EntryAvoiding(slot);
