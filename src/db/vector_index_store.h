@@ -26,6 +26,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -174,7 +175,10 @@ class VectorIndexStore : public VectorStore {
   Status OpenLocked(storage::Connection& conn);
   Status OpenOrRebuildGraph(storage::Connection& conn, const Settings& settings);
   Status Rebuild(storage::Connection& conn, const std::string& why);
-  Status CatchUp(storage::Connection& conn, int64_t to_seq);
+  // Applies the changes up to `to_seq`. `after_read`, when set, runs once
+  // everything is read from the database and before the index is changed.
+  Status CatchUp(storage::Connection& conn, int64_t to_seq,
+                 const std::function<void()>& after_read = {});
   Status SaveLocked();
   void ForgetLocked();
   void Log(const std::string& line) const;
