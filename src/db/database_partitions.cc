@@ -421,8 +421,9 @@ Result<Database::Impl::SplitReport> Database::Impl::SplitIntoPartitions() {
   report.move_ms = MsSince(t);
   t = std::chrono::steady_clock::now();
 
-  // 5. Each partition's vector index, built from one snapshot outside the
-  // write lock (searches still use the whole-database index meanwhile).
+  // 5. Each partition's vector index, built outside the write lock from
+  // short read transactions, a slice of rows each (searches still use the
+  // whole-database index meanwhile).
   {
     NS_ASSIGN_OR_RETURN(auto conn, storage::Connection::Open(db_file_, false, false));
     NS_RETURN_IF_ERROR(ConfigureConnection(*conn, false));
