@@ -5,10 +5,12 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "io/jsonl_import.h"
@@ -164,6 +166,40 @@ TEST_F(BulkLoadTest, AnotherHandleLeavesARunningLoadAlone) {
   EXPECT_TRUE(finished);
   EXPECT_EQ(TextIds(*other, "pumice"), (std::vector<std::string>{"a", "b"}));
   EXPECT_OK(other->CheckIntegrity());
+}
+
+TEST_F(BulkLoadTest, TheScalingManagerWaitsForTheLoadToFinish) {
+  Options o;
+  ScalingOptions& s = o.scaling;
+  s.interval_ms = 10;
+  s.thresholds.avg_query_latency_ms = 1e12;
+  s.thresholds.optimize_indexing_nodes = 20;
+  s.thresholds.partitioning_nodes = 1LL << 60;
+  s.thresholds.tiered_storage_bytes = 1LL << 60;
+  s.thresholds.vector_latency_ms = 1e12;
+  s.thresholds.dedicated_vector_db_vectors = 1LL << 60;
+  s.thresholds.memory_mb = 1LL << 40;
+  auto opened = Database::Open(dir_.path(), o);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  std::unique_ptr<Database> db = std::move(opened).value();
+  auto optimized = [&db] {
+    auto history = db->ScalingHistory();
+    EXPECT_TRUE(history.ok());
+    if (!history.ok()) return false;
+    return std::any_of(history->begin(), history->end(), [](const ScalingEvent& e) {
+      return e.action == OptimizationAction::kOptimizeIndexing;
+    });
+  };
+  ASSERT_OK(db->BeginBulkLoad());
+  for (int i = 0; i < 40; ++i) Add(*db, "n" + std::to_string(i), "granite");
+  // Thirty intervals with the trigger's condition met: nothing acts.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_FALSE(optimized());
+  ASSERT_OK(db->FinishBulkLoad().status());
+  for (int i = 0; i < 1000 && !optimized(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(optimized());
 }
 
 TEST_F(BulkLoadTest, ImportWithBulkLoadEndsSearchableEvenWithBadLines) {

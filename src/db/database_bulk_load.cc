@@ -59,6 +59,11 @@ bool Database::Impl::LockBulkLoad() {
   return true;
 }
 
+bool Database::Impl::BulkLoading() {
+  std::lock_guard lock(bulk_mu_);
+  return bulk_lock_fd_ >= 0;
+}
+
 void Database::Impl::UnlockBulkLoad() {
   std::lock_guard lock(bulk_mu_);
   if (bulk_lock_fd_ < 0) return;

@@ -144,6 +144,8 @@ class Database::Impl {
   Status BeginBulkLoad();
   Result<bool> FinishBulkLoad();
   Result<bool> BulkLoadPending();
+  // Whether this process holds a bulk load (the scaling manager waits).
+  bool BulkLoading();
 
  private:
   // flock on <db>/bulk_load.lock, held from BeginBulkLoad to FinishBulkLoad.

@@ -209,6 +209,12 @@ void Database::Impl::StartScaling() {
                        [&st] { return st.stop; });
         if (st.stop) break;
       }
+      // Not while this process bulk loads: its indexes are dropped and its
+      // numbers in flux, and the actions the load sets off (a partition
+      // split, index builds, the vector service) would compete with it and
+      // keep a command-line import running long after its last row. The
+      // next check after the load, here or in the next process, acts.
+      if (BulkLoading()) continue;
       Result<std::vector<ScalingEvent>> events = RunScalingCheck();
       if (!events.ok()) Log("scaling check failed: " + events.status().message());
     }
