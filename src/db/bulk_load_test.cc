@@ -116,6 +116,8 @@ TEST_F(BulkLoadTest, FinishRebuildsTheFullTextIndexAndEveryDeferredIndex) {
   ASSERT_OK_AND_ASSIGN(pending, db->BulkLoadPending());
   EXPECT_FALSE(pending);
   EXPECT_EQ(TextIds(*db, "basalt").size(), 51u);
+  ASSERT_OK_AND_ASSIGN(int64_t count, db->NodeCount());
+  EXPECT_EQ(count, 2 + 50 + 1 - 1);  // old-2 deleted
   EXPECT_EQ(TextIds(*db, "sandstone"), std::vector<std::string>{"old-1"});
   EXPECT_TRUE(TextIds(*db, "granite").empty());
   EXPECT_TRUE(TextIds(*db, "marble").empty());

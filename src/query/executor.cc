@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -152,6 +153,7 @@ class QueryRun {
   // The filters without the first top-level `under`, for listing the
   // allowed rows from that subtree outwards (AllowedRows).
   SqlExpr where_in_subtree_;
+  std::optional<bool> from_subtree_;  // AllowedRows lists the subtree first
   std::vector<const Filter*> top_unders_;
   // Per top-level `under`: node id -> levels below its target (-1: outside).
   std::vector<std::unordered_map<std::string, int>> under_memo_;
@@ -363,14 +365,18 @@ Result<const std::vector<int64_t>*> QueryRun::AllowedRows(bool with_vector) {
   // a condition it cannot tell is broad (type = 'text' holds most rows: it
   // keeps no statistics, see hot_indexes.cc) and tests every row against
   // the subtree: 70-100 ms at 100K nodes for a subtree of a few hundred.
-  bool from_subtree = false;
-  if (!top_unders_.empty()) {
-    NS_ASSIGN_OR_RETURN(double share,
-                        ctx_.stats.Selectivity(ctx_.conn, *top_unders_.front(), ctx_.resolve));
-    NS_ASSIGN_OR_RETURN(int64_t narrowest, FilterAccessRows());
-    const double subtree_rows = std::ceil(share * static_cast<double>(ctx_.stats.node_count()));
-    from_subtree = subtree_rows <= static_cast<double>(narrowest);
+  // Decided once per query (both lists of allowed rows ask).
+  if (!from_subtree_) {
+    from_subtree_ = false;
+    if (!top_unders_.empty()) {
+      NS_ASSIGN_OR_RETURN(double share,
+                          ctx_.stats.Selectivity(ctx_.conn, *top_unders_.front(), ctx_.resolve));
+      NS_ASSIGN_OR_RETURN(int64_t narrowest, FilterAccessRows());
+      const double subtree_rows = std::ceil(share * static_cast<double>(ctx_.stats.node_count()));
+      from_subtree_ = subtree_rows <= static_cast<double>(narrowest);
+    }
   }
+  const bool from_subtree = *from_subtree_;
   SqlExpr expr = from_subtree ? where_in_subtree_ : where_;
   if (with_vector) expr.And({"n.embedding IS NOT NULL", {}});
   std::string sql = "SELECT n.rowid FROM nodes n WHERE " + expr.sql;

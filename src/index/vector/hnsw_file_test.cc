@@ -71,6 +71,23 @@ class HnswFileTest : public ::testing::Test {
   std::vector<float> data_, queries_;
 };
 
+TEST_F(HnswFileTest, UpdatingToTheSameVectorKeepsTheIndexMapped) {
+  auto index = MakeIndex();
+  ASSERT_TRUE(index->Save(*Env::Default(), path_, 7).ok());
+  auto opened = HnswIndex::Open(*Env::Default(), path_);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  HnswIndex& o = **opened;
+  ASSERT_TRUE(o.is_mapped());
+  // Label 6 holds data_[2]: nothing changes, nothing is copied.
+  ASSERT_TRUE(o.Update(6, {data_.data() + 2 * kDim, kDim}).ok());
+  EXPECT_TRUE(o.is_mapped());
+  ExpectSameResults(*index, o);
+  // Another vector is a real change.
+  ASSERT_TRUE(o.Update(6, {data_.data() + 5 * kDim, kDim}).ok());
+  EXPECT_FALSE(o.is_mapped());
+  EXPECT_FALSE(o.Update(7, {data_.data(), kDim}).ok());  // not in the index
+}
+
 TEST_F(HnswFileTest, HnswRoundTripGivesIdenticalResults) {
   for (bool int8 : {false, true}) {
     auto index = MakeIndex(int8);

@@ -509,13 +509,14 @@ Status HnswIndex::Insert(int64_t label, std::span<const float> vec) {
 
 Status HnswIndex::Update(int64_t label, std::span<const float> vec) {
   NS_ASSIGN_OR_RETURN(std::vector<float> v, CheckVector(vec, options_.dim, options_.metric));
-  EnsureMutable();
-  uint32_t slot = FindSlot(label);
+  const uint32_t slot = FindSlot(label);
   if (slot == kNoSlot)
     return Status::NotFound("label " + std::to_string(label) + " not in the index");
   // The same vector again (a node whose text changed, a change replayed
-  // after a rebuild that already read it): its links are still right.
+  // after a rebuild that already read it): its links are still right, and
+  // a mapped index stays mapped instead of being copied into memory.
   if (std::equal(v.begin(), v.end(), VectorAt(slot))) return Status::OK();
+  EnsureMutable();  // slots keep their numbers
   // Rewrite the slot in place: detach the old vector, store the new one and
   // link it as if inserted, keeping the slot's level.
   std::pair<uint32_t, int> entry = EntryAvoiding(slot);
