@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <string>
 
 namespace nodespace::bench {
 
@@ -25,6 +27,19 @@ inline int64_t DiskBytes(const std::filesystem::path& p) {
     if (e.is_regular_file(ec)) total += static_cast<int64_t>(e.file_size(ec));
   }
   return total;
+}
+
+// A field of /proc/self/status in kB (VmRSS, VmHWM, RssAnon, RssFile), or -1.
+inline int64_t ProcStatusKb(const std::string& key) {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.compare(0, key.size(), key) == 0 && line.size() > key.size() &&
+        line[key.size()] == ':') {
+      return std::strtoll(line.c_str() + key.size() + 1, nullptr, 10);
+    }
+  }
+  return -1;
 }
 
 }  // namespace nodespace::bench

@@ -77,6 +77,7 @@ namespace {
 namespace fs = std::filesystem;
 using nodespace::bench::DiskBytes;
 using nodespace::bench::LoadAvg1;
+using nodespace::bench::ProcStatusKb;
 namespace od = simdjson::ondemand;
 using Json = nlohmann::ordered_json;
 using Clock = std::chrono::steady_clock;
@@ -97,19 +98,6 @@ double Seconds(Clock::time_point a, Clock::time_point b) {
 }
 
 // ---- process measurements ---------------------------------------------------
-
-// A field of /proc/self/status in kB (VmHWM, VmRSS), or -1.
-int64_t StatusKb(const std::string& key) {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  while (std::getline(f, line)) {
-    if (line.compare(0, key.size(), key) == 0 && line.size() > key.size() &&
-        line[key.size()] == ':') {
-      return std::strtoll(line.c_str() + key.size() + 1, nullptr, 10);
-    }
-  }
-  return -1;
-}
 
 // Resets VmHWM to the current RSS (Linux >= 4.0). Returns false if refused.
 bool ResetPeakRss() {
@@ -346,7 +334,7 @@ PhaseResult MeasureHere(const std::string& name, const std::string& what,
   r.cpu_user = c1.user - c0.user;
   r.cpu_sys = c1.sys - c0.sys;
   r.load_after = LoadAvg1();
-  r.peak_rss_kb = reset ? StatusKb("VmHWM") : -1;
+  r.peak_rss_kb = reset ? ProcStatusKb("VmHWM") : -1;
   std::cerr << "[" << name << "] " << r.rows << " rows in " << r.seconds
             << " s = " << static_cast<int64_t>(r.rate()) << " rows/s, peak RSS "
             << r.peak_rss_kb / 1024 << " MiB" << std::endl;

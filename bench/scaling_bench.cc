@@ -2,6 +2,10 @@
 // benchmark dataset (see query_bench.cc, which builds one with vectors).
 //
 //   nodespace_scaling_bench DATASET_DIR --db DIR [--queries N] [--out FILE.json]
+//                           [--memory-budget-mb MB]
+//
+// The run changes the database the way the manager would (indexes built,
+// the graph quantized when over the budget): run it on a copy.
 //
 // For each action: the workload it is meant to help, measured before the
 // action, the action applied through Database::ApplyScalingAction (as the
@@ -17,7 +21,10 @@
 //   RebuildVectorIndexes    the tuned ef_search for this size vs the default
 //                           (search side only: a 1M-vector rebuild is timed
 //                           in BENCHMARKS.md's vector section)
-//   OptimizeMemoryUsage     RSS before and after
+//   OptimizeMemoryUsage     RSS before and after (file-backed and anonymous),
+//                           vector search latency and recall@10 before and
+//                           after; with --memory-budget-mb below the process's
+//                           RSS it goes on to quantize the vector graphs
 //   BackgroundCompaction    its duration and what it reclaimed
 // The hot indexes this run creates are dropped at the end, so runs compare.
 #include <sqlite3.h>
@@ -112,6 +119,7 @@ double RecallAt10(const nodespace::VectorSearchResult& r, const int32_t* truth) 
 int main(int argc, char** argv) {
   std::string data, db_path, out_path;
   size_t n = 200;
+  int64_t memory_budget_mb = -1;  // -1: the default threshold
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--db" && i + 1 < argc) {
@@ -120,6 +128,8 @@ int main(int argc, char** argv) {
       n = std::stoul(argv[++i]);
     } else if (a == "--out" && i + 1 < argc) {
       out_path = argv[++i];
+    } else if (a == "--memory-budget-mb" && i + 1 < argc) {
+      memory_budget_mb = std::stoll(argv[++i]);
     } else if (data.empty()) {
       data = a;
     }
@@ -132,6 +142,7 @@ int main(int argc, char** argv) {
   nodespace::Options options;
   options.scaling.interval_ms = 0;  // this run applies the actions itself
   options.info_log = [](std::string_view) {};
+  if (memory_budget_mb >= 0) options.scaling.thresholds.memory_mb = memory_budget_mb;
   auto opened = Database::Open(db_path, options);
   Die(opened.status(), "open");
   Database& db = **opened;
@@ -281,7 +292,33 @@ int main(int argc, char** argv) {
   }
 
   // ---- OptimizeMemoryUsage, BackgroundCompaction ----
-  out["optimize_memory_usage"] = Event(db, OptimizationAction::kOptimizeMemoryUsage);
+  {
+    using nodespace::bench::ProcStatusKb;
+    auto rss = [] {
+      return json{{"rss_mb", ProcStatusKb("VmRSS") / 1024},
+                  {"file_mb", ProcStatusKb("RssFile") / 1024},
+                  {"anon_mb", ProcStatusKb("RssAnon") / 1024}};
+    };
+    double recall_before = 0, recall_after = 0;
+    const Latencies before = vector_pass(false, 0, &recall_before);
+    const json rss_before = rss();
+    json action = Event(db, OptimizationAction::kOptimizeMemoryUsage);
+    const json rss_after_action = rss();
+    const Latencies after = vector_pass(false, 0, &recall_after);
+    out["optimize_memory_usage"] = {{"vector_before", before.Json()},
+                                    {"vector_recall_before", recall_before},
+                                    {"rss_before", rss_before},
+                                    {"action", action},
+                                    {"rss_after_action", rss_after_action},
+                                    {"vector_after", after.Json()},
+                                    {"vector_recall_after", recall_after},
+                                    {"rss_after_searches", rss()}};
+    std::cerr << "optimize memory: RSS " << rss_before["rss_mb"] << " -> "
+              << rss_after_action["rss_mb"] << " MB (after the searches "
+              << out["optimize_memory_usage"]["rss_after_searches"]["rss_mb"] << "), vector p50 "
+              << before.Pct(50) << " -> " << after.Pct(50) << " ms, recall " << recall_before
+              << " -> " << recall_after << "\n";
+  }
   out["background_compaction"] = Event(db, OptimizationAction::kBackgroundCompaction);
   out["load_avg_end"] = nodespace::bench::LoadAvg1();
   opened->reset();

@@ -34,7 +34,8 @@ struct PartitionOptions {
   // Rows the split reassigns per write transaction (writes wait at most
   // about one batch).
   int64_t split_batch_rows = 20000;
-  // A partition no search or write touched for this long turns cold.
+  // A partition no search or write touched for this long turns cold (a
+  // quarter of it when the cost optimizer's aggressive_archival is on).
   int64_t cold_after_ms = int64_t{7} * 24 * 3600 * 1000;
 };
 
@@ -74,7 +75,7 @@ struct PartitioningStatus {
   int64_t target_nodes = 0;
   int64_t unassigned_nodes = 0;  // nodes still in no partition (splitting)
   bool tiering = false;
-  int64_t cold_after_ms = 0;
+  int64_t cold_after_ms = 0;  // in force (aggressive archival included)
   std::vector<PartitionInfo> partitions;
   VectorServiceInfo vector_service;
 };

@@ -114,8 +114,8 @@ struct BudgetConstraints {
   bool compute_costs_sensitive = false;
 };
 struct ScalingConfig {
-  bool prefer_local_cache = false;          // no shared (L2) cache; local results only
-  bool aggressive_archival = false;         // tier data cold sooner
+  bool prefer_local_cache = false;          // no shared (L2) cache: EnableDistributedCache skipped
+  bool aggressive_archival = false;         // partitions turn cold after 1/4 of cold_after_ms
   int64_t query_result_ttl_ms = 0;          // 1 h when compute is costly, else 15 min
   int64_t background_task_interval_ms = 0;  // 4 h when compute is costly, else 30 min
 };

@@ -139,6 +139,8 @@ class Database::Impl {
   Result<std::vector<ScalingEvent>> RunScalingCheck();
   Result<ScalingEvent> ApplyScalingAction(OptimizationAction action, bool dry_run);
   Result<ScalingEvent> MigratePhase(ScalingPhase target);
+  // The cost optimizer's ScalingConfig in force (defaults without scaling).
+  ScalingConfig CostConfig() const;
 
   // Bulk loading (database_bulk_load.cc; see Database::BeginBulkLoad).
   Status BeginBulkLoad();

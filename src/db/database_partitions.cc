@@ -26,6 +26,8 @@ constexpr const char* kTieringKey = "tiering";
 // Passes of the split that move rows while writes go on, before the last
 // one runs under the write lock (each pass only has what writes disturbed).
 constexpr int kOnlinePasses = 3;
+// ScalingConfig::aggressive_archival: partitions turn cold this many times sooner.
+constexpr int64_t kAggressiveArchivalDivisor = 4;
 
 // Meta `partitioning`.
 struct Layout {
@@ -479,6 +481,9 @@ Result<std::vector<std::string>> Database::Impl::RunTierPass() {
     json j = json::parse(*tiering, nullptr, false);
     cold_after = j.is_object() ? j.value("cold_after_ms", options_.partitions.cold_after_ms)
                                : options_.partitions.cold_after_ms;
+    // Storage costs: data turns cold (compacted, quantized, unloaded) four
+    // times sooner.
+    if (CostConfig().aggressive_archival) cold_after /= kAggressiveArchivalDivisor;
     NS_ASSIGN_OR_RETURN(Statement * stmt,
                         conn->Prepare("SELECT id, last_access_ms, tier_since_ms, tier FROM "
                                       "partitions ORDER BY id"));
@@ -573,6 +578,7 @@ Result<PartitioningStatus> Database::Impl::GetPartitioningStatus() {
     json j = json::parse(*tiering, nullptr, false);
     out.tiering = true;
     out.cold_after_ms = j.is_object() ? j.value("cold_after_ms", int64_t{0}) : 0;
+    if (CostConfig().aggressive_archival) out.cold_after_ms /= kAggressiveArchivalDivisor;
   }
   out.vector_service = VectorServiceState();
   if (l.state == "none") return out;

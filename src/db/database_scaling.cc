@@ -507,7 +507,9 @@ Result<Database::Impl::ActionOutcome> Database::Impl::PerformAction(Optimization
         out.note = "the database holds no vectors";
         return out;
       }
-      const VectorTuning tuned = TunedParametersFor(vectors);
+      VectorTuning tuned = TunedParametersFor(vectors);
+      // Codes turned on to save memory stay on.
+      tuned.int8 = before.kind == VectorIndexKind::kHnsw && before.tuning.int8;
       out.detail["before"] = VectorInfoJson(before);
       out.detail["tuning"] = TuningJson(tuned);
       if (dry_run) break;
@@ -591,10 +593,20 @@ Result<Database::Impl::ActionOutcome> Database::Impl::PerformAction(Optimization
       }
       out.detail["sqlite_released_bytes"] = sqlite3_release_memory(INT_MAX);
       malloc_trim(0);
+      const int64_t budget = s.options.thresholds.memory_mb * kMiB;
+      if (scaling::ResidentBytes() > budget) {
+        // Still over: graphs walk on int8 codes (a quarter of the floats'
+        // bytes) and their float vectors' pages leave memory; the floats are
+        // read again only to re-score each search's best candidates.
+        NS_ASSIGN_OR_RETURN(auto conn, maintenance());
+        NS_ASSIGN_OR_RETURN(int quantized, vectors_->QuantizeLoaded(*conn));
+        out.detail["vector_indexes_quantized"] = quantized;
+        out.detail["vector_index_after_quantize"] = VectorInfoJson(vectors_->Info());
+        out.detail["rss_after_quantize_mb"] = scaling::ResidentBytes() / kMiB;
+      }
       // Still over budget: partitions' indexes leave memory, least recently
       // used first (the next search that needs one loads it again).
-      NS_ASSIGN_OR_RETURN(std::vector<int64_t> unloaded,
-                          UnloadPartitionsOverBudget(s.options.thresholds.memory_mb * kMiB));
+      NS_ASSIGN_OR_RETURN(std::vector<int64_t> unloaded, UnloadPartitionsOverBudget(budget));
       out.detail["partitions_unloaded"] = unloaded;
       out.detail["query_cache_after"] = CacheJson(query_cache_->Stats());
       out.detail["rss_after_mb"] = scaling::ResidentBytes() / kMiB;
@@ -698,6 +710,12 @@ Result<Database::Impl::ActionOutcome> Database::Impl::PerformAction(Optimization
     case A::kAddReadReplicas:
       return recommend("an embedded database has no replicas; the team tier serves from replicas");
     case A::kEnableDistributedCache:
+      if (s.config.prefer_local_cache) {
+        // Cloud costs: results stay in each process's own cache.
+        out.result = "skipped";
+        out.note = "the cost optimizer prefers the local cache (cloud costs are sensitive)";
+        return out;
+      }
       return recommend(
           "an embedded database has one process; the team tier shares its cache across servers");
     case A::kMigrateToCluster:
@@ -929,6 +947,10 @@ Result<ScalingStatus> Database::Impl::GetScalingStatus() {
   st.triggers = s.evaluator.Evaluate(st.metrics, st.metrics.sampled_at_ms, nullptr);
   st.next = s.evaluator.Next(st.metrics);
   return st;
+}
+
+ScalingConfig Database::Impl::CostConfig() const {
+  return scaling_ ? scaling_->config : OptimizeForBudget(options_.scaling.budget);
 }
 
 // ---- phase migration -------------------------------------------------------

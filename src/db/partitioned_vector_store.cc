@@ -138,10 +138,10 @@ Result<VectorAnswer> PartitionedVectorStore::Search(Connection& conn, const Vect
   return out;
 }
 
-Status PartitionedVectorStore::ApplyChanges(Connection& conn) {
+Status PartitionedVectorStore::ApplyChanges(Connection& conn, const std::atomic<bool>* stop) {
   NS_ASSIGN_OR_RETURN(bool active, Refresh(conn));
-  if (!active) return whole_.Sync(conn);
-  for (const auto& store : LoadedStores()) NS_RETURN_IF_ERROR(store->Sync(conn));
+  if (!active) return whole_.Sync(conn, stop);
+  for (const auto& store : LoadedStores()) NS_RETURN_IF_ERROR(store->Sync(conn, stop));
   return Status::OK();
 }
 
@@ -264,6 +264,25 @@ Status PartitionedVectorStore::ReleaseMemory() {
   if (!partitioned()) return whole_.ReleaseMemory();
   for (const auto& store : LoadedStores()) NS_RETURN_IF_ERROR(store->ReleaseMemory());
   return Status::OK();
+}
+
+Result<int> PartitionedVectorStore::QuantizeLoaded(Connection& conn) {
+  auto quantize = [&conn](VectorIndexStore& store) -> Result<int> {
+    const VectorIndexInfo info = store.Info();
+    if (info.kind != VectorIndexKind::kHnsw || info.size == 0 || info.tuning.int8) return 0;
+    VectorTuning tuning = info.tuning;
+    tuning.int8 = true;
+    NS_RETURN_IF_ERROR(store.Retune(conn, tuning));
+    return 1;
+  };
+  NS_ASSIGN_OR_RETURN(bool active, Refresh(conn));
+  if (!active) return quantize(whole_);
+  int quantized = 0;
+  for (const auto& store : LoadedStores()) {
+    NS_ASSIGN_OR_RETURN(int n, quantize(*store));
+    quantized += n;
+  }
+  return quantized;
 }
 
 void PartitionedVectorStore::Invalidate() {

@@ -54,7 +54,7 @@ class PartitionedVectorStore : public VectorStore {
   Result<VectorAnswer> Search(storage::Connection& conn, const VectorQuery& query) override;
   // The whole-database index when not partitioned, else every loaded
   // partition's (unloaded ones stay unloaded).
-  Status ApplyChanges(storage::Connection& conn) override;
+  Status ApplyChanges(storage::Connection& conn, const std::atomic<bool>* stop = nullptr) override;
 
   // Whether the last look at the database (a search, or Refresh) found it
   // partitioned.
@@ -68,6 +68,11 @@ class PartitionedVectorStore : public VectorStore {
   Status Retune(storage::Connection& conn, const VectorTuning& tuning);
   Result<int64_t> ReclaimTombstones(double min_fraction);
   Status ReleaseMemory();
+  // Turns int8 codes on, in place (VectorIndexStore::Retune), for the
+  // whole-database graph or every loaded partition's graph that walks on
+  // floats, leaving unloaded partitions alone; their float vectors' pages
+  // are released. Returns how many graphs were quantized.
+  Result<int> QuantizeLoaded(storage::Connection& conn);
   void Invalidate();
   Status Verify();
   // Sums over what is loaded (kind and tuning: the first partition's).

@@ -5,9 +5,11 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <thread>
 
 #include "nodespace/database.h"
 #include "test_util.h"
@@ -400,6 +402,29 @@ TEST_F(PartitionsTest, UnfinishedSplitResumes) {
   ASSERT_OK_AND_ASSIGN(VectorSearchResult after, db->SearchVector(q));
   ASSERT_EQ(after.hits.size(), 1u);
   EXPECT_EQ(after.hits[0].node.id, "r7c3g1");
+}
+
+// Storage costs (the cost optimizer's aggressive_archival): partitions turn
+// cold four times sooner than configured.
+TEST_F(PartitionsTest, AggressiveArchivalTurnsPartitionsColdSooner) {
+  Options options;
+  options.scaling = Manual();
+  options.scaling.budget.storage_costs_sensitive = true;
+  options.partitions = Small();
+  options.partitions.cold_after_ms = 4000;
+  auto opened = Database::Open(dir_.path(), options);
+  ASSERT_OK(opened.status());
+  std::unique_ptr<Database> db = std::move(*opened);
+  Fill(*db);
+  ASSERT_OK(db->ApplyScalingAction(OptimizationAction::kEnableTieredStorage).status());
+  ASSERT_OK_AND_ASSIGN(PartitioningStatus st, db->GetPartitioningStatus());
+  EXPECT_EQ(st.cold_after_ms, 1000);
+  ASSERT_EQ(st.partitions.size(), 5u);
+  // Idle for more than a quarter of the setting: the next pass cools them.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  ASSERT_OK(db->ApplyScalingAction(OptimizationAction::kEnableTieredStorage).status());
+  ASSERT_OK_AND_ASSIGN(st, db->GetPartitioningStatus());
+  for (const PartitionInfo& info : st.partitions) EXPECT_EQ(info.tier, "cold") << info.id;
 }
 
 TEST_F(PartitionsTest, IdlePartitionsTurnColdAndReloadOnDemand) {

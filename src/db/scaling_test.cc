@@ -324,6 +324,38 @@ TEST_F(ScalingTest, MemoryTriggerShrinksCaches) {
   EXPECT_TRUE(detail.contains("rss_after_mb"));
 }
 
+// Still over budget after the caches shrink: the graph walks on int8 codes
+// from then on (quantized in place, not rebuilt) and searches still answer.
+TEST_F(ScalingTest, MemoryTriggerQuantizesTheVectorGraph) {
+  ScalingOptions s = Quiet();
+  s.thresholds.memory_mb = 1;
+  Options options;
+  options.exact_search_max_vectors = 10;  // searches walk the graph
+  Open(s, options);
+  Fill(400);
+  ASSERT_OK(db_->ApplyScalingAction(OptimizationAction::kOptimizeIndexing).status());
+  ASSERT_OK_AND_ASSIGN(ScalingEvent e,
+                       db_->ApplyScalingAction(OptimizationAction::kOptimizeMemoryUsage));
+  EXPECT_EQ(e.result, "applied") << e.message;
+  json detail = json::parse(e.detail_json);
+  EXPECT_EQ(detail["vector_indexes_quantized"], 1) << e.detail_json;
+  EXPECT_EQ(detail["vector_index_after_quantize"]["tuning"]["int8"], true);
+  EXPECT_EQ(detail["vector_index_after_quantize"]["mapped"], true);
+  bool logged = false;
+  for (const std::string& line : log_)
+    logged |= line.find("quantized to int8 in place") != std::string::npos;
+  EXPECT_TRUE(logged);
+  VectorSearchOptions q;
+  q.vector = SomeVector();
+  q.k = 10;
+  ASSERT_OK_AND_ASSIGN(VectorSearchResult r, db_->SearchVector(q));
+  EXPECT_EQ(r.hits.size(), 10u);
+  EXPECT_EQ(r.plan, "graph");
+  // Already quantized: the next time over budget has nothing to quantize.
+  ASSERT_OK_AND_ASSIGN(e, db_->ApplyScalingAction(OptimizationAction::kOptimizeMemoryUsage));
+  EXPECT_EQ(json::parse(e.detail_json)["vector_indexes_quantized"], 0) << e.detail_json;
+}
+
 TEST_F(ScalingTest, GrowthTriggersPartitionAndTierTheDatabase) {
   ScalingOptions s = Quiet();
   s.thresholds.partitioning_nodes = 10;
@@ -471,6 +503,22 @@ TEST_F(ScalingTest, CostOptimizerSetsTheResultTtl) {
   EXPECT_TRUE(cheap.prefer_local_cache);
   EXPECT_TRUE(cheap.aggressive_archival);
   EXPECT_EQ(cheap.background_task_interval_ms, 30 * 60000);
+}
+
+// Cloud costs (prefer_local_cache): no shared cache is recommended; each
+// process keeps its own.
+TEST_F(ScalingTest, PreferringTheLocalCacheSkipsTheDistributedCache) {
+  Open(Quiet());
+  ASSERT_OK_AND_ASSIGN(ScalingEvent e,
+                       db_->ApplyScalingAction(OptimizationAction::kEnableDistributedCache));
+  EXPECT_EQ(e.result, "recommended") << e.message;
+  ScalingOptions s = Quiet();
+  s.budget.cloud_costs_sensitive = true;
+  Open(s);
+  ASSERT_OK_AND_ASSIGN(e, db_->ApplyScalingAction(OptimizationAction::kEnableDistributedCache));
+  EXPECT_EQ(e.result, "skipped") << e.message;
+  EXPECT_NE(e.message.find("local cache"), std::string::npos) << e.message;
+  EXPECT_TRUE(db_->QueryCacheStatistics().enabled);
 }
 
 TEST_F(ScalingTest, BackgroundCompactionReclaimsSpace) {

@@ -53,6 +53,11 @@ Result<int64_t> LastSeq(Connection& conn) {
   return conn.QueryInt("SELECT coalesce(max(seq), 0) FROM changes");
 }
 
+Status Stopping(std::string_view what) {
+  return Status::Busy("vector index " + std::string(what) +
+                      " interrupted: the process is stopping");
+}
+
 double MillisSince(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
@@ -267,8 +272,8 @@ Result<VectorIndexStore::Settings> VectorIndexStore::ReadSettings(Connection& co
   return s;
 }
 
-Result<VectorIndexStore::Built> VectorIndexStore::Build(Connection& conn,
-                                                        VectorIndexKind kind) const {
+Result<VectorIndexStore::Built> VectorIndexStore::Build(Connection& conn, VectorIndexKind kind,
+                                                        const std::atomic<bool>* stop) const {
   const auto start = Clock::now();
   // A caller's own transaction gets one pass under its snapshot. Otherwise
   // the rows are read a slice at a time, each slice in a read transaction of
@@ -337,6 +342,7 @@ Result<VectorIndexStore::Built> VectorIndexStore::Build(Connection& conn,
       NS_RETURN_IF_ERROR(add(rowids[i], std::span<const float>(vectors.data() + i * dim, dim)));
     }
     if (slice < 0 || rows < slice) break;
+    if (stop != nullptr && stop->load()) return Stopping("build");
   }
   if (b.hnsw && o.int8 && !b.hnsw->quantizer_trained() && b.hnsw->size() >= kInt8TrainMinVectors) {
     NS_RETURN_IF_ERROR(b.hnsw->TrainQuantizer());
@@ -371,13 +377,18 @@ Status VectorIndexStore::Install(Connection& conn, Built built) {
   return Status::OK();
 }
 
-Status VectorIndexStore::Sync(Connection& conn) {
+Status VectorIndexStore::Sync(Connection& conn, const std::atomic<bool>* stop) {
   NS_ASSIGN_OR_RETURN(int64_t last, LastSeq(conn));
   {
     std::shared_lock lock(mu_);
     if (opened_ && applied_seq_ >= last) return Status::OK();
   }
   std::unique_lock lock(mu_);
+  sync_stop_ = stop;
+  struct ClearStop {
+    const std::atomic<bool>*& stop;
+    ~ClearStop() { stop = nullptr; }
+  } clear_stop{sync_stop_};
   // A caller inside its own transaction wants its snapshot: one pass under
   // it. Otherwise each slice of the catch-up is a short read transaction of
   // its own (Options::vector_catch_up_slice), and the loop ends at whatever
@@ -415,6 +426,7 @@ Status VectorIndexStore::Sync(Connection& conn) {
     NS_RETURN_IF_ERROR(CatchUp(conn, joined ? last : std::min(last, applied_seq_ + slice),
                                [&snapshot] { snapshot.End(); }));
     if (joined) break;
+    if (stop != nullptr && stop->load()) return Stopping("catch-up");
   }
   if (kind_ == VectorIndexKind::kHnsw && !options_.read_only &&
       applied_seq_ - saved_seq_ >= static_cast<int64_t>(options_.vector_index_save_every)) {
@@ -438,7 +450,7 @@ Status VectorIndexStore::OpenLocked(Connection& conn) {
   if (!options_.read_only && Env::Default()->FileExists(path_)) {
     Log("vector index " + path_ + " is not used by this database's flat index; removing it");
   }
-  NS_ASSIGN_OR_RETURN(Built built, Build(conn, VectorIndexKind::kFlat));
+  NS_ASSIGN_OR_RETURN(Built built, Build(conn, VectorIndexKind::kFlat, sync_stop_));
   return Install(conn, std::move(built));
 }
 
@@ -500,6 +512,9 @@ Status VectorIndexStore::OpenOrRebuildGraph(Connection& conn, const Settings& se
                              "); rebuilding it");
   }
   index_ = std::move(*opened);
+  // Checking a small file's checksums read every page; a quantized graph
+  // walks its codes and needs its floats only to re-score.
+  index_->ReleaseVectorPages();
   // The beam is a search parameter: no rebuild for it.
   if (settings.tuning && have.ef_search != want.ef_search) search_ef_ = want.ef_search;
   tuning_ = have_tuning;
@@ -510,7 +525,7 @@ Status VectorIndexStore::OpenOrRebuildGraph(Connection& conn, const Settings& se
 
 Status VectorIndexStore::Rebuild(Connection& conn, const std::string& why) {
   Log(why);
-  NS_ASSIGN_OR_RETURN(Built built, Build(conn, kind_));
+  NS_ASSIGN_OR_RETURN(Built built, Build(conn, kind_, sync_stop_));
   const size_t count = built.hnsw ? built.hnsw->size() : built.flat ? built.flat->size() : 0;
   const double millis = built.millis;
   NS_RETURN_IF_ERROR(Install(conn, std::move(built)));
@@ -752,6 +767,8 @@ Status VectorIndexStore::Retune(Connection& conn, const VectorTuning& tuning) {
   // The kind on disk decides (it is what the next open would build).
   NS_ASSIGN_OR_RETURN(Settings settings, ReadSettings(conn));
   if (settings.kind == VectorIndexKind::kHnsw) {
+    NS_ASSIGN_OR_RETURN(bool done, RetuneInPlace(tuning));
+    if (done) return Status::OK();
     return BuildAndInstall(conn, VectorIndexKind::kHnsw, "rebuilt with " + DescribeTuning(tuning));
   }
   {
@@ -782,9 +799,58 @@ Result<int64_t> VectorIndexStore::ReclaimTombstones(double min_fraction) {
   return reclaimed;
 }
 
+Result<bool> VectorIndexStore::RetuneInPlace(const VectorTuning& tuning) {
+  std::unique_lock lock(mu_);
+  if (!opened_ || kind_ != VectorIndexKind::kHnsw || !index_) return false;
+  const vector::HnswOptions& have = index_->options();
+  if (have.m != tuning.m || have.ef_construction != tuning.ef_construction ||
+      (have.int8 && !tuning.int8)) {
+    return false;  // other links, or codes dropped: a rebuild
+  }
+  // The beam is a search parameter (the persisted tuning sets it at open).
+  search_ef_ = tuning.ef_search != have.ef_search ? tuning.ef_search : 0;
+  tuning_ = tuning;
+  if (have.int8 || !tuning.int8) {
+    Log("vector index: search beam set to " + std::to_string(tuning.ef_search) +
+        "; the graph stays as built");
+    return true;
+  }
+  const auto start = Clock::now();
+  NS_RETURN_IF_ERROR(index_->Quantize());
+  const size_t vectors = index_->size();
+  lock.unlock();
+  // The file must say int8 too, or the next open would rebuild to match the
+  // persisted tuning. Saving takes seconds for a large graph: searches go
+  // on meanwhile (shared lock); catch-up waits.
+  int64_t file_seq = 0;
+  if (!options_.read_only) {
+    std::shared_lock shared(mu_);
+    file_seq = applied_seq_;
+    NS_RETURN_IF_ERROR(index_->Save(*Env::Default(), path_, static_cast<uint64_t>(file_seq)));
+  }
+  size_t released = 0;
+  lock.lock();
+  if (!options_.read_only && index_ && applied_seq_ == file_seq) {
+    // Nothing applied since the save: serve the new file's codes from its
+    // mapping and let the float vectors' pages go.
+    saved_seq_ = file_seq;
+    NS_RETURN_IF_ERROR(MapLocked());
+    released = index_->ReleaseVectorPages();
+  } else if (!options_.read_only) {
+    saved_seq_ = file_seq;  // later changes are saved by the next save
+  }
+  Log("vector index: HNSW graph quantized to int8 in place (" + std::to_string(vectors) +
+      " vectors, " + std::to_string(static_cast<int64_t>(MillisSince(start))) + " ms); " +
+      std::to_string(released >> 20) + " MiB of float vectors released from memory");
+  return true;
+}
+
 Status VectorIndexStore::ReleaseMemory() {
   std::unique_lock lock(mu_);
-  if (!opened_ || kind_ != VectorIndexKind::kHnsw || !index_ || index_->is_mapped()) {
+  if (!opened_ || kind_ != VectorIndexKind::kHnsw || !index_) return Status::OK();
+  if (index_->is_mapped()) {
+    // A quantized graph reads floats only to re-score candidates.
+    index_->ReleaseVectorPages();
     return Status::OK();
   }
   if (applied_seq_ != saved_seq_) {
@@ -793,6 +859,12 @@ Status VectorIndexStore::ReleaseMemory() {
     if (options_.read_only) return Status::OK();
     NS_RETURN_IF_ERROR(SaveLocked());
   }
+  NS_RETURN_IF_ERROR(MapLocked());
+  index_->ReleaseVectorPages();
+  return Status::OK();
+}
+
+Status VectorIndexStore::MapLocked() {
   Env& env = *Env::Default();
   vector::HnswOpenOptions open_options;
   open_options.verify_checksums = FileSize(path_) <= kVerifyOnOpenMaxBytes;

@@ -25,6 +25,7 @@
 // holding mu_ (searches keep using the old one meanwhile) and swap it in.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -92,8 +93,11 @@ class VectorIndexStore : public VectorStore {
   static std::string_view VectorIndexKindName(VectorIndexKind kind);
 
   // Applies every change up to the last one visible on `conn` (which must be
-  // inside a read transaction or idle). Cheap when nothing changed.
-  Status Sync(storage::Connection& conn);
+  // inside a read transaction or idle). Cheap when nothing changed. When
+  // `stop` turns true, a catch-up or build that reads in slices ends at the
+  // next slice with Busy; what was applied stays (a build's partial graph is
+  // dropped), and the next Sync goes on from there.
+  Status Sync(storage::Connection& conn, const std::atomic<bool>* stop = nullptr);
 
   // Nearest `k` among `allowed` (sorted rowids; null: every vector).
   // `exact` forces scoring every candidate. The store must have been synced
@@ -118,7 +122,11 @@ class VectorIndexStore : public VectorStore {
   // it. Logs one line with the size and the time taken.
   Status UseIndexKind(storage::Connection& conn, VectorIndexKind kind);
   // Persists `tuning` and, when the kind is hnsw, rebuilds the graph with it
-  // (a flat store only records it for the graph it may build later).
+  // (a flat store only records it for the graph it may build later). When
+  // m and ef_construction stay, the graph stays: a new ef_search applies to
+  // the next searches, and int8 turned on quantizes the graph in place
+  // (seconds, not a rebuild), saved and served from its mapped file with
+  // the float vectors' pages released.
   // InvalidArgument for parameters the graph cannot use.
   Status Retune(storage::Connection& conn, const VectorTuning& tuning);
   // Hnsw: when more than `min_fraction` of the graph's slots are tombstones,
@@ -129,7 +137,8 @@ class VectorIndexStore : public VectorStore {
   Result<int64_t> ReclaimTombstones(double min_fraction);
   // Hnsw: saves the graph if it is ahead of its file, then serves searches
   // from the mapped file so the owned copy is freed (the next change copies
-  // it back, see HnswIndex). A flat store has nothing to give back: OK.
+  // it back, see HnswIndex); a quantized graph also releases the pages of
+  // its float vectors. A flat store has nothing to give back: OK.
   // A read-only store whose graph is ahead of its file keeps it (OK).
   Status ReleaseMemory();
   // Forgets everything held in memory, as if never synced, without saving:
@@ -164,8 +173,10 @@ class VectorIndexStore : public VectorStore {
   // partition is quantized) and falls back to the database's.
   std::string TuningKey() const;
   // Reads the settings and every live vector in one snapshot of `conn`.
-  // Touches no member: callable without mu_.
-  Result<Built> Build(storage::Connection& conn, VectorIndexKind kind) const;
+  // Touches no member: callable without mu_. Busy when `stop` turns true
+  // between two slices.
+  Result<Built> Build(storage::Connection& conn, VectorIndexKind kind,
+                      const std::atomic<bool>* stop = nullptr) const;
   // Caller holds mu_ exclusively: installs `built` and catches it up to the
   // change the previous index had reached.
   Status Install(storage::Connection& conn, Built built);
@@ -180,6 +191,16 @@ class VectorIndexStore : public VectorStore {
   Status CatchUp(storage::Connection& conn, int64_t to_seq,
                  const std::function<void()>& after_read = {});
   Status SaveLocked();
+  // Opens the saved file and serves searches from its mapping (the file
+  // must hold applied_seq_; kept in memory, with a log line, when another
+  // process rewrote it).
+  Status MapLocked();
+  // Retune's shortcut when `tuning` keeps the graph's links (same m and
+  // ef_construction): a new beam is only a search parameter, and int8 turned
+  // on quantizes the graph in place (HnswIndex::Quantize), saves and maps
+  // the file and releases the float vectors' pages. False when a rebuild is
+  // needed instead (or nothing is open yet).
+  Result<bool> RetuneInPlace(const VectorTuning& tuning);
   void ForgetLocked();
   void Log(const std::string& line) const;
 
@@ -201,6 +222,8 @@ class VectorIndexStore : public VectorStore {
   int64_t applied_seq_ = 0;  // guarded by mu_
   int64_t saved_seq_ = 0;    // guarded by mu_; hnsw only
   bool opened_ = false;      // guarded by mu_
+  // The stop flag of the Sync in progress, for the builds it runs.
+  const std::atomic<bool>* sync_stop_ = nullptr;  // guarded by mu_
 };
 
 }  // namespace nodespace

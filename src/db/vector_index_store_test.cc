@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -366,15 +367,21 @@ TEST_F(VectorStoreTest, RetunePersistsAndRebuildsTheGraph) {
   EXPECT_EQ(Nearest(vectors_[9], 1).front(), "v9");
 }
 
-TEST_F(VectorStoreTest, Int8TuningTrainsTheQuantizer) {
+// Turning int8 on for the graph in use quantizes it in place: no rebuild,
+// the file is rewritten with codes and searches read it mapped.
+TEST_F(VectorStoreTest, Int8TuningQuantizesTheGraphInPlace) {
   CreateDatabase(1500, 16);
   OpenStore();
   ASSERT_OK(store_->UseIndexKind(*conn_, VectorIndexKind::kHnsw));
   EXPECT_FALSE(store_->Info().quantizer_trained);
+  log_.clear();
   ASSERT_OK(store_->Retune(*conn_, VectorTuning{16, 200, 128, true}));
+  EXPECT_NE(VectorLog().find("quantized to int8 in place"), std::string::npos) << VectorLog();
+  EXPECT_EQ(VectorLog().find("rebuil"), std::string::npos) << VectorLog();
   VectorIndexInfo info = store_->Info();
   EXPECT_TRUE(info.tuning.int8);
   EXPECT_TRUE(info.quantizer_trained);
+  EXPECT_TRUE(info.mapped);
   std::mt19937 rng(8);
   std::string plan;
   for (int target : {0, 500, 1499}) {
@@ -382,10 +389,16 @@ TEST_F(VectorStoreTest, Int8TuningTrainsTheQuantizer) {
               "v" + std::to_string(target));
     EXPECT_EQ(plan, "graph");
   }
-  // The trained codes are in the file.
+  // The trained codes are in the file, which matches the persisted tuning.
+  log_.clear();
   OpenStore();
   EXPECT_TRUE(store_->Info().quantizer_trained);
   EXPECT_TRUE(store_->Info().mapped);
+  EXPECT_EQ(VectorLog(), "");
+  // A wider beam with int8 still on is a search parameter: no rebuild.
+  ASSERT_OK(store_->Retune(*conn_, VectorTuning{16, 200, 200, true}));
+  EXPECT_EQ(store_->Info().tuning.ef_search, 200u);
+  EXPECT_EQ(VectorLog().find("rebuil"), std::string::npos) << VectorLog();
 }
 
 TEST_F(VectorStoreTest, ReclaimTombstonesCompactsTheGraph) {
@@ -615,6 +628,49 @@ TEST_F(VectorStoreTest, ABuildReadsInSlicesAndHoldsWhatOnePassWould) {
   OpenStore();
   EXPECT_EQ(store_->Info().size, 290);
   EXPECT_EQ(Nearest(vectors_[150], 40, true), sliced);
+}
+
+// A stop flag (a vector service shutting down) ends a catch-up or a build
+// at the next slice; the store stays consistent and the next Sync finishes.
+TEST_F(VectorStoreTest, AStopFlagEndsCatchUpAndBuildAtASlice) {
+  options_.vector_catch_up_slice = 5;
+  options_.scaling.enabled = false;  // the graph kind (with a file)
+  CreateDatabase(100, 8);
+  OpenStore();
+  std::mt19937 rng(31);
+  {
+    std::unique_ptr<Database> db = OpenDatabase();
+    for (int i = 0; i < 20; ++i) {
+      NewNode n;
+      n.id = "late" + std::to_string(i);
+      n.content = "late";
+      n.embedding = RandomVector(rng, 8);
+      ASSERT_TRUE(db->Create(n).ok());
+    }
+  }
+  const std::atomic<bool> stop{true};
+  Status st = store_->Sync(*conn_, &stop);
+  EXPECT_EQ(st.code(), StatusCode::kBusy) << st.ToString();
+  EXPECT_NE(st.message().find("catch-up interrupted"), std::string::npos) << st.ToString();
+  EXPECT_EQ(store_->Info().size, 105);  // one slice of five changes
+  ASSERT_OK(store_->Sync(*conn_));
+  EXPECT_EQ(store_->Info().size, 120);
+
+  // A build from the stored vectors stops after its first slice too; no
+  // partial graph is installed, and the next Sync builds it whole.
+  CloseStore();
+  std::filesystem::remove(dir_.Sub("vectors.idx"));
+  auto conn = storage::Connection::Open(dir_.Sub("nodespace.db"), false, false);
+  ASSERT_TRUE(conn.ok());
+  conn_ = std::move(*conn);
+  store_ = std::make_unique<VectorIndexStore>(dir_.path(), options_);
+  st = store_->Sync(*conn_, &stop);
+  EXPECT_EQ(st.code(), StatusCode::kBusy) << st.ToString();
+  EXPECT_NE(st.message().find("build interrupted"), std::string::npos) << st.ToString();
+  EXPECT_EQ(store_->Info().size, 0);
+  ASSERT_OK(store_->Sync(*conn_));
+  EXPECT_EQ(store_->Info().size, 120);
+  EXPECT_EQ(Nearest(vectors_[42], 1, true).front(), "v42");
 }
 
 TEST_F(VectorStoreTest, FirstVectorsArriveAfterTheStoreOpened) {

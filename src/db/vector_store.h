@@ -13,6 +13,7 @@
 // A Qdrant (or other) adapter would be one more implementation.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -58,9 +59,13 @@ class VectorStore {
   // Applies the changes `conn` (in a read transaction) sees to whatever the
   // store holds in memory, without loading anything it does not hold; the
   // vector service calls it between requests so that searches find their
-  // indexes caught up. Stores with nothing to apply return OK.
-  virtual Status ApplyChanges(storage::Connection& conn) {
+  // indexes caught up. Stores with nothing to apply return OK. When `stop`
+  // turns true the work ends at the next slice boundary (Busy), leaving the
+  // store consistent at the change it reached: a process that is shutting
+  // down does not finish minutes of catch-up first.
+  virtual Status ApplyChanges(storage::Connection& conn, const std::atomic<bool>* stop = nullptr) {
     (void)conn;
+    (void)stop;
     return Status::OK();
   }
 };

@@ -25,6 +25,17 @@ class MappedFile {
   virtual ~MappedFile() = default;
   virtual const uint8_t* data() const = 0;
   virtual size_t size() const = 0;
+  // Tells the kernel that this process need not keep [begin, begin + length)
+  // (inside data()) resident: those pages leave the process's resident set
+  // and are read again, from the page cache or the file, on the next touch.
+  // Only whole pages inside the range are released; returns their bytes
+  // (0 when the range holds no whole page or the kernel refuses).
+  virtual size_t ReleasePages(const uint8_t* begin, size_t length) const = 0;
+  // Copies `length` bytes at `begin` (inside data()) into `out` by reading
+  // the file, so those pages are not mapped into this process (the kernel's
+  // page cache serves them, outside the process's resident set). False when
+  // the read fails; the caller may read the mapping instead.
+  virtual bool ReadInto(const uint8_t* begin, size_t length, void* out) const = 0;
 };
 
 // A file opened for appending. Data is durable only after Sync() returns OK.

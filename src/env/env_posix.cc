@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 
@@ -22,18 +23,50 @@ Status ErrnoStatus(const std::string& what, const std::string& path, int err) {
 
 class PosixMappedFile final : public MappedFile {
  public:
-  PosixMappedFile(void* base, size_t size) : base_(base), size_(size) {}
+  PosixMappedFile(void* base, size_t size, int fd) : base_(base), size_(size), fd_(fd) {}
   ~PosixMappedFile() override {
     if (base_ != nullptr) munmap(base_, size_);
+    if (fd_ >= 0) ::close(fd_);
   }
   const uint8_t* data() const override {
     return base_ ? static_cast<const uint8_t*>(base_) : reinterpret_cast<const uint8_t*>("");
   }
   size_t size() const override { return size_; }
+  size_t ReleasePages(const uint8_t* begin, size_t length) const override {
+    const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const auto from = (reinterpret_cast<uintptr_t>(begin) + page - 1) / page * page;
+    const auto to = (reinterpret_cast<uintptr_t>(begin) + length) / page * page;
+    if (base_ == nullptr || to <= from) return 0;
+    // The mapping is read-only and shared: dropping pages loses nothing.
+    if (::madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED) != 0) return 0;
+    // Reads that still fault pages in (ReadInto is the way around them)
+    // need not read ahead.
+    (void)::madvise(reinterpret_cast<void*>(from), to - from, MADV_RANDOM);
+    return to - from;
+  }
+  bool ReadInto(const uint8_t* begin, size_t length, void* out) const override {
+    const uint8_t* start = static_cast<const uint8_t*>(base_);
+    if (base_ == nullptr || begin < start || length > size_ ||
+        static_cast<size_t>(begin - start) > size_ - length) {
+      return false;
+    }
+    auto offset = static_cast<off_t>(begin - start);
+    auto* dst = static_cast<uint8_t*>(out);
+    while (length > 0) {
+      const ssize_t n = ::pread(fd_, dst, length, offset);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      dst += n;
+      offset += n;
+      length -= static_cast<size_t>(n);
+    }
+    return true;
+  }
 
  private:
   void* base_;
   size_t size_;
+  int fd_;  // kept for ReadInto
 };
 
 class PosixWritableFile final : public WritableFile {
@@ -90,8 +123,7 @@ class PosixEnv final : public Env {
         return ErrnoStatus("cannot mmap", path, err);
       }
     }
-    ::close(fd);  // the mapping keeps the file alive
-    return std::unique_ptr<MappedFile>(new PosixMappedFile(base, size));
+    return std::unique_ptr<MappedFile>(new PosixMappedFile(base, size, fd));
   }
 
   Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {

@@ -311,6 +311,9 @@ Status RunVectorService(const VectorServiceOptions& options) {
   // httplib stops from another thread, and only once its loop runs: until
   // then a stop request waits here.
   std::atomic<bool> loop_ended{false};
+  // Set when the service decides to stop: a catch-up in progress ends at its
+  // next slice instead of running to the end of the log first.
+  std::atomic<bool> stopping{false};
   std::thread watcher([&] {
     while (!loop_ended.load()) {
       std::string why;
@@ -321,6 +324,7 @@ Status RunVectorService(const VectorServiceOptions& options) {
       }
       if (!why.empty() && server.is_running()) {
         Log(options, "stopping: " + why);
+        stopping = true;
         server.stop();
         return;
       }
@@ -332,13 +336,13 @@ Status RunVectorService(const VectorServiceOptions& options) {
   // is minutes of graph inserts, which the engine would otherwise wait for
   // or, past its timeout, redo in-process).
   std::thread catch_up([&] {
-    while (!loop_ended.load()) {
+    while (!loop_ended.load() && !stopping.load()) {
       Result<ConnectionPool::Lease> conn = pool.Acquire();
       if (conn.ok()) {
         // No transaction around it: the store reads the change log (and
         // rebuilds) in slices of their own, so that catching up after a
         // large import does not pin the WAL for minutes.
-        Status st = store->ApplyChanges(**conn);
+        Status st = store->ApplyChanges(**conn, &stopping);
         if (!st.ok()) Log(options, "catching up: " + st.message());
       }
       std::this_thread::sleep_for(kCatchUpEvery);
@@ -346,6 +350,7 @@ Status RunVectorService(const VectorServiceOptions& options) {
   });
   // Returns once stopped, after the worker threads finished their requests.
   const bool listened = server.listen_after_bind();
+  stopping = true;
   loop_ended = true;
   watcher.join();
   catch_up.join();

@@ -3,6 +3,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <string>
 
 #include "env/fault_injection_env.h"
 #include "index/vector/crc32c.h"
@@ -14,6 +15,16 @@ namespace nodespace::vector {
 namespace {
 
 using testdata::RandomVectors;
+
+// File-backed pages this process has resident (RssFile in /proc/self/status).
+int64_t ResidentFileBytes() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("RssFile:", 0) == 0) return std::stoll(line.substr(8)) * 1024;  // kB
+  }
+  return -1;
+}
 
 class HnswFileTest : public ::testing::Test {
  protected:
@@ -124,6 +135,100 @@ TEST_F(HnswFileTest, HnswRoundTripGivesIdenticalResults) {
     ASSERT_TRUE(again.ok()) << again.status().ToString();
     EXPECT_EQ((*again)->applied_seq(), 1235u);
     ExpectSameResults(*index, **again);
+  }
+}
+
+// Quantize() on a mapped index computes the codes beside the mapping and
+// answers as the same graph quantized in memory does, before and after a
+// save, and after a later mutation copies it into memory.
+TEST_F(HnswFileTest, QuantizingAMappedIndexMatchesQuantizingItInMemory) {
+  auto owned = MakeIndex(false);
+  ASSERT_TRUE(owned->Save(*Env::Default(), path_, 5).ok());
+  auto opened = HnswIndex::Open(*Env::Default(), path_);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  HnswIndex& mapped = **opened;
+  ASSERT_TRUE(owned->Quantize().ok());
+  ASSERT_TRUE(mapped.Quantize().ok());
+  EXPECT_TRUE(mapped.is_mapped());
+  EXPECT_TRUE(mapped.quantizer_trained());
+  EXPECT_TRUE(mapped.options().int8);
+  EXPECT_TRUE(owned->quantizer_trained());
+  EXPECT_TRUE(mapped.Quantize().ok());  // a second call changes nothing
+  ExpectSameResults(*owned, mapped);
+
+  const std::string requantized = dir_.Sub("quantized.hnsw");
+  ASSERT_TRUE(mapped.Save(*Env::Default(), requantized, 6).ok());
+  auto reopened = HnswIndex::Open(*Env::Default(), requantized, {.verify_checksums = true});
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  EXPECT_TRUE((*reopened)->quantizer_trained());
+  EXPECT_TRUE((*reopened)->options().int8);
+  ExpectSameResults(*owned, **reopened);
+
+  for (auto* ix : {owned.get(), &mapped}) {
+    ASSERT_TRUE(ix->Insert(100000, {data_.data() + 7 * kDim, kDim}).ok());
+    ASSERT_TRUE(ix->Remove(3).ok());
+  }
+  EXPECT_FALSE(mapped.is_mapped());
+  ExpectSameResults(*owned, mapped);
+}
+
+// The float vectors of a mapped, quantized index leave the process's
+// resident set; searches read them again when they re-score.
+TEST_F(HnswFileTest, ReleasingVectorPagesShrinksTheResidentSet) {
+  constexpr size_t kBigDim = 256, kCount = 4096;  // 4 MiB of floats
+  const std::vector<float> data = RandomVectors(kCount, kBigDim, 11);
+  HnswOptions opt;
+  opt.dim = kBigDim;
+  opt.m = 8;
+  opt.ef_construction = 32;
+  auto index = HnswIndex::Create(opt).value();
+  for (size_t i = 0; i < kCount; ++i) {
+    ASSERT_TRUE(index->Insert(int64_t(i), {data.data() + i * kBigDim, kBigDim}).ok());
+  }
+  ASSERT_TRUE(index->Save(*Env::Default(), path_, 1).ok());
+  auto opened = HnswIndex::Open(*Env::Default(), path_);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  HnswIndex& mapped = **opened;
+  EXPECT_EQ(mapped.ReleaseVectorPages(), 0u);  // not quantized: floats are walked
+  ASSERT_TRUE(mapped.Quantize().ok());
+
+  std::span<const float> query(data.data(), kBigDim);
+  auto before = mapped.SearchExact(query, 10);  // touches every float vector
+  ASSERT_TRUE(before.ok());
+  const int64_t resident_before = ResidentFileBytes();
+  const size_t released = mapped.ReleaseVectorPages();
+  const int64_t resident_after = ResidentFileBytes();
+  EXPECT_GE(released, kCount * kBigDim * sizeof(float) - 2 * 4096);
+  EXPECT_GE(resident_before - resident_after, static_cast<int64_t>(released) / 2);
+
+  // Graph searches and exact searches over an allowed set read the floats
+  // they re-score with pread: the float pages stay out of the resident set,
+  // and the answers are those of the mapped floats.
+  std::vector<int64_t> allowed;
+  for (int64_t label = 0; label < int64_t(kCount); label += 3) allowed.push_back(label);
+  for (size_t i = 0; i < 400; ++i) {
+    std::span<const float> q(data.data() + i * kBigDim, kBigDim);
+    auto walked = mapped.Search(q, 10);
+    ASSERT_TRUE(walked.ok());
+    ASSERT_FALSE(walked->neighbors.empty());
+    EXPECT_EQ(walked->neighbors[0].label, int64_t(i));
+  }
+  auto allowed_hits = mapped.SearchExactAllowed(query, 10, allowed);
+  ASSERT_TRUE(allowed_hits.ok());
+  EXPECT_LT(ResidentFileBytes() - resident_after, static_cast<int64_t>(released) / 2);
+  auto float_hits = index->SearchExactAllowed(query, 10, allowed);
+  ASSERT_TRUE(float_hits.ok());
+  ASSERT_EQ(allowed_hits->neighbors.size(), float_hits->neighbors.size());
+  for (size_t i = 0; i < float_hits->neighbors.size(); ++i) {
+    EXPECT_EQ(allowed_hits->neighbors[i].label, float_hits->neighbors[i].label);
+    EXPECT_EQ(allowed_hits->neighbors[i].distance, float_hits->neighbors[i].distance);
+  }
+
+  auto after = mapped.SearchExact(query, 10);
+  ASSERT_TRUE(after.ok());
+  ASSERT_EQ(after->neighbors.size(), before->neighbors.size());
+  for (size_t i = 0; i < after->neighbors.size(); ++i) {
+    EXPECT_EQ(after->neighbors[i].label, before->neighbors[i].label);
   }
 }
 

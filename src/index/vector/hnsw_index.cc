@@ -173,7 +173,8 @@ void HnswIndex::EnsureMutable() {
   own_flags_.assign(flags_, flags_ + n);
   own_upper_offsets_.assign(upper_offsets_, upper_offsets_ + n);
   own_upper_links_.assign(upper_links_, upper_links_ + upper_links_size_);
-  if (quantizer_.trained()) {
+  // Codes computed by Quantize() on a mapped index are owned already.
+  if (quantizer_.trained() && codes_ != own_codes_.data()) {
     own_codes_.assign(codes_, codes_ + n * options_.dim);
     own_code_norms_.assign(code_norms_, code_norms_ + n);
   }
@@ -190,7 +191,15 @@ void HnswIndex::EnsureMutable() {
   mapped_label_count_ = 0;
   mapped_sections_.clear();
   mapping_.reset();
+  floats_released_ = false;
   RefreshViews();
+}
+
+const float* HnswIndex::ReadVector(uint32_t slot, float* scratch) const {
+  const float* v = VectorAt(slot);
+  if (!floats_released_.load(std::memory_order_relaxed)) return v;
+  const size_t bytes = options_.dim * sizeof(float);
+  return mapping_->ReadInto(reinterpret_cast<const uint8_t*>(v), bytes, scratch) ? scratch : v;
 }
 
 uint32_t HnswIndex::FindSlot(int64_t label) const {
@@ -594,6 +603,32 @@ Status HnswIndex::TrainQuantizer() {
   return Status::OK();
 }
 
+Status HnswIndex::Quantize() {
+  if (quantizer_.trained()) return Status::OK();
+  options_.int8 = true;
+  if (mapping_ == nullptr) return TrainQuantizer();
+  // Mapped: every other section stays in the file; the codes are owned and
+  // the views of the mapped sections are left as they are.
+  quantizer_ = Int8Quantizer::Train(vectors_, slot_count_, options_.dim);
+  own_codes_.assign(size_t{slot_count_} * options_.dim, 0);
+  own_code_norms_.assign(slot_count_, 0);
+  for (uint32_t s = 0; s < slot_count_; ++s) {
+    uint8_t* code = own_codes_.data() + size_t{s} * options_.dim;
+    quantizer_.Encode(VectorAt(s), code);
+    own_code_norms_[s] = quantizer_.CodeSquaredNorm(code);
+  }
+  codes_ = own_codes_.data();
+  code_norms_ = own_code_norms_.data();
+  return Status::OK();
+}
+
+size_t HnswIndex::ReleaseVectorPages() const {
+  if (mapping_ == nullptr || !quantizer_.trained()) return 0;
+  floats_released_ = true;
+  return mapping_->ReleasePages(reinterpret_cast<const uint8_t*>(vectors_),
+                                size_t{slot_count_} * options_.dim * sizeof(float));
+}
+
 // ---- search ---------------------------------------------------------------
 
 Result<std::vector<float>> HnswIndex::CheckQuery(std::span<const float> query) const {
@@ -661,8 +696,9 @@ Result<SearchResult> HnswIndex::Search(std::span<const float> query, size_t k, s
     std::sort(found.begin(), found.end(), CloserFirst);
     // Re-score the best candidates with the float vectors.
     found.resize(std::min(found.size(), rescore));
+    std::vector<float> scratch(dim);
     for (Candidate& c : found) {
-      c.distance = dist_(q.data(), VectorAt(c.slot), dim);
+      c.distance = dist_(q.data(), ReadVector(c.slot, scratch.data()), dim);
       ++stats.distances_computed;
     }
   } else {
@@ -709,10 +745,11 @@ Result<SearchResult> HnswIndex::SearchExactAllowed(std::span<const float> query,
   SearchResult result;
   result.stats.exact = true;
   internal::TopK top(k);
+  std::vector<float> scratch(options_.dim);
   for (int64_t label : allowed) {
     uint32_t s = FindSlot(label);
     if (s == kNoSlot) continue;
-    top.Push(label, dist_(q.data(), VectorAt(s), options_.dim));
+    top.Push(label, dist_(q.data(), ReadVector(s, scratch.data()), options_.dim));
     ++result.stats.distances_computed;
   }
   result.neighbors = top.Take();

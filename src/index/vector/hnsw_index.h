@@ -26,12 +26,13 @@
 //    mapped sections into owned memory (O(file)) and drops the mapping; until
 //    then searches read the mapping in place.
 //
-// Thread safety: const methods (Search*, Contains, Save, Verify, accessors) may
-// run concurrently with each other. Insert/Update/Upsert/Remove/Compact/
-// TrainQuantizer need exclusive access: the caller holds a lock that excludes
-// every other call. The index starts no threads.
+// Thread safety: const methods (Search*, Contains, Save, Verify, accessors,
+// ReleaseVectorPages) may run concurrently with each other. Insert/Update/
+// Upsert/Remove/Compact/TrainQuantizer/Quantize need exclusive access: the caller holds a lock that
+// excludes every other call. The index starts no threads.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -143,6 +144,22 @@ class HnswIndex {
   // Learns the int8 ranges from the stored vectors and encodes them all.
   // InvalidArgument unless HnswOptions::int8 is set.
   Status TrainQuantizer();
+  // Turns int8 on for an index built without it: sets HnswOptions::int8,
+  // trains the quantiser on the stored vectors and encodes every slot. The
+  // links stay as they are (graph construction uses float distances with or
+  // without int8, so a rebuild would choose the same ones). A mapped index
+  // stays mapped: only the codes are held in memory until the next Save and
+  // Open. OK and nothing done when the quantiser is already trained.
+  Status Quantize();
+  // A mapped, quantized index walks the graph on its codes and reads float
+  // vectors only to re-score a few candidates per search: drops the float
+  // section's pages from this process's resident set, and from then on
+  // graph searches and SearchExactAllowed read the floats they need with
+  // pread (the kernel's page cache serves them) instead of faulting them
+  // back in, each fault of which would map its neighbours too. Returns the
+  // bytes released; 0 when the index is not mapped or not quantized. Safe
+  // beside concurrent searches.
+  size_t ReleaseVectorPages() const;
 
   // The k nearest allowed labels. ef = 0 uses options().ef_search; ef is
   // raised to at least k and widened for selective filters. filter may be null.
@@ -189,6 +206,9 @@ class HnswIndex {
   void RefreshViews();
   uint32_t FindSlot(int64_t label) const;
   const float* VectorAt(uint32_t slot) const { return vectors_ + size_t{slot} * options_.dim; }
+  // VectorAt, or a copy read into `scratch` (dim floats) once the float
+  // pages were released (see ReleaseVectorPages).
+  const float* ReadVector(uint32_t slot, float* scratch) const;
   const uint32_t* LinksAt(uint32_t slot, int level) const {
     return level == 0 ? links0_ + size_t{slot} * (m0_ + 1)
                       : upper_links_ + upper_offsets_[slot] + size_t(level - 1) * (options_.m + 1);
@@ -284,6 +304,8 @@ class HnswIndex {
 
   // Set while the index reads a mapped file.
   std::unique_ptr<MappedFile> mapping_;
+  // The float section's pages were released: read floats with pread.
+  mutable std::atomic<bool> floats_released_{false};
   struct MappedLabelEntry {
     int64_t label;
     uint64_t slot;
