@@ -1,6 +1,7 @@
 // Query engine benchmark on the WordNet benchmark dataset.
 //
 //   nodespace_query_bench DATASET_DIR --db DIR [--queries N] [--out FILE.json] [--efc N]
+//                         [--manager on|off]
 //
 // DATASET_DIR is the output of make_dataset.py (nodes.jsonl with inline
 // embeddings, queries_*.jsonl, queries_*.f32, gt_*.i32). When DIR holds no
@@ -141,12 +142,14 @@ int main(int argc, char** argv) {
   std::string db_dir, out_file;
   size_t n = 300;
   uint32_t efc = 200;
+  bool manager = true;
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--db") db_dir = argv[i + 1];
     if (flag == "--queries") n = std::stoul(argv[i + 1]);
     if (flag == "--out") out_file = argv[i + 1];
     if (flag == "--efc") efc = static_cast<uint32_t>(std::stoul(argv[i + 1]));
+    if (flag == "--manager") manager = std::string(argv[i + 1]) != "off";
   }
   if (db_dir.empty()) {
     std::cerr << "--db is required\n";
@@ -156,6 +159,9 @@ int main(int argc, char** argv) {
 
   nodespace::Options options;
   options.hnsw_ef_construction = efc;  // only used when the index is built
+  // Off: no scaling manager and one HNSW graph over the whole database (no
+  // split, no vector service), the layout of the runs before the manager.
+  if (!manager) options.scaling.enabled = false;
   auto opened = Database::Open(db_dir, options);
   if (!opened.ok()) {
     std::cerr << opened.status().ToString() << "\n";

@@ -591,14 +591,7 @@ Status HnswIndex::TrainQuantizer() {
     return Status::InvalidArgument("int8 quantisation is off; create the index with options.int8");
   }
   EnsureMutable();
-  quantizer_ = Int8Quantizer::Train(vectors_, slot_count_, options_.dim);
-  own_codes_.assign(size_t{slot_count_} * options_.dim, 0);
-  own_code_norms_.assign(slot_count_, 0);
-  for (uint32_t s = 0; s < slot_count_; ++s) {
-    uint8_t* code = own_codes_.data() + size_t{s} * options_.dim;
-    quantizer_.Encode(VectorAt(s), code);
-    own_code_norms_[s] = quantizer_.CodeSquaredNorm(code);
-  }
+  TrainAndEncode();
   RefreshViews();
   return Status::OK();
 }
@@ -609,6 +602,13 @@ Status HnswIndex::Quantize() {
   if (mapping_ == nullptr) return TrainQuantizer();
   // Mapped: every other section stays in the file; the codes are owned and
   // the views of the mapped sections are left as they are.
+  TrainAndEncode();
+  codes_ = own_codes_.data();
+  code_norms_ = own_code_norms_.data();
+  return Status::OK();
+}
+
+void HnswIndex::TrainAndEncode() {
   quantizer_ = Int8Quantizer::Train(vectors_, slot_count_, options_.dim);
   own_codes_.assign(size_t{slot_count_} * options_.dim, 0);
   own_code_norms_.assign(slot_count_, 0);
@@ -617,9 +617,6 @@ Status HnswIndex::Quantize() {
     quantizer_.Encode(VectorAt(s), code);
     own_code_norms_[s] = quantizer_.CodeSquaredNorm(code);
   }
-  codes_ = own_codes_.data();
-  code_norms_ = own_code_norms_.data();
-  return Status::OK();
 }
 
 size_t HnswIndex::ReleaseVectorPages() const {

@@ -258,6 +258,9 @@ class HnswIndex {
   // the side; above it only admitted nodes enter the beam.
   static constexpr double kSideHeapBelow = 0.3;
   void StoreVector(uint32_t slot, const std::vector<float>& v);
+  // Trains the quantiser on every slot's vector and encodes them all into
+  // own_codes_ / own_code_norms_ (the views are the caller's to point).
+  void TrainAndEncode();
   uint32_t AllocateSlot(int64_t label);
 
   Result<std::vector<float>> CheckQuery(std::span<const float> query) const;
