@@ -763,9 +763,14 @@ Status VectorIndexStore::Retune(Connection& conn, const VectorTuning& tuning) {
   NS_RETURN_IF_ERROR(CheckTuning(tuning));
   std::lock_guard maintenance(maintenance_mu_);
   NS_RETURN_IF_ERROR(CheckIdle(conn, "retuning the vector index"));
-  NS_RETURN_IF_ERROR(PutMeta(conn, TuningKey(), TuningToJson(tuning)));
   // The kind on disk decides (it is what the next open would build).
   NS_ASSIGN_OR_RETURN(Settings settings, ReadSettings(conn));
+  // The graph in use is opened under its own tuning first: a change it can
+  // take in place (RetuneInPlace) is then not a rebuild.
+  if (settings.kind == VectorIndexKind::kHnsw && Env::Default()->FileExists(path_)) {
+    NS_RETURN_IF_ERROR(Sync(conn));
+  }
+  NS_RETURN_IF_ERROR(PutMeta(conn, TuningKey(), TuningToJson(tuning)));
   if (settings.kind == VectorIndexKind::kHnsw) {
     NS_ASSIGN_OR_RETURN(bool done, RetuneInPlace(tuning));
     if (done) return Status::OK();

@@ -374,6 +374,9 @@ TEST_F(VectorStoreTest, Int8TuningQuantizesTheGraphInPlace) {
   OpenStore();
   ASSERT_OK(store_->UseIndexKind(*conn_, VectorIndexKind::kHnsw));
   EXPECT_FALSE(store_->Info().quantizer_trained);
+  // A store that has not synced yet (a process that has not searched) opens
+  // the graph in use before deciding, so it is not rebuilt either.
+  store_ = std::make_unique<VectorIndexStore>(dir_.path(), options_);
   log_.clear();
   ASSERT_OK(store_->Retune(*conn_, VectorTuning{16, 200, 128, true}));
   EXPECT_NE(VectorLog().find("quantized to int8 in place"), std::string::npos) << VectorLog();
