@@ -70,6 +70,22 @@ class VectorStoreTest : public ::testing::Test {
     ASSERT_TRUE(r.ok()) << r.status().ToString();
   }
 
+  // `count` nodes "<prefix>0".. with random 8-d vectors, one change each;
+  // returns their vectors.
+  static std::vector<std::vector<float>> CreateEach(Database& db, const std::string& prefix,
+                                                    int count, std::mt19937& rng) {
+    std::vector<std::vector<float>> vectors;
+    for (int i = 0; i < count; ++i) {
+      NewNode n;
+      n.id = prefix + std::to_string(i);
+      n.content = prefix;
+      n.embedding = RandomVector(rng, 8);
+      vectors.push_back(n.embedding);
+      EXPECT_TRUE(db.Create(n).ok());
+    }
+    return vectors;
+  }
+
   // A writer connection and a store over the database, synced.
   void OpenStore() {
     store_.reset();
@@ -575,14 +591,7 @@ TEST_F(VectorStoreTest, CatchUpInSlicesEndsWhereOnePassWould) {
   std::vector<std::vector<float>> moved;
   {
     std::unique_ptr<Database> db = OpenDatabase();
-    for (int i = 0; i < 20; ++i) {
-      NewNode n;
-      n.id = "new" + std::to_string(i);
-      n.content = "new";
-      n.embedding = RandomVector(rng, 8);
-      added.push_back(n.embedding);
-      ASSERT_TRUE(db->Create(n).ok());
-    }
+    added = CreateEach(*db, "new", 20, rng);
     for (int i = 0; i < 10; ++i) {
       NodePatch patch;
       patch.embedding = RandomVector(rng, 8);
@@ -643,13 +652,7 @@ TEST_F(VectorStoreTest, AStopFlagEndsCatchUpAndBuildAtASlice) {
   std::mt19937 rng(31);
   {
     std::unique_ptr<Database> db = OpenDatabase();
-    for (int i = 0; i < 20; ++i) {
-      NewNode n;
-      n.id = "late" + std::to_string(i);
-      n.content = "late";
-      n.embedding = RandomVector(rng, 8);
-      ASSERT_TRUE(db->Create(n).ok());
-    }
+    CreateEach(*db, "late", 20, rng);
   }
   const std::atomic<bool> stop{true};
   Status st = store_->Sync(*conn_, &stop);
