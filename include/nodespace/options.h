@@ -50,6 +50,14 @@ struct Options {
   // (one transaction). Keys grow only on repeated inserts at the same spot.
   size_t max_order_key_length = 48;
 
+  // ---- queries ----
+  // Keep the tree's shape in memory (each node's parent, type and lifecycle,
+  // and the rows in preorder: about 56 bytes a node, built on the first
+  // ranked query with a subtree filter) so that such queries list and test
+  // subtrees without SQL. Off: SQLite walks the tree (recursive queries), and
+  // nothing is held.
+  bool hierarchy_index = true;
+
   // ---- vectors ----
   // Metric of a database's vectors, fixed by its first embedding:
   // "cosine", "dot" or "l2".

@@ -20,6 +20,7 @@
 #include "model/ids.h"
 #include "model/schema.h"
 #include "nodespace/database.h"
+#include "query/hierarchy_index.h"
 #include "query/query_cache.h"
 #include "query/statistics.h"
 #include "storage/sqlite.h"
@@ -62,6 +63,7 @@ class Database::Impl {
   Result<QueryResult> RunQuery(const nodespace::Query& query);
   query::QueryCache& query_cache() { return *query_cache_; }
   query::Statistics& query_stats() { return query_stats_; }
+  query::HierarchyIndex& hierarchy() { return hierarchy_; }
 
   // ---- built-in embedder (database_embed.cc) ----
   Result<EmbedReport> FitBuiltinEmbedder(int dims);
@@ -290,6 +292,8 @@ class Database::Impl {
 
   std::unique_ptr<query::QueryCache> query_cache_;
   query::Statistics query_stats_;
+  // The tree's shape for subtree filters, caught up by queries that need it.
+  query::HierarchyIndex hierarchy_;
 
   // One split at a time in this process (the partitioning and tiering
   // actions may both start one); another process is kept out by the state

@@ -1,5 +1,6 @@
 // Database::Impl::RunQuery: the query cache, the read snapshot and the
 // executor (src/query/executor.h).
+#include <algorithm>
 #include <chrono>
 
 #include "db/database_impl.h"
@@ -87,6 +88,13 @@ Result<QueryResult> Database::Impl::RunQuery(const nodespace::Query& query) {
   ctx.default_ef = options_.hnsw_ef_search;
   ctx.exact_search_max = options_.exact_search_max_vectors;
   ctx.change_seq = seq;
+  std::unique_ptr<query::HierarchyIndex::View> tree;
+  if (options_.hierarchy_index && q.filter.kind == Filter::Kind::kAnd &&
+      std::any_of(q.filter.children.begin(), q.filter.children.end(),
+                  [](const Filter& f) { return f.kind == Filter::Kind::kUnder; })) {
+    NS_ASSIGN_OR_RETURN(tree, hierarchy_.ViewAt(*conn, seq));
+    ctx.tree = tree.get();
+  }
   const int64_t max_ms = options_.query_limits.max_query_ms;
   Result<QueryResult> executed = [&] {
     QueryDeadline deadline(conn->raw(), max_ms, start);

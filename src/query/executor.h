@@ -17,6 +17,7 @@
 #include "db/vector_store.h"
 #include "nodespace/query.h"
 #include "query/filter_sql.h"
+#include "query/hierarchy_index.h"
 #include "query/statistics.h"
 #include "storage/sqlite.h"
 
@@ -30,6 +31,9 @@ struct ExecutionContext {
   size_t default_ef = 128;
   size_t exact_search_max = 10000;
   int64_t change_seq = 0;
+  // The tree's shape at this snapshot, when the query has top-level subtree
+  // filters and the index could be brought here (null: SQL walks the tree).
+  const HierarchyIndex::View* tree = nullptr;
 };
 
 // `query_vector` is the query's vector (or its embedded semantic text).

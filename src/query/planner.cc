@@ -12,12 +12,15 @@ constexpr double kRowScanUs = 0.6;    // one row of a full scan
 constexpr double kDistanceUs = 0.08;  // one float vector distance
 constexpr double kFtsDocUs = 0.8;     // one matching document scored by FTS5
 constexpr double kFtsProbeUs = 15;    // MATCH restricted to a single rowid
+constexpr double kFtsMatchUs = 0.25;  // one match walked without scoring it
+constexpr double kTreeRowUs = 0.01;   // one row tested in the hierarchy index
 // Distances per unit of ef in a graph walk (up to 2M = 32 neighbours per
 // expanded node, about 1.5 expansions per unit of ef).
 constexpr double kGraphHopDistances = 50;
 
 double FilterCost(const PlanInput& in) {
   if (!in.has_filters) return 0;
+  if (in.filter_in_memory) return static_cast<double>(in.filter_access_rows) * kTreeRowUs;
   const bool scanned = in.filter_access_rows >= in.node_count;
   return static_cast<double>(in.filter_access_rows) * (scanned ? kRowScanUs : kRowFetchUs);
 }
@@ -40,6 +43,8 @@ double EstimateCost(QueryStrategy strategy, const PlanInput& in) {
   const double depth = static_cast<double>(in.depth);
   const double ef = static_cast<double>(std::max(in.ef, in.depth));
   const double text_docs = static_cast<double>(in.text_matches);
+  // Testing one candidate against the filters.
+  const double check_us = in.filter_in_memory ? kTreeRowUs : kRowFetchUs;
   double cost = 0;
   switch (strategy) {
     case QueryStrategy::kFilterFirst: {
@@ -54,9 +59,9 @@ double EstimateCost(QueryStrategy strategy, const PlanInput& in) {
       const double wanted = depth / sel;
       if (in.has_vector) {
         const double k = std::min(wanted, static_cast<double>(in.vector_count));
-        cost += GraphWalk(in, std::max(ef, k)) + k * kRowFetchUs;
+        cost += GraphWalk(in, std::max(ef, k)) + k * check_us;
       }
-      if (in.has_text) cost += text_docs * kFtsDocUs + std::min(text_docs, wanted) * kRowFetchUs;
+      if (in.has_text) cost += text_docs * kFtsDocUs + std::min(text_docs, wanted) * check_us;
       break;
     }
     case QueryStrategy::kHybrid: {
@@ -67,7 +72,12 @@ double EstimateCost(QueryStrategy strategy, const PlanInput& in) {
         const double walk = GraphWalk(in, ef) / std::max(sel, 0.02);
         cost += std::min(walk, Allowed(in, in.vector_count) * kDistanceUs + GraphWalk(in, ef));
       }
-      if (in.has_text) cost += text_docs * (kFtsDocUs + kRowFetchUs);
+      if (in.has_text && in.filter_in_memory) {
+        // FTS5 walks every match and scores the allowed ones.
+        cost += FilterCost(in) + text_docs * kFtsMatchUs + sel * text_docs * kFtsDocUs;
+      } else if (in.has_text) {
+        cost += text_docs * (kFtsDocUs + kRowFetchUs);
+      }
       break;
     }
     case QueryStrategy::kAuto:

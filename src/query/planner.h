@@ -28,6 +28,9 @@ struct PlanInput {
   // Rows the filters reach through an index (type, subtree, edges); equals
   // node_count when only a scan can evaluate them.
   int64_t filter_access_rows = 0;
+  // The hierarchy index tests every filter in memory (subtrees, types): the
+  // access rows are the subtree's, and a candidate check costs no SQL.
+  bool filter_in_memory = false;
   size_t depth = 10;  // candidates each ranking must produce
   size_t ef = 128;
   size_t exact_max = 10000;  // the vector index scans below this size

@@ -260,6 +260,12 @@ Result<double> Statistics::ConditionSelectivity(storage::Connection& conn, const
   return selectivity;
 }
 
+void Statistics::RememberSubtreeSize(const std::string& id, int depth, int64_t size) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Bound(subtree_cache_);
+  subtree_cache_[id + '\x1f' + std::to_string(depth)] = size;
+}
+
 Result<int64_t> Statistics::SubtreeSize(storage::Connection& conn, const std::string& id,
                                         int depth) {
   const std::string key = id + '\x1f' + std::to_string(depth);

@@ -54,6 +54,10 @@ class Statistics {
   // Most used first (filter_count + sort_count), equal counts by field name.
   std::vector<FieldUsage> FieldUsages() const;
 
+  // An exact subtree size counted elsewhere (the hierarchy index), used by
+  // Selectivity instead of an estimate until the next change.
+  void RememberSubtreeSize(const std::string& id, int depth, int64_t size);
+
  private:
   Result<double> ConditionSelectivity(storage::Connection& conn, const Filter& condition,
                                       const CollectionResolver& resolve);

@@ -1,6 +1,25 @@
 #include "storage/sqlite.h"
 
+#include <algorithm>
+
 namespace nodespace::storage {
+namespace {
+
+constexpr const char* kRowSetPointer = "nodespace_row_set";
+
+// ns_row_in(rowid, set): 1 when `rowid` is in the bound sorted row set.
+void RowInFunction(sqlite3_context* ctx, int /*argc*/, sqlite3_value** argv) {
+  const auto* rows =
+      static_cast<const std::vector<int64_t>*>(sqlite3_value_pointer(argv[1], kRowSetPointer));
+  if (rows == nullptr) {
+    sqlite3_result_error(ctx, "ns_row_in: the second argument must be a bound row set", -1);
+    return;
+  }
+  sqlite3_result_int(ctx,
+                     std::binary_search(rows->begin(), rows->end(), sqlite3_value_int64(argv[0])));
+}
+
+}  // namespace
 
 Status FromSqlite(int rc, sqlite3* db, std::string_view context) {
   const int primary = rc & 0xFF;
@@ -61,6 +80,12 @@ Statement& Statement::BindNull(int i) {
   sqlite3_bind_null(stmt_, i);
   return *this;
 }
+Statement& Statement::BindRowSet(int i, const std::vector<int64_t>* rows) {
+  int rc = sqlite3_bind_pointer(stmt_, i, const_cast<std::vector<int64_t>*>(rows), kRowSetPointer,
+                                nullptr);
+  if (rc != SQLITE_OK && bind_error_.ok()) bind_error_ = FromSqlite(rc, db_, "bind");
+  return *this;
+}
 
 Result<bool> Statement::Step() {
   if (!bind_error_.ok()) {
@@ -108,6 +133,13 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& file, bo
     return st;
   }
   sqlite3_extended_result_codes(db, 1);
+  const int frc = sqlite3_create_function_v2(db, "ns_row_in", 2, SQLITE_UTF8 | SQLITE_INNOCUOUS,
+                                             nullptr, RowInFunction, nullptr, nullptr, nullptr);
+  if (frc != SQLITE_OK) {
+    Status st = FromSqlite(frc, db, "cannot register ns_row_in");
+    sqlite3_close_v2(db);
+    return st;
+  }
   return std::unique_ptr<Connection>(new Connection(db));
 }
 

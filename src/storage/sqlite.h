@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "nodespace/status.h"
 
@@ -33,6 +34,9 @@ class Statement {
   Statement& BindDouble(int i, double value);
   Statement& BindBlob(int i, const void* data, size_t bytes);
   Statement& BindNull(int i);
+  // Binds a sorted row set for ns_row_in(rowid, ?i) (see Connection::Open).
+  // `rows` must stay alive, unchanged, until the statement is reset.
+  Statement& BindRowSet(int i, const std::vector<int64_t>* rows);
 
   // Advances: true when a row is available, false when done.
   Result<bool> Step();
@@ -88,7 +92,10 @@ class OwnedStatement {
 
 class Connection {
  public:
-  // Opens `file`; `read_only` opens with SQLITE_OPEN_READONLY.
+  // Opens `file`; `read_only` opens with SQLITE_OPEN_READONLY. Every
+  // connection has the SQL function ns_row_in(rowid, set): whether `rowid` is
+  // in a sorted row set bound with Statement::BindRowSet (SQLite's pointer
+  // passing: no copy, and SQL text cannot forge one).
   static Result<std::unique_ptr<Connection>> Open(const std::string& file, bool read_only,
                                                   bool create);
   ~Connection();
