@@ -467,6 +467,52 @@ TEST_F(QueryTest, ASmallSubtreeIsListedFirstAndAgreesWithAncestorChecks) {
 // Ranked queries test subtrees in the hierarchy index; field-sorted ones in
 // SQL. After moves, archiving, type changes and deletes both must find the
 // same rows, under every strategy.
+// A vector-first plan whose nearest candidates all lie outside the subtree:
+// instead of widening its walk it pushes the subtree's rows (listed by the
+// hierarchy index) into the vector search, and finds what filter-first finds.
+TEST_F(QueryTest, VectorFirstPushesTheSubtreeDownWhenTooFewCandidatesPass) {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> noise(0, 0.1f);
+  auto around = [&](float direction) {
+    std::vector<float> v(kDims);
+    for (float& x : v) x = noise(rng);
+    v[0] += direction;
+    return v;
+  };
+  WriteBatch batch;
+  for (const char* root : {"near", "far"}) {
+    NewNode n;
+    n.id = root;
+    n.content = root;
+    batch.Create(std::move(n));
+  }
+  // 1,200 vectors close to the query outside the subtree, 300 far inside it.
+  for (int i = 0; i < 1500; ++i) {
+    NewNode n;
+    n.id = "v" + std::to_string(i);
+    n.parent_id = i < 1200 ? "near" : "far";
+    n.content = n.id;
+    n.embedding = around(i < 1200 ? 1.0f : -1.0f);
+    batch.Create(std::move(n));
+  }
+  ASSERT_OK(db_->Write(batch).status());
+  std::vector<float> query(kDims, 0.0f);
+  query[0] = 1;
+  std::vector<std::vector<std::string>> results;
+  for (QueryStrategy s : {QueryStrategy::kVectorFirst, QueryStrategy::kFilterFirst}) {
+    Query q = QueryBuilder().Vector(query).Where(Filter::Under("far")).Limit(50).Explain().Build();
+    q.strategy = s;
+    q.use_cache = false;
+    ASSERT_OK_AND_ASSIGN(QueryResult r, db_->RunQuery(q));
+    ASSERT_EQ(r.hits.size(), 50u);
+    results.push_back(Ids(r));
+    if (s == QueryStrategy::kVectorFirst) {
+      EXPECT_NE(r.explain.ToString().find("too few"), std::string::npos) << r.explain.ToString();
+    }
+  }
+  EXPECT_EQ(results[0], results[1]);
+}
+
 TEST_F(QueryTest, SubtreesFromTheHierarchyIndexFollowEveryChange) {
   Fill();
   auto sorted_ids = [](std::vector<std::string> ids) {
