@@ -31,7 +31,7 @@ constexpr const char* kBm25 = "bm25(nodes_fts, 3.0, 1.0)";
 // per row against an indexed SQL probe per row: about 1 µs vs 0.02 µs).
 constexpr double kTreeListingAdvantage = 20;
 // Subtrees up to this size are counted exactly in the hierarchy index for the
-// planner (at once from its preorder; otherwise a walk of about 100 ns a row
+// planner (at once from its preorder; otherwise a walk of about 200 ns a row
 // at 1M nodes); larger ones keep the sampled estimate when it must walk.
 constexpr int64_t kExactSubtreeCountCap = 20000;
 constexpr int kMaxRootWalk = 10000;
