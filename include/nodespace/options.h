@@ -57,6 +57,12 @@ struct Options {
   // subtrees without SQL. Off: SQLite walks the tree (recursive queries), and
   // nothing is held.
   bool hierarchy_index = true;
+  // Keep full-text postings in memory (per term, the rows holding it with
+  // their counts: about 8 bytes per distinct word of each node, built on the
+  // first ranked word query) so that word queries (AND or OR of plain words)
+  // find their best rows without scoring every match; scores are FTS5's
+  // bm25(). Off: every search ranks inside FTS5, and nothing is held.
+  bool text_index = true;
 
   // ---- vectors ----
   // Metric of a database's vectors, fixed by its first embedding:

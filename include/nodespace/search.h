@@ -64,6 +64,9 @@ struct TextHit {
 struct TextSearchResult {
   std::vector<TextHit> hits;
   std::string fts_query;  // the FTS5 expression that ran (for EXPLAIN and bug reports)
+  // What ranked the words: "text_index" (postings in memory, Options::text_index)
+  // or "fts5" (a query shape the index does not take, or an index not built yet).
+  std::string ranked_by = "fts5";
 };
 
 // Which nodes a vector search may return. Empty fields do not filter.

@@ -224,7 +224,10 @@ int RunSearch(Database& db, const SearchArgs& args, bool json, std::ostream& out
                       {"matched_ids", h.matched_ids},
                       {"node", io::NodeToJson(h.node, false)}});
     }
-    out << nlohmann::json({{"hits", hits}, {"fts_query", result->fts_query}}).dump() << "\n";
+    out << nlohmann::json(
+               {{"hits", hits}, {"fts_query", result->fts_query}, {"ranked_by", result->ranked_by}})
+               .dump()
+        << "\n";
     return kExitOk;
   }
   if (result->hits.empty()) {

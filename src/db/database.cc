@@ -25,6 +25,7 @@ Database::Impl::Impl(std::string path, Options options)
       page_cache_kib_(int64_t{options_.page_cache_mib} * 1024) {}
 
 Database::Impl::~Impl() {
+  text_index_.StopBackgroundBuild();
   StopScaling();
   StopVectorService();
   {
@@ -63,6 +64,15 @@ Status Database::Impl::Open() {
     return Status::InvalidArgument("'" + path_ + "' exists and is not a database directory");
   }
   db_file_ = (fs::path(path_) / "nodespace.db").string();
+  // Large full-text index builds read through a connection of their own
+  // while FTS5 answers searches.
+  text_index_.BuildInBackground(
+      [file = db_file_,
+       busy_ms = options_.busy_timeout_ms]() -> Result<std::unique_ptr<storage::Connection>> {
+        NS_ASSIGN_OR_RETURN(auto conn, storage::Connection::Open(file, true, false));
+        NS_RETURN_IF_ERROR(conn->Exec("PRAGMA busy_timeout = " + std::to_string(busy_ms)));
+        return conn;
+      });
   const bool file_exists = fs::exists(db_file_, ec);
   if (file_exists && options_.error_if_exists) {
     return Status::AlreadyExists("database '" + path_ + "' already exists");

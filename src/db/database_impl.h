@@ -17,6 +17,7 @@
 #include "db/partitioned_vector_store.h"
 #include "db/service_or_local_vector_store.h"
 #include "embed/lsa_embedder.h"
+#include "index/text/text_index.h"
 #include "model/ids.h"
 #include "model/schema.h"
 #include "nodespace/database.h"
@@ -294,6 +295,7 @@ class Database::Impl {
   query::Statistics query_stats_;
   // The tree's shape for subtree filters, caught up by queries that need it.
   query::HierarchyIndex hierarchy_;
+  text::TextIndex text_index_;
 
   // One split at a time in this process (the partitioning and tiering
   // actions may both start one); another process is kept out by the state

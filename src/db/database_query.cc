@@ -2,6 +2,7 @@
 // executor (src/query/executor.h).
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include "db/database_impl.h"
 #include "query/executor.h"
@@ -94,6 +95,20 @@ Result<QueryResult> Database::Impl::RunQuery(const nodespace::Query& query) {
                   [](const Filter& f) { return f.kind == Filter::Kind::kUnder; })) {
     NS_ASSIGN_OR_RETURN(tree, hierarchy_.ViewAt(*conn, seq));
     ctx.tree = tree.get();
+  }
+  // The text index only ever speeds a query up: when it cannot be brought
+  // to this snapshot (or fails to), FTS5 ranks.
+  std::unique_ptr<text::TextIndex::View> text_view;
+  std::optional<text::FtsTokenizer> tokenizer;
+  if (options_.text_index && !q.text.empty()) {
+    if (auto view = text_index_.ViewAt(*conn, seq); view.ok() && *view != nullptr) {
+      if (auto opened = text::FtsTokenizer::Open(*conn); opened.ok()) {
+        text_view = std::move(*view);
+        tokenizer.emplace(std::move(*opened));
+        ctx.text = text_view.get();
+        ctx.tokenizer = &*tokenizer;
+      }
+    }
   }
   const int64_t max_ms = options_.query_limits.max_query_ms;
   Result<QueryResult> executed = [&] {

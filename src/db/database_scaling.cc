@@ -576,9 +576,11 @@ Result<Database::Impl::ActionOutcome> Database::Impl::PerformAction(Optimization
       const QueryCacheStats cache = query_cache_->Stats();
       out.detail["rss_before_mb"] = rss_before / kMiB;
       out.detail["query_cache_before"] = CacheJson(cache);
-      // Kept: subtree filters need it, and rebuilding it costs a pass over
-      // the table (reported so that the budget's use is visible).
+      // Kept: subtree filters and word queries need them, and rebuilding
+      // either costs a pass over the table (reported so that the budget's
+      // use is visible).
       out.detail["hierarchy_index_bytes"] = static_cast<int64_t>(hierarchy_.MemoryBytes());
+      out.detail["text_index_bytes"] = static_cast<int64_t>(text_index_.MemoryBytes());
       if (dry_run) break;
       query_cache_->Configure(
           cache.enabled, std::max(kMinQueryCacheBytes, cache.capacity_bytes / 2), cache.ttl_ms);

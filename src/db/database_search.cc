@@ -76,7 +76,7 @@ Result<std::vector<int64_t>> AllowedRows(Connection& conn, const SearchFilter& f
 
 Result<TextSearchResult> Database::Impl::SearchText(const TextSearchOptions& options) {
   NS_ASSIGN_OR_RETURN(ReaderLease conn, AcquireReader());
-  return text::SearchText(*conn, options);
+  return text::SearchText(*conn, options, options_.text_index ? &text_index_ : nullptr);
 }
 
 Result<VectorSearchResult> Database::Impl::SearchVector(const VectorSearchOptions& options) {

@@ -426,6 +426,75 @@ TEST_F(QueryTest, EveryStrategyReturnsTheSameHits) {
   EXPECT_GT(compared, 30);  // most random queries found something to compare
 }
 
+// Text stages ranked from the text index (Options::text_index, the default)
+// give the hits and scores FTS5's ranking gives, in every plan that uses it.
+TEST_F(QueryTest, TheTextIndexRanksAsFts5DoesInEveryPlan) {
+  Fill();
+  std::vector<Query> queries;
+  const std::vector<float> v = Vector(7);
+  for (const char* text : {"falcon", "apple OR harbor", "cherry delta", "item", "echo granite"}) {
+    queries.push_back(QueryBuilder().Text(text).Limit(12).Build());
+    Query any = QueryBuilder().Text(std::string(text) + " the").Limit(12).Build();
+    any.text_any = true;
+    queries.push_back(any);
+    for (QueryStrategy s : {QueryStrategy::kVectorFirst, QueryStrategy::kHybrid}) {
+      queries.push_back(QueryBuilder()
+                            .Text(text)
+                            .Vector(v)
+                            .Where(Filter::Under("r1"))
+                            .Where(Filter::Eq("type", "text"))
+                            .Strategy(s)
+                            .Limit(8)
+                            .Build());
+      queries.push_back(QueryBuilder()
+                            .Text(text)
+                            .Where(Filter::Compare("properties.n", Filter::Op::kLt, int64_t{20}))
+                            .Strategy(s)
+                            .Limit(8)
+                            .Build());
+    }
+  }
+  struct Answer {
+    std::vector<std::string> ids;
+    std::vector<double> scores;
+    std::string text_stage;
+  };
+  auto run_all = [&] {
+    std::vector<Answer> answers;
+    for (Query q : queries) {
+      q.use_cache = false;
+      q.explain = true;
+      auto r = db_->RunQuery(q);
+      EXPECT_TRUE(r.ok()) << r.status().ToString() << ": " << QueryToJson(q);
+      if (!r.ok()) return answers;
+      Answer a{Ids(*r), {}, ""};
+      for (const QueryHit& h : r->hits) a.scores.push_back(h.score);
+      for (const auto& stage : r->explain.stages) {
+        if (stage.name == "text") a.text_stage = stage.detail;
+      }
+      answers.push_back(std::move(a));
+    }
+    return answers;
+  };
+  const std::vector<Answer> indexed = run_all();
+  Options off;
+  off.text_index = false;
+  Open(off);
+  const std::vector<Answer> ranked_by_fts5 = run_all();
+  ASSERT_EQ(indexed.size(), queries.size());
+  ASSERT_EQ(ranked_by_fts5.size(), queries.size());
+  int from_index = 0;
+  for (size_t i = 0; i < queries.size(); ++i) {
+    SCOPED_TRACE(QueryToJson(queries[i]) + " / " + indexed[i].text_stage);
+    EXPECT_EQ(indexed[i].ids, ranked_by_fts5[i].ids);
+    EXPECT_EQ(indexed[i].scores, ranked_by_fts5[i].scores);
+    EXPECT_EQ(ranked_by_fts5[i].text_stage.find("text index"), std::string::npos);
+    from_index += indexed[i].text_stage.find("text index") != std::string::npos ? 1 : 0;
+  }
+  // Filter-first plans probe their allowed rows in FTS5; the others use the index.
+  EXPECT_GE(from_index, 20);
+}
+
 TEST_F(QueryTest, ASmallSubtreeIsListedFirstAndAgreesWithAncestorChecks) {
   Fill();
   // n3 has one child (n4); r1 holds a quarter of the nodes. Filter-first and

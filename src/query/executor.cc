@@ -24,8 +24,12 @@ using storage::ScopedStatement;
 using storage::Statement;
 
 // BM25 column weights (title, content): a title match counts three times a
-// content match, as in Database::SearchText.
+// content match, as in Database::SearchText. FTS5 ranks with kBm25, the text
+// index with kTitleWeight: they must agree.
 constexpr const char* kBm25 = "bm25(nodes_fts, 3.0, 1.0)";
+constexpr double kTitleWeight = 3.0;
+// The planner's text match counts stop here (Statistics::TextMatches).
+constexpr int64_t kTextMatchesCap = 100000;
 // How many times larger than the narrowest index range a subtree may be and
 // still be listed first, when the hierarchy index lists it (an array read
 // per row against an indexed SQL probe per row: about 1 µs vs 0.02 µs).
@@ -159,6 +163,17 @@ class QueryRun {
   Status RunFieldSorted();
   Status RunRanked();
   Result<std::vector<Ranked>> TextCandidates(size_t depth);
+  // The `k` best text matches from the text index (within `allowed`, sorted
+  // rows, when given), best first; nothing when it cannot answer the query.
+  Result<std::optional<std::vector<Ranked>>> IndexedText(size_t k,
+                                                         const std::vector<int64_t>* allowed);
+  // The text stage outside filter-first plans: from the text index when it
+  // can answer (false: it cannot), else from FTS5.
+  Result<bool> TextFromIndex(size_t depth, std::vector<Ranked>& out, std::string& detail);
+  Status TextFromFts5(size_t depth, std::vector<Ranked>& out, std::string& detail);
+  // Appends the rows of `ranked` that pass the filters, in order, until
+  // `out` holds `depth`.
+  Status KeepPassing(const std::vector<Ranked>& ranked, size_t depth, std::vector<Ranked>& out);
   Result<std::vector<Ranked>> VectorCandidates(size_t depth);
   Result<const std::vector<int64_t>*> AllowedRows(bool with_vector);
   Result<std::unordered_set<int64_t>> PassingRows(const std::vector<int64_t>& rows);
@@ -208,6 +223,9 @@ class QueryRun {
   // Per top-level `under`: node id -> levels below its target (-1: outside).
   std::vector<std::unordered_map<std::string, int>> under_memo_;
   std::string fts_;
+  // The words fts_ combines, for the text index, when it is flat.
+  std::vector<std::string> text_words_;
+  std::optional<text::TermMatch> text_flat_;
   bool has_filters_ = false;
   QueryStrategy strategy_ = QueryStrategy::kHybrid;
   double selectivity_ = 1;
@@ -303,11 +321,16 @@ Status QueryRun::Prepare() {
     auto parsed = text::ParseTextQuery(q_.text);
     if (!parsed.ok()) return parsed.status().WithContext("text");
     fts_ = parsed->fts;
+    text_words_ = parsed->positive_words;
+    text_flat_ = parsed->flat;
     if (q_.text_any && parsed->plain && parsed->positive_terms.size() > 1) {
       // Any of the words, without the stop words of a natural-language
       // query ("the", "of"): they match most nodes and rank none.
       std::string any, all_terms;
-      for (const std::string& term : parsed->positive_terms) {
+      std::vector<std::string> any_words;
+      bool any_prefix = false;
+      for (size_t i = 0; i < parsed->positive_terms.size(); ++i) {
+        const std::string& term = parsed->positive_terms[i];
         all_terms += (all_terms.empty() ? "" : " OR ") + term;
         const bool bare = term.size() > 2 && term.front() == '"' && term.back() == '"' &&
                           term.find(' ') == std::string::npos;
@@ -315,8 +338,17 @@ Status QueryRun::Prepare() {
         for (char& c : word) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         if (bare && embed::IsStopWord(word)) continue;
         any += (any.empty() ? "" : " OR ") + term;
+        any_words.push_back(parsed->positive_words[i]);
+        any_prefix = any_prefix || parsed->positive_prefix[i];
       }
       fts_ = any.empty() ? all_terms : any;
+      if (!any.empty()) {
+        text_words_ = std::move(any_words);
+      } else {
+        any_prefix = std::find(parsed->positive_prefix.begin(), parsed->positive_prefix.end(),
+                               true) != parsed->positive_prefix.end();
+      }
+      text_flat_ = any_prefix ? std::nullopt : std::optional(text::TermMatch::kAnyTerm);
     }
   }
   return Status::OK();
@@ -448,7 +480,19 @@ Status QueryRun::PlanRanked() {
   }
   in.selectivity = selectivity_;
   if (in.has_text) {
-    NS_ASSIGN_OR_RETURN(in.text_matches, ctx_.stats.TextMatches(ctx_.conn, fts_));
+    std::optional<int64_t> estimate;
+    if (ctx_.text != nullptr && ctx_.tokenizer != nullptr && text_flat_) {
+      // From the index's row counts: no FTS5 walk over the matches.
+      NS_ASSIGN_OR_RETURN(estimate,
+                          ctx_.text->EstimateMatches(*ctx_.tokenizer, text_words_, *text_flat_));
+    }
+    if (estimate) {
+      // Capped as Statistics::TextMatches caps its count, which the cost
+      // model's constants were set with.
+      in.text_matches = std::min<int64_t>(*estimate, kTextMatchesCap);
+    } else {
+      NS_ASSIGN_OR_RETURN(in.text_matches, ctx_.stats.TextMatches(ctx_.conn, fts_));
+    }
   }
   in.depth = RankingDepth();
   in.ef = q_.ef ? q_.ef : ctx_.default_ef;
@@ -632,6 +676,22 @@ Result<bool> QueryRun::CheckUnder(size_t which, int64_t rowid, const std::string
   return within(memo[id]);
 }
 
+Result<std::optional<std::vector<Ranked>>> QueryRun::IndexedText(
+    size_t k, const std::vector<int64_t>* allowed) {
+  using Answer = std::optional<std::vector<Ranked>>;
+  if (ctx_.text == nullptr || ctx_.tokenizer == nullptr || !text_flat_) return Answer();
+  // Every lifecycle: the filters decide, as they do for FTS5's matches.
+  constexpr int kAnyLifecycle = 2;
+  NS_ASSIGN_OR_RETURN(std::optional<std::vector<text::ScoredRow>> top,
+                      ctx_.text->TopK(*ctx_.tokenizer, text_words_, *text_flat_, kTitleWeight,
+                                      kAnyLifecycle, k, allowed));
+  if (!top) return Answer();
+  std::vector<Ranked> out;
+  out.reserve(top->size());
+  for (const text::ScoredRow& r : *top) out.push_back({r.row, -r.score});
+  return Answer(std::move(out));
+}
+
 Result<std::vector<Ranked>> QueryRun::TextCandidates(size_t depth) {
   const auto start = Clock::now();
   std::vector<Ranked> out;
@@ -653,7 +713,61 @@ Result<std::vector<Ranked>> QueryRun::TextCandidates(size_t depth) {
     std::sort(out.begin(), out.end(), RankedLess);
     if (out.size() > depth) out.resize(depth);
     detail = "probed " + std::to_string(allowed->size()) + " allowed rows";
-  } else if (strategy_ == QueryStrategy::kVectorFirst || !has_filters_) {
+  } else {
+    NS_ASSIGN_OR_RETURN(bool indexed, TextFromIndex(depth, out, detail));
+    if (!indexed) NS_RETURN_IF_ERROR(TextFromFts5(depth, out, detail));
+  }
+  Stage("text", static_cast<int64_t>(out.size()), start, detail);
+  return out;
+}
+
+Status QueryRun::KeepPassing(const std::vector<Ranked>& ranked, size_t depth,
+                             std::vector<Ranked>& out) {
+  std::unordered_set<int64_t> passing;
+  if (has_filters_) {
+    std::vector<int64_t> rows;
+    for (const Ranked& r : ranked) rows.push_back(r.rowid);
+    NS_ASSIGN_OR_RETURN(passing, PassingRows(rows));
+  }
+  for (const Ranked& r : ranked) {
+    if ((!has_filters_ || passing.count(r.rowid)) && out.size() < depth) out.push_back(r);
+  }
+  return Status::OK();
+}
+
+Result<bool> QueryRun::TextFromIndex(size_t depth, std::vector<Ranked>& out, std::string& detail) {
+  if (ctx_.text == nullptr || !text_flat_) return false;
+  if (strategy_ == QueryStrategy::kVectorFirst || !has_filters_) {
+    // The best rows without scoring every match; with filters, ever more
+    // of them until enough pass.
+    size_t want = has_filters_ ? std::max<size_t>(64, depth * 2) : depth;
+    size_t examined = 0;
+    while (out.size() < depth) {
+      NS_ASSIGN_OR_RETURN(std::optional<std::vector<Ranked>> top, IndexedText(want, nullptr));
+      if (!top) return false;  // only on the first round: the words do not change
+      std::vector<Ranked> fresh(top->begin() + static_cast<std::ptrdiff_t>(examined), top->end());
+      examined = top->size();
+      NS_RETURN_IF_ERROR(KeepPassing(fresh, depth, out));
+      if (top->size() < want) break;
+      want *= 4;
+    }
+    detail = "text index: best " + std::to_string(examined) + " matches" +
+             (has_filters_ ? ", then filtered" : "");
+    return true;
+  }
+  if (ctx_.tree == nullptr) return false;
+  // Hybrid with the allowed rows cheap from the hierarchy index: only they
+  // are scored.
+  NS_ASSIGN_OR_RETURN(const std::vector<int64_t>* allowed, AllowedRows(false));
+  NS_ASSIGN_OR_RETURN(std::optional<std::vector<Ranked>> top, IndexedText(depth, allowed));
+  if (!top) return false;
+  out = std::move(*top);
+  detail = "text index: matches within " + std::to_string(allowed->size()) + " allowed rows";
+  return true;
+}
+
+Status QueryRun::TextFromFts5(size_t depth, std::vector<Ranked>& out, std::string& detail) {
+  if (strategy_ == QueryStrategy::kVectorFirst || !has_filters_) {
     // Rank every match once (FTS5 scores them all before the first row),
     // then keep those the filters pass, checking them a batch at a time.
     NS_ASSIGN_OR_RETURN(Statement * stmt,
@@ -676,15 +790,7 @@ Result<std::vector<Ranked>> QueryRun::TextCandidates(size_t depth) {
         chunk.push_back({s->ColumnInt(0), s->ColumnDouble(1)});
       }
       examined += chunk.size();
-      std::unordered_set<int64_t> passing;
-      if (has_filters_) {
-        std::vector<int64_t> rows;
-        for (const Ranked& r : chunk) rows.push_back(r.rowid);
-        NS_ASSIGN_OR_RETURN(passing, PassingRows(rows));
-      }
-      for (const Ranked& r : chunk) {
-        if ((!has_filters_ || passing.count(r.rowid)) && out.size() < depth) out.push_back(r);
-      }
+      NS_RETURN_IF_ERROR(KeepPassing(chunk, depth, out));
       batch *= 4;
     }
     detail = "ranked " + std::to_string(examined) + " matches, then filtered";
@@ -722,8 +828,7 @@ Result<std::vector<Ranked>> QueryRun::TextCandidates(size_t depth) {
     }
     detail = "matches joined with the filters";
   }
-  Stage("text", static_cast<int64_t>(out.size()), start, detail);
-  return out;
+  return Status::OK();
 }
 
 Result<std::vector<Ranked>> QueryRun::VectorCandidates(size_t depth) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "db/vector_store.h"
+#include "index/text/text_index.h"
 #include "nodespace/query.h"
 #include "query/filter_sql.h"
 #include "query/hierarchy_index.h"
@@ -34,6 +35,11 @@ struct ExecutionContext {
   // The tree's shape at this snapshot, when the query has top-level subtree
   // filters and the index could be brought here (null: SQL walks the tree).
   const HierarchyIndex::View* tree = nullptr;
+  // Postings in memory at this snapshot, with FTS5's tokenizer for the
+  // query's words, when the query has text and the index could be brought
+  // here (null: FTS5 ranks).
+  const text::TextIndex::View* text = nullptr;
+  text::FtsTokenizer* tokenizer = nullptr;
 };
 
 // `query_vector` is the query's vector (or its embedded semantic text).

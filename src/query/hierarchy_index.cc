@@ -4,7 +4,7 @@
 #include <limits>
 #include <mutex>
 
-#include "nodespace/change.h"
+#include "storage/changed_nodes.h"
 
 namespace nodespace::query {
 namespace {
@@ -116,18 +116,18 @@ void HierarchyIndex::Clear() {
   built_ = false;
   unusable_ = false;
   seq_ = 0;
-  rows_ = {};
-  type_names_ = {};
-  type_codes_ = {};
-  child_begin_ = {};
-  child_rows_ = {};
-  extra_children_ = {};
+  rows_ = decltype(rows_)();
+  type_names_ = decltype(type_names_)();
+  type_codes_ = decltype(type_codes_)();
+  child_begin_ = decltype(child_begin_)();
+  child_rows_ = decltype(child_rows_)();
+  extra_children_ = decltype(extra_children_)();
   extra_count_ = 0;
   order_valid_ = false;
   shape_changes_ = 0;
-  order_ = {};
-  pre_ = {};
-  end_ = {};
+  order_ = decltype(order_)();
+  pre_ = decltype(pre_)();
+  end_ = decltype(end_)();
 }
 
 size_t HierarchyIndex::MemoryBytes() const {
@@ -196,26 +196,10 @@ Status HierarchyIndex::CatchUp(Connection& conn, int64_t seq) {
   // Everything is read before anything changes, so a failed read leaves
   // the index as it was. Deletions are applied first: a row freed by a
   // delete may hold a new node by now, which the refresh puts back.
-  std::vector<int64_t> removed;
-  std::vector<std::string> touched;
-  std::unordered_set<std::string> seen;
-  {
-    NS_ASSIGN_OR_RETURN(
-        Statement * stmt,
-        conn.Prepare("SELECT op, node_id, CASE WHEN op = ?3 THEN json_extract(payload, '$.row') "
-                     "END FROM changes WHERE seq > ?1 AND seq <= ?2 ORDER BY seq"));
-    ScopedStatement s(*stmt);
-    s->Bind(1, seq_).Bind(2, seq).Bind(3, static_cast<int64_t>(ChangeOp::kDelete));
-    while (true) {
-      NS_ASSIGN_OR_RETURN(bool more, s->Step());
-      if (!more) break;
-      const auto op = static_cast<ChangeOp>(s->ColumnInt(0));
-      if (op == ChangeOp::kEdgeAdd || op == ChangeOp::kEdgeRemove) continue;
-      if (op == ChangeOp::kDelete && !s->ColumnIsNull(2)) removed.push_back(s->ColumnInt(2));
-      std::string id(s->ColumnText(1));
-      if (seen.insert(id).second) touched.push_back(std::move(id));
-    }
-  }
+  NS_ASSIGN_OR_RETURN(storage::ChangedNodes changed,
+                      storage::ReadChangedNodes(conn, seq_, seq, /*include_moves=*/true));
+  const std::vector<int64_t>& removed = changed.freed_rows;
+  const std::vector<std::string>& touched = changed.ids;
   struct Refresh {
     int64_t row;
     Row value;
@@ -254,15 +238,15 @@ Status HierarchyIndex::CatchUp(Connection& conn, int64_t seq) {
   if (bad_row || highest > slots_allowed) {
     unusable_ = true;
     built_ = false;
-    rows_ = {};
-    child_begin_ = {};
-    child_rows_ = {};
-    extra_children_ = {};
+    rows_ = decltype(rows_)();
+    child_begin_ = decltype(child_begin_)();
+    child_rows_ = decltype(child_rows_)();
+    extra_children_ = decltype(extra_children_)();
     extra_count_ = 0;
     order_valid_ = false;
-    order_ = {};
-    pre_ = {};
-    end_ = {};
+    order_ = decltype(order_)();
+    pre_ = decltype(pre_)();
+    end_ = decltype(end_)();
     return Status::OK();
   }
   for (int64_t row : removed) DropRow(row);

@@ -142,6 +142,10 @@ TEST_F(HierarchyIndexTest, LevelsBelowFollowsParentsAndDepth) {
   EXPECT_EQ(view->Find(c)->type, view->TypeCode("task"));
   EXPECT_EQ(view->TypeCode("nothing"), -1);
   ExpectMatchesTable(*view);
+  view.reset();
+  EXPECT_GT(index_.MemoryBytes(), 0u);
+  index_.Clear();  // for memory pressure: must hand the memory back
+  EXPECT_EQ(index_.MemoryBytes(), 0u);
 }
 
 TEST_F(HierarchyIndexTest, CatchesUpWithEveryKindOfChange) {

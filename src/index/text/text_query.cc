@@ -123,6 +123,8 @@ std::string Quote(const std::string& text, bool prefix) {
 struct Expr {
   enum Kind { kTerm, kAnd, kOr } kind = kTerm;
   std::string fts;                                               // for kTerm
+  std::string word;                                              // for kTerm: as typed
+  bool prefix = false;                                           // for kTerm
   std::vector<std::pair<std::unique_ptr<Expr>, bool>> children;  // (child, negated)
 };
 
@@ -153,6 +155,8 @@ class Parser {
   size_t term_count() const { return term_count_; }
   bool plain() const { return plain_; }
   std::vector<std::string>& positive_terms() { return positive_terms_; }
+  std::vector<std::string>& positive_words() { return positive_words_; }
+  std::vector<bool>& positive_prefix() { return positive_prefix_; }
 
  private:
   bool At(TokenKind k) const { return pos_ < tokens_.size() && tokens_[pos_].kind == k; }
@@ -231,7 +235,13 @@ class Parser {
     }
     auto e = std::make_unique<Expr>();
     e->fts = Quote(t.text, t.prefix);
-    if (!*negated) positive_terms_.push_back(e->fts);
+    e->word = t.text;
+    e->prefix = t.prefix;
+    if (!*negated) {
+      positive_terms_.push_back(e->fts);
+      positive_words_.push_back(t.text);
+      positive_prefix_.push_back(t.prefix);
+    }
     return e;
   }
 
@@ -240,7 +250,21 @@ class Parser {
   size_t term_count_ = 0;
   bool plain_ = true;
   std::vector<std::string> positive_terms_;
+  std::vector<std::string> positive_words_;
+  std::vector<bool> positive_prefix_;
 };
+
+// How a flat expression's words combine; nothing when it is not flat.
+std::optional<TermMatch> FlatMatch(const Expr& e) {
+  if (e.kind == Expr::kTerm) {
+    if (e.prefix) return std::nullopt;
+    return TermMatch::kAllTerms;
+  }
+  for (const auto& [child, negated] : e.children) {
+    if (negated || child->kind != Expr::kTerm || child->prefix) return std::nullopt;
+  }
+  return e.kind == Expr::kOr ? TermMatch::kAnyTerm : TermMatch::kAllTerms;
+}
 
 std::string Emit(const Expr& e) {
   if (e.kind == Expr::kTerm) return e.fts;
@@ -279,6 +303,9 @@ Result<ParsedQuery> ParseTextQuery(std::string_view query) {
   out.fts = Emit(*root);
   out.positive_terms = std::move(parser.positive_terms());
   out.plain = parser.plain();
+  out.positive_words = std::move(parser.positive_words());
+  out.positive_prefix = std::move(parser.positive_prefix());
+  out.flat = FlatMatch(*root);
   return out;
 }
 

@@ -8,6 +8,7 @@
 // gets a clear InvalidArgument.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +18,9 @@
 namespace nodespace::text {
 
 inline constexpr size_t kMaxQueryTerms = 256;
+
+// How the words of a flat query combine.
+enum class TermMatch { kAllTerms, kAnyTerm };
 inline constexpr size_t kMaxQueryBytes = 16 * 1024;
 
 // One word or phrase the query looks for, in FTS5 syntax ("auth"*, "a b").
@@ -33,6 +37,14 @@ struct ParsedQuery {
   // True when the query is a plain list of words/phrases (no AND/OR/NOT,
   // no parentheses): the fallbacks only reinterpret such queries.
   bool plain = true;
+  // The positive words as typed (the text inside each quoted string), in
+  // query order, and whether each ends in `*`.
+  std::vector<std::string> positive_words;
+  std::vector<bool> positive_prefix;
+  // Set when the query is one word, or words all joined by AND or all by
+  // OR, none negated and none a prefix: such queries can be ranked outside
+  // FTS5 (TextIndex).
+  std::optional<TermMatch> flat;
 };
 
 Result<ParsedQuery> ParseTextQuery(std::string_view query);

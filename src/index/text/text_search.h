@@ -7,6 +7,7 @@
 // matches, the any-term fallback and grouping by root.
 #pragma once
 
+#include "index/text/text_index.h"
 #include "nodespace/search.h"
 #include "nodespace/status.h"
 #include "storage/sqlite.h"
@@ -15,6 +16,9 @@ namespace nodespace::text {
 
 // Runs the search on `conn`, inside one read transaction so every step sees
 // the same snapshot. The caller owns the connection for the duration.
-Result<TextSearchResult> SearchText(storage::Connection& conn, const TextSearchOptions& options);
+// With `index`, word queries rank from its postings (brought to that
+// snapshot first); without it, or for queries it cannot answer, FTS5 ranks.
+Result<TextSearchResult> SearchText(storage::Connection& conn, const TextSearchOptions& options,
+                                    TextIndex* index = nullptr);
 
 }  // namespace nodespace::text
