@@ -103,13 +103,15 @@ class Cursor {
  private:
   static const Posting* Gallop(const Posting* from, const Posting* end, uint32_t target) {
     if (from == end || from->row >= target) return from;
+    // Exponential steps from `from`, then a binary search in the last one;
+    // offsets are checked against what is left, never past `end`.
     size_t step = 1;
     const Posting* lo = from;
-    while (lo + step < end && lo[step].row < target) {
+    while (step < static_cast<size_t>(end - lo) && lo[step].row < target) {
       lo += step;
       step *= 2;
     }
-    const Posting* hi = lo + step < end ? lo + step + 1 : end;
+    const Posting* hi = step < static_cast<size_t>(end - lo) ? lo + step + 1 : end;
     return std::lower_bound(lo, hi, target, [](const Posting& p, uint32_t r) { return p.row < r; });
   }
   void SkipStale() {
