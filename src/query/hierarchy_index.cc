@@ -13,11 +13,6 @@ using storage::Connection;
 using storage::ScopedStatement;
 using storage::Statement;
 
-// Rowids are array indexes: more than this many slots per node (plus some
-// slack for small databases) would waste memory on holes.
-constexpr int64_t kMaxSlotsPerNode = 4;
-constexpr int64_t kSlotSlack = 1 << 16;
-constexpr int64_t kMaxRow = std::numeric_limits<uint32_t>::max() - 1;
 // Catching up reads each changed node once; past this many changes one
 // pass over the table is cheaper.
 constexpr int64_t kRebuildAfterChanges = 50000;
@@ -156,7 +151,7 @@ Status HierarchyIndex::Rebuild(Connection& conn, int64_t seq) {
   NS_ASSIGN_OR_RETURN(int64_t count, conn.QueryInt("SELECT count(*) FROM nodes"));
   NS_ASSIGN_OR_RETURN(int64_t min_row, conn.QueryInt("SELECT ifnull(min(rowid), 1) FROM nodes"));
   NS_ASSIGN_OR_RETURN(int64_t max_row, conn.QueryInt("SELECT ifnull(max(rowid), 0) FROM nodes"));
-  if (min_row < 1 || max_row > std::min(kMaxRow, count * kMaxSlotsPerNode + kSlotSlack)) {
+  if (min_row < 1 || !storage::RowsFitArray(max_row, count)) {
     unusable_ = true;
     return Status::OK();
   }
@@ -233,9 +228,7 @@ Status HierarchyIndex::CatchUp(Connection& conn, int64_t seq) {
     highest = std::max(highest, r.row);
     bad_row = bad_row || r.row < 1;
   }
-  const int64_t slots_allowed = std::min(
-      kMaxRow, static_cast<int64_t>(live + refreshes.size()) * kMaxSlotsPerNode + kSlotSlack);
-  if (bad_row || highest > slots_allowed) {
+  if (bad_row || !storage::RowsFitArray(highest, static_cast<int64_t>(live + refreshes.size()))) {
     unusable_ = true;
     built_ = false;
     rows_ = decltype(rows_)();

@@ -17,11 +17,6 @@ using storage::Statement;
 // FTS5's bm25() constants (fts5_aux.c).
 constexpr double kK1 = 1.2;
 constexpr double kB = 0.75;
-// Rowids are array indexes: more than this many slots per node (plus some
-// slack for small databases) would waste memory on holes.
-constexpr int64_t kMaxSlotsPerNode = 4;
-constexpr int64_t kSlotSlack = 1 << 16;
-constexpr int64_t kMaxRow = std::numeric_limits<uint32_t>::max() - 1;
 // Catching up re-reads each changed row; past this many changes (or rows
 // changed since the build) one pass over the table is cheaper and keeps the
 // delta lists short.
@@ -567,7 +562,7 @@ Status TextIndex::Build(Connection& conn, const std::atomic<bool>* stop, Built* 
   NS_ASSIGN_OR_RETURN(int64_t count, conn.QueryInt("SELECT count(*) FROM nodes"));
   NS_ASSIGN_OR_RETURN(int64_t min_row, conn.QueryInt("SELECT ifnull(min(rowid), 1) FROM nodes"));
   NS_ASSIGN_OR_RETURN(int64_t max_row, conn.QueryInt("SELECT ifnull(max(rowid), 0) FROM nodes"));
-  if (min_row < 1 || max_row > std::min(kMaxRow, count * kMaxSlotsPerNode + kSlotSlack)) {
+  if (min_row < 1 || !storage::RowsFitArray(max_row, count)) {
     out->unusable = true;
     return Status::OK();
   }
@@ -677,9 +672,8 @@ Status TextIndex::CatchUp(Connection& conn, int64_t seq) {
     highest = std::max(highest, d.row);
     bad_row = bad_row || d.row < 1;
   }
-  const int64_t slots_allowed = std::min(
-      kMaxRow, (doc_count_ + static_cast<int64_t>(pending.size())) * kMaxSlotsPerNode + kSlotSlack);
-  if (bad_row || highest > slots_allowed) {
+  if (bad_row ||
+      !storage::RowsFitArray(highest, doc_count_ + static_cast<int64_t>(pending.size()))) {
     Reset();
     unusable_ = true;
     return Status::OK();
