@@ -2,7 +2,8 @@
 // /work/shared/bench/anchors/hnswlib_bench.cpp), in one run on one dataset.
 //
 //   nodespace_vector_bench DATA_DIR [--M 16] [--efc 200] [--efs 16,32,64,128,256]
-//       [--filtered-queries 200] [--index PATH] [--hnswlib-threads 1] [--no-hnswlib]
+//       [--filtered-queries 200] [--filtered-efs 64,128] [--auto-ef 64] [--index PATH]
+//       [--hnswlib-threads 1] [--no-hnswlib] [--parallel-build] [--reuse-index]
 //
 // DATA_DIR holds vectors.f32 (N x D float32, unit length, inner product),
 // queries_vec.f32 (Q x D) and gt_vec_ids.i32 (Q x 100 exact neighbour ids), as
@@ -13,9 +14,16 @@
 // against the first 10 ground-truth ids, latency percentiles and QPS from the
 // per-query times. Both indexes are built single-threaded with the same M and
 // ef_construction (NodeSpace starts no threads; --hnswlib-threads gives
-// hnswlib more). Filtered search: a random allowed subset (fixed seed) at
-// 1/10/50 % selectivity, ground truth by brute force over the subset for the
-// first --filtered-queries queries.
+// hnswlib more). --parallel-build builds the two at the same time, each on
+// its own thread (for 1M runs on a two-core machine); build CPU is then each
+// thread's own CPU time, and memory is each index's own accounting since the
+// two grow the same process at once. Filtered search: a random allowed subset
+// (fixed seed) at 1/10/50 % selectivity, ground truth by brute force over the
+// subset for the first --filtered-queries queries; graph modes at each
+// --filtered-efs, and "auto" (the plan the engine picks from the count) at
+// --auto-ef, the ef the engine would search with. --reuse-index opens our
+// index from --index when that file exists instead of building it (to
+// re-measure searches; the build row then reports 0).
 //
 // Prints one JSON object per line, then a readable table.
 #include <sys/stat.h>
@@ -84,6 +92,13 @@ double Now() {
 double CpuNow() {
   timespec ts{};
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
+}
+
+// CPU seconds used by the calling thread (builds that run side by side).
+double ThreadCpuNow() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
 }
 
@@ -175,11 +190,12 @@ void Row(const std::string& row) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr,
-                 "usage: %s DATA_DIR [--M 16] [--efc 200] [--efs 16,32,64,128,256] "
-                 "[--filtered-queries 200] [--index PATH] [--hnswlib-threads 1] [--no-hnswlib] "
-                 "[--dim 384]\n",
-                 argv[0]);
+    std::fprintf(
+        stderr,
+        "usage: %s DATA_DIR [--M 16] [--efc 200] [--efs 16,32,64,128,256] "
+        "[--filtered-queries 200] [--filtered-efs 64,128] [--auto-ef 64] [--index PATH] "
+        "[--hnswlib-threads 1] [--no-hnswlib] [--parallel-build] [--reuse-index] [--dim 384]\n",
+        argv[0]);
     return 2;
   }
   const std::string dir = argv[1];
@@ -187,7 +203,18 @@ int main(int argc, char** argv) {
   size_t filtered_queries = 200, dim = 384;
   int hnswlib_threads = 1;
   bool run_hnswlib = true;
+  bool parallel_build = false;
+  bool reuse_index = false;
   std::vector<int> efs = {16, 32, 64, 128, 256};
+  std::vector<int> filtered_efs = {64, 128};
+  int auto_ef = 64;
+  auto parse_list = [](const std::string& text) {
+    std::vector<int> out;
+    std::stringstream ss(text);
+    std::string tok;
+    while (std::getline(ss, tok, ',')) out.push_back(std::atoi(tok.c_str()));
+    return out;
+  };
   std::string index_path = dir + "/nodespace_bench.hnsw";
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
@@ -206,12 +233,21 @@ int main(int argc, char** argv) {
       run_hnswlib = false;
     else if (a == "--dim")
       dim = size_t(std::atoi(next().c_str()));
-    else if (a == "--efs") {
-      efs.clear();
-      std::stringstream ss(next());
-      std::string tok;
-      while (std::getline(ss, tok, ',')) efs.push_back(std::atoi(tok.c_str()));
-    }
+    else if (a == "--efs")
+      efs = parse_list(next());
+    else if (a == "--filtered-efs")
+      filtered_efs = parse_list(next());
+    else if (a == "--auto-ef")
+      auto_ef = std::atoi(next().c_str());
+    else if (a == "--parallel-build")
+      parallel_build = true;
+    else if (a == "--reuse-index")
+      reuse_index = true;
+  }
+  if (parallel_build && hnswlib_threads != 1) {
+    std::fprintf(stderr,
+                 "--parallel-build runs each build on one thread: drop --hnswlib-threads\n");
+    return 2;
   }
   const size_t K = 10;
 
@@ -232,7 +268,7 @@ int main(int argc, char** argv) {
        ", \"M\": " + std::to_string(m) + ", \"ef_construction\": " + std::to_string(efc) +
        ", \"kernels\": \"" + nodespace::vector::ActiveKernelName() + "\"}");
 
-  // ---- build: NodeSpace ---------------------------------------------------
+  // ---- build: NodeSpace and hnswlib -------------------------------------------
   HnswOptions opt;
   opt.dim = dim;
   opt.metric = Metric::kDot;
@@ -242,52 +278,96 @@ int main(int argc, char** argv) {
   opt.int8 = true;  // trained explicitly below; until then searches use floats
   opt.int8_train_size = uint32_t(n + 1);
   std::unique_ptr<HnswIndex> ours = HnswIndex::Create(opt).value();
-  double rss0 = ProcMiB("VmRSS");
-  double t0 = Now();
-  double c0 = CpuNow();
-  ours->Reserve(n);
-  for (size_t i = 0; i < n; ++i) {
-    nodespace::Status st = ours->Insert(int64_t(i), {X.data() + i * dim, dim});
-    if (!st.ok()) {
-      std::fprintf(stderr, "insert failed: %s\n", st.message().c_str());
-      return 1;
+  double ours_build = 0, ours_build_cpu = 0, ours_rss = 0;
+  nodespace::Status ours_status;
+  auto build_ours = [&] {
+    if (reuse_index && FileSize(index_path) > 0) {
+      auto reopened = HnswIndex::Open(*Env::Default(), index_path);
+      if (!reopened.ok()) {
+        ours_status = reopened.status();
+        return;
+      }
+      ours = std::move(*reopened);
+      std::fprintf(stderr, "reusing %s (M %u, ef_construction %u)\n", index_path.c_str(),
+                   ours->options().m, ours->options().ef_construction);
+      return;
     }
-    if (i % 100000 == 0 && i)
-      std::fprintf(stderr, "  nodespace inserted %zu (%.0fs)\n", i, Now() - t0);
+    const double rss0 = ProcMiB("VmRSS");
+    const double t0 = Now();
+    const double c0 = ThreadCpuNow();
+    ours->Reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+      ours_status = ours->Insert(int64_t(i), {X.data() + i * dim, dim});
+      if (!ours_status.ok()) return;
+      if (i % 100000 == 0 && i)
+        std::fprintf(stderr, "  nodespace inserted %zu (%.0fs)\n", i, Now() - t0);
+    }
+    ours_build = Now() - t0;
+    ours_build_cpu = ThreadCpuNow() - c0;
+    ours_rss = ProcMiB("VmRSS") - rss0;
+  };
+
+  std::unique_ptr<hnswlib::InnerProductSpace> space;
+  std::unique_ptr<hnswlib::HierarchicalNSW<float>> hl;
+  double hl_build = 0, hl_build_cpu = 0, hl_rss = 0;
+  auto build_hl = [&] {
+    space = std::make_unique<hnswlib::InnerProductSpace>(dim);
+    const double rss0 = ProcMiB("VmRSS");
+    const double t0 = Now();
+    const double c0 = hnswlib_threads == 1 ? ThreadCpuNow() : CpuNow();
+    hl = std::make_unique<hnswlib::HierarchicalNSW<float>>(space.get(), n, m, efc, 100);
+    hl->addPoint(X.data(), 0);
+    std::atomic<size_t> next(1);
+    auto add_points = [&] {
+      for (size_t i; (i = next.fetch_add(1)) < n;) {
+        hl->addPoint(X.data() + i * dim, i);
+        if (i % 100000 == 0)
+          std::fprintf(stderr, "  hnswlib inserted %zu (%.0fs)\n", i, Now() - t0);
+      }
+    };
+    if (hnswlib_threads == 1) {
+      add_points();
+    } else {
+      std::vector<std::thread> pool;
+      for (int t = 0; t < hnswlib_threads; ++t) pool.emplace_back(add_points);
+      for (auto& t : pool) t.join();
+    }
+    hl_build = Now() - t0;
+    hl_build_cpu = (hnswlib_threads == 1 ? ThreadCpuNow() : CpuNow()) - c0;
+    hl_rss = ProcMiB("VmRSS") - rss0;
+  };
+
+  if (parallel_build && run_hnswlib) {
+    const double rss0 = ProcMiB("VmRSS");
+    std::thread hl_thread(build_hl);
+    build_ours();
+    hl_thread.join();
+    // Both grew the process at once: give each its own accounting (hnswlib:
+    // its level-0 block plus its upper-level link lists), and the sum as RSS.
+    const double both_rss = ProcMiB("VmRSS") - rss0;
+    ours_rss = double(ours->MemoryUsage()) / 1048576.0;
+    size_t upper = 0;
+    for (size_t i = 0; i < n; ++i)
+      upper += size_t(hl->element_levels_[i]) * hl->size_links_per_element_;
+    hl_rss = double(n * hl->size_data_per_element_ + upper) / 1048576.0;
+    std::fprintf(stderr, "both built, rss +%.0f MiB\n", both_rss);
+    Emit("{\"kind\": \"parallel_build\", \"rss_growth_mib\": " + Fmt(both_rss, 1) + "}");
+  } else {
+    build_ours();
+    if (run_hnswlib) build_hl();
   }
-  const double ours_build = Now() - t0;
-  const double ours_build_cpu = CpuNow() - c0;
-  const double ours_rss = ProcMiB("VmRSS") - rss0;
-  std::fprintf(stderr, "nodespace build %.1fs, rss +%.0f MiB\n", ours_build, ours_rss);
+  if (!ours_status.ok()) {
+    std::fprintf(stderr, "insert failed: %s\n", ours_status.message().c_str());
+    return 1;
+  }
+  std::fprintf(stderr, "nodespace build %.1fs, %.0f MiB\n", ours_build, ours_rss);
   Emit("{\"system\": \"nodespace\", \"kind\": \"build\", \"threads\": 1, \"build_s\": " +
        Fmt(ours_build, 2) + ", \"build_cpu_s\": " + Fmt(ours_build_cpu, 2) +
        ", \"vectors_per_s\": " + Fmt(double(n) / ours_build, 0) +
        ", \"index_rss_mib\": " + Fmt(ours_rss, 1) +
        ", \"memory_usage_mib\": " + Fmt(double(ours->MemoryUsage()) / 1048576.0, 1) + "}");
-
-  // ---- build: hnswlib -----------------------------------------------------
-  std::unique_ptr<hnswlib::InnerProductSpace> space;
-  std::unique_ptr<hnswlib::HierarchicalNSW<float>> hl;
-  double hl_build = 0, hl_build_cpu = 0, hl_rss = 0;
   if (run_hnswlib) {
-    space = std::make_unique<hnswlib::InnerProductSpace>(dim);
-    rss0 = ProcMiB("VmRSS");
-    t0 = Now();
-    c0 = CpuNow();
-    hl = std::make_unique<hnswlib::HierarchicalNSW<float>>(space.get(), n, m, efc, 100);
-    hl->addPoint(X.data(), 0);
-    std::atomic<size_t> next(1);
-    std::vector<std::thread> pool;
-    for (int t = 0; t < hnswlib_threads; ++t) {
-      pool.emplace_back([&] {
-        for (size_t i; (i = next.fetch_add(1)) < n;) hl->addPoint(X.data() + i * dim, i);
-      });
-    }
-    for (auto& t : pool) t.join();
-    hl_build = Now() - t0;
-    hl_build_cpu = CpuNow() - c0;
-    hl_rss = ProcMiB("VmRSS") - rss0;
-    std::fprintf(stderr, "hnswlib build %.1fs, rss +%.0f MiB\n", hl_build, hl_rss);
+    std::fprintf(stderr, "hnswlib build %.1fs, %.0f MiB\n", hl_build, hl_rss);
     Emit("{\"system\": \"hnswlib\", \"kind\": \"build\", \"threads\": " +
          std::to_string(hnswlib_threads) + ", \"build_s\": " + Fmt(hl_build, 2) +
          ", \"build_cpu_s\": " + Fmt(hl_build_cpu, 2) + ", \"vectors_per_s\": " +
@@ -297,8 +377,9 @@ int main(int argc, char** argv) {
       std::string(hnswlib_threads > 1 ? "; hnswlib " + std::to_string(hnswlib_threads) : "") +
       ") | " + Fmt(ours_build, 1) + " s / " + Fmt(ours_build_cpu, 1) + " s | " +
       (run_hnswlib ? Fmt(hl_build, 1) + " s / " + Fmt(hl_build_cpu, 1) + " s" : "-") + " |");
-  Row("| index memory (RSS growth) | " + Fmt(ours_rss, 0) + " MiB | " +
-      (run_hnswlib ? Fmt(hl_rss, 0) + " MiB" : "-") + " |");
+  Row(std::string(parallel_build ? "| index memory (own accounting) | "
+                                 : "| index memory (RSS growth) | ") +
+      Fmt(ours_rss, 0) + " MiB | " + (run_hnswlib ? Fmt(hl_rss, 0) + " MiB" : "-") + " |");
 
   // ---- unfiltered kNN ---------------------------------------------------------
   SearchContext ctx;
@@ -401,19 +482,24 @@ int main(int argc, char** argv) {
       fgt[q].assign(K, -1);
       for (size_t j = 0; j < kk; ++j) fgt[q][j] = int32_t(all[j].second);
     }
-    const auto plan = nodespace::vector::RecommendSearchPlan(int64_t(allowed.size()), int64_t(n));
+    const auto plan = nodespace::vector::RecommendSearchPlan(
+        int64_t(allowed.size()), int64_t(n),
+        ours->FilteredBeam(K, size_t(auto_ef), int64_t(allowed.size())));
     struct Mode {
       std::string name;
       int kind;  // 0 graph, 1 exact, 2 auto, 3 hnswlib postfilter
       int ef;
     };
-    std::vector<Mode> modes = {
-        {"nodespace graph ef=64", 0, 64},
-        {"nodespace graph ef=128", 0, 128},
-        {"nodespace exact (allowed list)", 1, 0},
-        {std::string("nodespace auto (plan: ") +
-             (plan == nodespace::vector::SearchPlan::kExact ? "exact" : "graph ef=64") + ")",
-         2, 64}};
+    std::vector<Mode> modes;
+    for (int ef : filtered_efs)
+      modes.push_back({"nodespace graph ef=" + std::to_string(ef), 0, ef});
+    modes.push_back({"nodespace exact (allowed list)", 1, 0});
+    modes.push_back({std::string("nodespace auto (plan: ") +
+                         (plan == nodespace::vector::SearchPlan::kExact
+                              ? std::string("exact")
+                              : "graph ef=" + std::to_string(auto_ef)) +
+                         ")",
+                     2, auto_ef});
     if (run_hnswlib) modes.push_back({"hnswlib postfilter", 3, 0});
     for (const Mode& mode : modes) {
       std::vector<double> lat;
@@ -461,8 +547,17 @@ int main(int argc, char** argv) {
     }
   }
 
+  if (reuse_index && ours_build == 0) {
+    // A reopened index is measured for its searches only: it stays mapped
+    // (int8 training and the save below would rewrite the file it maps).
+    std::printf("\n# nodespace_vector_bench %s  n=%zu dim=%zu (reused %s)\n", dir.c_str(), n, dim,
+                index_path.c_str());
+    for (const std::string& row : g_table) std::printf("%s\n", row.c_str());
+    return 0;
+  }
+
   // ---- int8 traversal + float re-scoring ---------------------------------------
-  t0 = Now();
+  double t0 = Now();
   if (!ours->TrainQuantizer().ok()) return 1;
   const double train_s = Now() - t0;
   Emit("{\"system\": \"nodespace int8\", \"kind\": \"train\", \"train_s\": " + Fmt(train_s, 3) +

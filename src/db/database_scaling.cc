@@ -64,6 +64,7 @@ json VectorInfoJson(const VectorIndexInfo& info) {
               {"memory_bytes", info.memory_bytes},
               {"file_bytes", info.file_bytes},
               {"mapped", info.mapped},
+              {"warmed_bytes", info.warmed_bytes},
               {"tuning", TuningJson(info.tuning)}};
 }
 

@@ -315,6 +315,8 @@ VectorIndexInfo PartitionedVectorStore::Info() const {
     sum.deleted += info.deleted;
     sum.memory_bytes += info.memory_bytes;
     sum.file_bytes += info.file_bytes;
+    sum.warmed_bytes += info.warmed_bytes;
+    sum.warm_up_running = sum.warm_up_running || info.warm_up_running;
   }
   return sum;
 }

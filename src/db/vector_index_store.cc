@@ -199,6 +199,7 @@ VectorIndexStore::VectorIndexStore(std::string dir, const Options& options, int6
 }
 
 VectorIndexStore::~VectorIndexStore() {
+  StopWarmUp();
   std::unique_lock lock(mu_);
   if (!opened_ || kind_ != VectorIndexKind::kHnsw) return;
   // Rewriting a large file for a handful of changes would make every short
@@ -356,6 +357,7 @@ Status VectorIndexStore::Install(Connection& conn, Built built) {
   // one was built from (searches went on during the build).
   const int64_t reached = opened_ ? applied_seq_ : 0;
   kind_ = built.kind;
+  StopWarmUp();  // of the graph this one replaces
   index_ = std::move(built.hnsw);
   flat_ = std::move(built.flat);
   tuning_ = {built.settings.hnsw.m, built.settings.hnsw.ef_construction,
@@ -515,6 +517,7 @@ Status VectorIndexStore::OpenOrRebuildGraph(Connection& conn, const Settings& se
   // Checking a small file's checksums read every page; a quantized graph
   // walks its codes and needs its floats only to re-score.
   index_->ReleaseVectorPages();
+  StartWarmUpLocked();
   // The beam is a search parameter: no rebuild for it.
   if (settings.tuning && have.ef_search != want.ef_search) search_ef_ = want.ef_search;
   tuning_ = have_tuning;
@@ -708,7 +711,8 @@ Result<VectorIndexStore::Answer> VectorIndexStore::Search(const Query& query) co
   if (q.allowed != nullptr) {
     const auto allowed = static_cast<int64_t>(q.allowed->size());
     if (q.exact || size <= static_cast<int64_t>(options_.exact_search_max_vectors) ||
-        vector::RecommendSearchPlan(allowed, size) == vector::SearchPlan::kExact) {
+        vector::RecommendSearchPlan(allowed, size, index_->FilteredBeam(q.k, ef, allowed)) ==
+            vector::SearchPlan::kExact) {
       out.plan = "exact_filtered";
       NS_ASSIGN_OR_RETURN(out.result, index_->SearchExactAllowed(q.vector, q.k, *q.allowed));
     } else {
@@ -853,6 +857,8 @@ Result<bool> VectorIndexStore::RetuneInPlace(const VectorTuning& tuning) {
 Status VectorIndexStore::ReleaseMemory() {
   std::unique_lock lock(mu_);
   if (!opened_ || kind_ != VectorIndexKind::kHnsw || !index_) return Status::OK();
+  // Memory is wanted back: no more of the file is mapped in.
+  StopWarmUp();
   if (index_->is_mapped()) {
     // A quantized graph reads floats only to re-score candidates.
     index_->ReleaseVectorPages();
@@ -888,11 +894,40 @@ Status VectorIndexStore::MapLocked() {
     Log("vector index " + path_ + " was rewritten by another process; the graph stays in memory");
     return Status::OK();
   }
+  StopWarmUp();  // of the mapping this one replaces
   index_ = std::move(*opened);
   return Status::OK();
 }
 
+void VectorIndexStore::StartWarmUpLocked() {
+  StopWarmUp();
+  if (!index_) return;
+  vector::HnswIndex::WarmRanges warm = index_->RangesToWarm();
+  size_t total = 0;
+  for (const auto& range : warm.ranges) total += range.second;
+  if (warm.file == nullptr || total == 0) return;
+  auto state = std::make_shared<WarmUp>();
+  warm_ = state;
+  warm_thread_ = std::thread([state, warm = std::move(warm)] {
+    constexpr size_t kStep = size_t{32} << 20;
+    for (const auto& [begin, length] : warm.ranges) {
+      for (size_t done = 0; done < length && !state->stop.load(); done += kStep) {
+        const size_t step = std::min(kStep, length - done);
+        warm.file->Populate(begin + done, step);
+        state->bytes.fetch_add(static_cast<int64_t>(step));
+      }
+    }
+    state->running.store(false);
+  });
+}
+
+void VectorIndexStore::StopWarmUp() {
+  if (warm_) warm_->stop.store(true);
+  if (warm_thread_.joinable()) warm_thread_.join();
+}
+
 void VectorIndexStore::ForgetLocked() {
+  StopWarmUp();
   index_.reset();
   flat_.reset();
   applied_seq_ = saved_seq_ = 0;
@@ -915,6 +950,10 @@ VectorIndexInfo VectorIndexStore::Info() const {
   info.kind = kind_;
   info.tuning = tuning_;
   info.file_bytes = std::max<int64_t>(0, FileSize(path_));
+  if (warm_) {
+    info.warmed_bytes = warm_->bytes.load();
+    info.warm_up_running = warm_->running.load();
+  }
   if (index_) {
     const vector::HnswOptions& o = index_->options();
     info.size = static_cast<int64_t>(index_->size());

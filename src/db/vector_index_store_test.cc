@@ -8,10 +8,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "nodespace/database.h"
@@ -418,6 +420,50 @@ TEST_F(VectorStoreTest, Int8TuningQuantizesTheGraphInPlace) {
   ASSERT_OK(store_->Retune(*conn_, VectorTuning{16, 200, 200, true}));
   EXPECT_EQ(store_->Info().tuning.ef_search, 200u);
   EXPECT_EQ(VectorLog().find("rebuil"), std::string::npos) << VectorLog();
+}
+
+// Polls Info() until the background mapping of an opened file has ended.
+VectorIndexInfo InfoAfterWarmUp(const VectorIndexStore& store) {
+  VectorIndexInfo info = store.Info();
+  for (int i = 0; i < 1000 && info.warm_up_running; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    info = store.Info();
+  }
+  return info;
+}
+
+TEST_F(VectorStoreTest, AnOpenedGraphFileIsMappedInTheBackground) {
+  CreateDatabase(1500, 16);
+  OpenStore();
+  ASSERT_OK(store_->UseIndexKind(*conn_, VectorIndexKind::kHnsw));
+  VectorIndexInfo built = store_->Info();
+  EXPECT_FALSE(built.mapped);
+  EXPECT_EQ(built.warmed_bytes, 0);  // a graph in memory has nothing to map
+  OpenStore();
+  VectorIndexInfo info = InfoAfterWarmUp(*store_);
+  ASSERT_TRUE(info.mapped);
+  EXPECT_FALSE(info.warm_up_running);
+  EXPECT_GT(info.file_bytes, 1500 * 16 * 4);
+  EXPECT_EQ(info.warmed_bytes, info.file_bytes);
+  std::mt19937 rng(9);
+  EXPECT_EQ(Nearest(Nudge(vectors_[700], rng), 1).front(), "v700");
+
+  // Quantized, the float vectors' pages are released on open and stay out.
+  ASSERT_OK(store_->Retune(*conn_, VectorTuning{16, 200, 128, true}));
+  OpenStore();
+  info = InfoAfterWarmUp(*store_);
+  ASSERT_TRUE(info.quantizer_trained);
+  EXPECT_EQ(info.warmed_bytes, info.file_bytes - 1500 * 16 * int64_t{sizeof(float)});
+  EXPECT_EQ(Nearest(Nudge(vectors_[42], rng), 1).front(), "v42");
+
+  // Closing, or giving memory back, while it runs ends it (a store closed
+  // at once must not wait for a large file, nor crash).
+  for (int i = 0; i < 5; ++i) {
+    OpenStore();
+    ASSERT_OK(store_->ReleaseMemory());
+    EXPECT_FALSE(store_->Info().warm_up_running);
+  }
+  EXPECT_EQ(Nearest(Nudge(vectors_[1499], rng), 1).front(), "v1499");
 }
 
 TEST_F(VectorStoreTest, ReclaimTombstonesCompactsTheGraph) {

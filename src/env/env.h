@@ -36,6 +36,13 @@ class MappedFile {
   // page cache serves them, outside the process's resident set). False when
   // the read fails; the caller may read the mapping instead.
   virtual bool ReadInto(const uint8_t* begin, size_t length, void* out) const = 0;
+  // Maps the pages of [begin, begin + length) (inside data()) into this
+  // process now, reading from the file what the page cache lacks, so that
+  // later reads do not fault them in one page at a time (a fault per 4 KiB
+  // page costs about as much as reading it). Returns the bytes mapped; 0
+  // where the kernel cannot (before Linux 5.14 the pages are only read ahead
+  // into the page cache).
+  virtual size_t Populate(const uint8_t* begin, size_t length) const = 0;
 };
 
 // A file opened for appending. Data is durable only after Sync() returns OK.

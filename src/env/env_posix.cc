@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -43,6 +44,20 @@ class PosixMappedFile final : public MappedFile {
     // need not read ahead.
     (void)::madvise(reinterpret_cast<void*>(from), to - from, MADV_RANDOM);
     return to - from;
+  }
+  size_t Populate(const uint8_t* begin, size_t length) const override {
+    const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const auto start = reinterpret_cast<uintptr_t>(base_);
+    const auto from = std::max(start, reinterpret_cast<uintptr_t>(begin) / page * page);
+    const auto to = std::min(start + size_, reinterpret_cast<uintptr_t>(begin) + length);
+    if (base_ == nullptr || to <= from) return 0;
+#ifdef MADV_POPULATE_READ
+    if (::madvise(reinterpret_cast<void*>(from), to - from, MADV_POPULATE_READ) == 0) {
+      return to - from;
+    }
+#endif
+    (void)::madvise(reinterpret_cast<void*>(from), to - from, MADV_WILLNEED);
+    return 0;
   }
   bool ReadInto(const uint8_t* begin, size_t length, void* out) const override {
     const uint8_t* start = static_cast<const uint8_t*>(base_);

@@ -518,6 +518,21 @@ Result<const std::vector<int64_t>*> QueryRun::AllowedRows(bool with_vector) {
   std::optional<std::vector<int64_t>>& slot = with_vector ? allowed_vec_ : allowed_all_;
   if (slot) return &*slot;
   const auto start = Clock::now();
+  if (with_vector && allowed_all_ && ctx_.tree) {
+    // The text stage listed the allowed rows already: keep those with a
+    // vector (the hierarchy index knows, at the same snapshot) instead of
+    // listing them again.
+    std::vector<int64_t> rows;
+    rows.reserve(allowed_all_->size());
+    for (int64_t row : *allowed_all_) {
+      const HierarchyIndex::Row* r = ctx_.tree->Find(row);
+      if (r != nullptr && r->has_vector) rows.push_back(row);
+    }
+    slot = std::move(rows);
+    Stage("filter", static_cast<int64_t>(slot->size()), start,
+          "allowed rows with a vector, from the allowed rows");
+    return &*slot;
+  }
   // When a subtree is the narrowest way in, list it first and test the
   // other filters on its rows only. Left to itself SQLite walks an index on
   // a condition it cannot tell is broad (type = 'text' holds most rows: it
@@ -550,7 +565,9 @@ Result<const std::vector<int64_t>*> QueryRun::AllowedRows(bool with_vector) {
           }
         });
     SortDistinctRows(rows);
-    std::string detail = "listed from the hierarchy index";
+    std::string detail = std::string("listed from the hierarchy index") +
+                         (ctx_.tree->Ordered(under_rows_.front()) ? " (a preorder slice)"
+                                                                  : " (a walk of child lists)");
     if (!tree_filter_ && !rows.empty()) {
       // The other filters need SQL: tested on the listed rows only.
       SqlExpr expr{"n.rowid IN (SELECT value FROM json_each(?1))", {RowListJson(rows)}};
@@ -697,8 +714,17 @@ Result<std::vector<Ranked>> QueryRun::TextCandidates(size_t depth) {
   std::vector<Ranked> out;
   std::string detail;
   if (strategy_ == QueryStrategy::kFilterFirst && has_filters_) {
-    // Score only the allowed rows, one FTS5 probe each.
+    // Score only the allowed rows: from the text index's postings when it
+    // takes the words, else one FTS5 probe each (a probe for a broad word
+    // walks its position lists: milliseconds at 1M nodes).
     NS_ASSIGN_OR_RETURN(const std::vector<int64_t>* allowed, AllowedRows(false));
+    NS_ASSIGN_OR_RETURN(std::optional<std::vector<Ranked>> top, IndexedText(depth, allowed));
+    if (top) {
+      out = std::move(*top);
+      Stage("text", static_cast<int64_t>(out.size()), start,
+            "text index: matches within " + std::to_string(allowed->size()) + " allowed rows");
+      return out;
+    }
     NS_ASSIGN_OR_RETURN(
         Statement * stmt,
         ctx_.conn.Prepare(std::string("SELECT ") + kBm25 +

@@ -145,6 +145,11 @@ TEST(VectorSearch, RecommendSearchPlanThresholds) {
   EXPECT_EQ(RecommendSearchPlan(100000, 1000000), SearchPlan::kGraph);  // 10%
   EXPECT_EQ(RecommendSearchPlan(6000, 10000), SearchPlan::kGraph);
   EXPECT_EQ(RecommendSearchPlan(0, 0), SearchPlan::kExact);
+  // With the walk's beam: 100 nearest inside 40,000 of 1M allowed rows make
+  // a beam of 5,000 (2k / selectivity), dearer than scanning them.
+  EXPECT_EQ(RecommendSearchPlan(40000, 1000000, 5000), SearchPlan::kExact);
+  EXPECT_EQ(RecommendSearchPlan(45000, 1000000, 960), SearchPlan::kGraph);
+  EXPECT_EQ(RecommendSearchPlan(100000, 1000000, 0), SearchPlan::kGraph);
 }
 
 }  // namespace

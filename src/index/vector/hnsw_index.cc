@@ -619,6 +619,23 @@ void HnswIndex::TrainAndEncode() {
   }
 }
 
+HnswIndex::WarmRanges HnswIndex::RangesToWarm() const {
+  WarmRanges out;
+  if (mapping_ == nullptr) return out;
+  out.file = mapping_;
+  const uint8_t* begin = mapping_->data();
+  const uint8_t* end = begin + mapping_->size();
+  if (!floats_released_.load(std::memory_order_relaxed)) {
+    out.ranges.emplace_back(begin, mapping_->size());
+    return out;
+  }
+  const auto* floats = reinterpret_cast<const uint8_t*>(vectors_);
+  const uint8_t* floats_end = floats + size_t{slot_count_} * options_.dim * sizeof(float);
+  if (floats > begin) out.ranges.emplace_back(begin, static_cast<size_t>(floats - begin));
+  if (end > floats_end) out.ranges.emplace_back(floats_end, static_cast<size_t>(end - floats_end));
+  return out;
+}
+
 size_t HnswIndex::ReleaseVectorPages() const {
   if (mapping_ == nullptr || !quantizer_.trained()) return 0;
   floats_released_ = true;
@@ -640,6 +657,12 @@ double HnswIndex::AdmittedFraction(const Filter* filter) const {
     if (hint >= 0) allowed = std::min(allowed, static_cast<double>(hint));
   }
   return slot_count_ > 0 ? allowed / slot_count_ : 1.0;
+}
+
+size_t HnswIndex::FilteredBeam(size_t k, size_t ef, int64_t allowed_count) const {
+  const double allowed = std::min(static_cast<double>(live_count_),
+                                  static_cast<double>(std::max<int64_t>(allowed_count, 0)));
+  return EffectiveEf(k, ef, slot_count_ > 0 ? allowed / slot_count_ : 1.0);
 }
 
 size_t HnswIndex::EffectiveEf(size_t k, size_t ef, double admitted) const {
@@ -742,11 +765,24 @@ Result<SearchResult> HnswIndex::SearchExactAllowed(std::span<const float> query,
   SearchResult result;
   result.stats.exact = true;
   internal::TopK top(k);
-  std::vector<float> scratch(options_.dim);
+  // Slots first, in address order, so the scan reads the vector block
+  // forwards and can prefetch a few vectors ahead: a scan of 10K vectors at
+  // 1M is bound by memory latency, not by the distances.
+  std::vector<uint32_t> slots;
+  slots.reserve(allowed.size());
   for (int64_t label : allowed) {
-    uint32_t s = FindSlot(label);
-    if (s == kNoSlot) continue;
-    top.Push(label, dist_(q.data(), ReadVector(s, scratch.data()), options_.dim));
+    const uint32_t s = FindSlot(label);
+    if (s != kNoSlot) slots.push_back(s);
+  }
+  std::sort(slots.begin(), slots.end());
+  const bool in_memory = !floats_released_.load(std::memory_order_relaxed);
+  const int lines = static_cast<int>((options_.dim * sizeof(float) + 63) / 64);
+  constexpr size_t kAhead = 4;
+  std::vector<float> scratch(options_.dim);
+  for (size_t i = 0; i < slots.size(); ++i) {
+    if (in_memory && i + kAhead < slots.size()) PrefetchLines(VectorAt(slots[i + kAhead]), lines);
+    const uint32_t s = slots[i];
+    top.Push(labels_[s], dist_(q.data(), ReadVector(s, scratch.data()), options_.dim));
     ++result.stats.distances_computed;
   }
   result.neighbors = top.Take();

@@ -169,8 +169,13 @@ class HnswIndex {
   // Exact: scores every live vector the filter allows (filter may be null).
   Result<SearchResult> SearchExact(std::span<const float> query, size_t k,
                                    const Filter* filter = nullptr) const;
+  // The beam Search(query, k, ef, filter) walks with when the filter allows
+  // allowed_count labels (see RecommendSearchPlan: its cost, beside that of
+  // SearchExactAllowed over the same labels).
+  size_t FilteredBeam(size_t k, size_t ef, int64_t allowed_count) const;
   // Exact over `allowed` (sorted ascending, no duplicates; labels not stored
-  // are skipped): one lookup and one distance per allowed label.
+  // are skipped): one lookup and one distance per allowed label, read in
+  // slot order.
   Result<SearchResult> SearchExactAllowed(std::span<const float> query, size_t k,
                                           std::span<const int64_t> allowed) const;
 
@@ -190,6 +195,15 @@ class HnswIndex {
   uint64_t applied_seq() const { return applied_seq_; }
   // True while searches read the mapped file (no mutation since Open).
   bool is_mapped() const { return mapping_ != nullptr; }
+  // What warming a mapped index (MappedFile::Populate, on another thread)
+  // should map: every section, less the float vectors once
+  // ReleaseVectorPages dropped them. `file` keeps the mapping alive for a
+  // warm-up that outlives this index; null when the index is in memory.
+  struct WarmRanges {
+    std::shared_ptr<const MappedFile> file;
+    std::vector<std::pair<const uint8_t*, size_t>> ranges;
+  };
+  WarmRanges RangesToWarm() const;
   // Bytes of owned memory (not counting a mapped file).
   size_t MemoryUsage() const;
 
@@ -305,8 +319,9 @@ class HnswIndex {
   // Tombstoned slots, lowest first, so reuse does not depend on history.
   std::priority_queue<uint32_t, std::vector<uint32_t>, std::greater<>> free_slots_;
 
-  // Set while the index reads a mapped file.
-  std::unique_ptr<MappedFile> mapping_;
+  // Set while the index reads a mapped file; shared with warm-ups that may
+  // outlive the index (RangesToWarm).
+  std::shared_ptr<const MappedFile> mapping_;
   // The float section's pages were released: read floats with pread.
   mutable std::atomic<bool> floats_released_{false};
   struct MappedLabelEntry {

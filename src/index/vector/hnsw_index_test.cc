@@ -124,6 +124,10 @@ TEST(HnswIndex, FilteredSearchAgainstBruteForce) {
       EXPECT_EQ(exact->stats.distances_computed, allowed.size());
     }
     EXPECT_EQ(RecommendSearchPlan(int64_t(allowed.size()), int64_t(n)), SearchPlan::kExact);
+    // FilteredBeam predicts the beam the filtered walk uses.
+    auto walk = index->Search({queries.data(), dim}, 10, 64, &filter);
+    ASSERT_TRUE(walk.ok());
+    EXPECT_EQ(walk->stats.ef_used, index->FilteredBeam(10, 64, int64_t(allowed.size())));
   }
 }
 

@@ -82,11 +82,19 @@ class LabelBitsetFilter final : public Filter {
 //   exact when allowed_count <= kExactMaxAllowed (a scan of that many vectors
 //   is cheaper than a graph walk that must step over disallowed nodes), or when
 //   the selectivity allowed_count / index_size is below kExactMaxSelectivity
-//   (a graph walk reaches about 1/selectivity nodes per result it keeps).
+//   (a graph walk reaches about 1/selectivity nodes per result it keeps), or,
+//   when the caller passes the beam the graph walk would use
+//   (HnswIndex::FilteredBeam; 0: unknown), when allowed_count is below
+//   kExactScanPerBeam times that beam: at 1M vectors a filtered walk cost
+//   3-4 us per unit of beam (scattered reads), the scan 0.25-0.65 us per
+//   allowed vector (read in address order; the sparser, the dearer).
+//   Selective filters and large k make the beam wide: 100 candidates
+//   inside a 4 % subtree walk a beam of 5,000.
 enum class SearchPlan { kExact, kGraph };
 inline constexpr int64_t kExactMaxAllowed = 5000;
 inline constexpr double kExactMaxSelectivity = 0.02;
-SearchPlan RecommendSearchPlan(int64_t allowed_count, int64_t index_size);
+inline constexpr double kExactScanPerBeam = 10;
+SearchPlan RecommendSearchPlan(int64_t allowed_count, int64_t index_size, size_t graph_beam = 0);
 
 namespace internal {
 
