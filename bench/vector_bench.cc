@@ -21,8 +21,8 @@
 // (fixed seed) at 1/10/50 % selectivity, ground truth by brute force over the
 // subset for the first --filtered-queries queries; graph modes at each
 // --filtered-efs, and "auto" (the plan the engine picks from the count) at
-// --auto-ef, the ef the engine would search with. --reuse-index opens our
-// index from --index when that file exists instead of building it (to
+// --auto-ef, the ef the engine would search with. A file named by --index is
+// kept; --reuse-index opens it, when it exists, instead of building (to
 // re-measure searches; the build row then reports 0).
 //
 // Prints one JSON object per line, then a readable table.
@@ -205,6 +205,7 @@ int main(int argc, char** argv) {
   bool run_hnswlib = true;
   bool parallel_build = false;
   bool reuse_index = false;
+  bool index_named = false;
   std::vector<int> efs = {16, 32, 64, 128, 256};
   std::vector<int> filtered_efs = {64, 128};
   int auto_ef = 64;
@@ -225,9 +226,10 @@ int main(int argc, char** argv) {
       efc = uint32_t(std::atoi(next().c_str()));
     else if (a == "--filtered-queries")
       filtered_queries = size_t(std::atoi(next().c_str()));
-    else if (a == "--index")
+    else if (a == "--index") {
       index_path = next();
-    else if (a == "--hnswlib-threads")
+      index_named = true;
+    } else if (a == "--hnswlib-threads")
       hnswlib_threads = std::atoi(next().c_str());
     else if (a == "--no-hnswlib")
       run_hnswlib = false;
@@ -644,6 +646,7 @@ int main(int argc, char** argv) {
               n, dim, m, efc, nodespace::vector::ActiveKernelName());
   std::printf("| | nodespace | hnswlib |\n| --- | --- | --- |\n");
   for (const std::string& row : g_table) std::printf("%s\n", row.c_str());
-  std::remove(index_path.c_str());
+  // A file named with --index stays for later --reuse-index runs.
+  if (!index_named) std::remove(index_path.c_str());
   return 0;
 }
