@@ -3,7 +3,7 @@
 //
 //   nodespace_vector_bench DATA_DIR [--M 16] [--efc 200] [--efs 16,32,64,128,256]
 //       [--filtered-queries 200] [--filtered-efs 64,128] [--auto-ef 64] [--index PATH]
-//       [--hnswlib-threads 1] [--no-hnswlib] [--parallel-build] [--reuse-index]
+//       [--hnswlib-threads 1] [--no-hnswlib] [--parallel-build] [--reuse-index] [--int8]
 //
 // DATA_DIR holds vectors.f32 (N x D float32, unit length, inner product),
 // queries_vec.f32 (Q x D) and gt_vec_ids.i32 (Q x 100 exact neighbour ids), as
@@ -23,7 +23,11 @@
 // --filtered-efs, and "auto" (the plan the engine picks from the count) at
 // --auto-ef, the ef the engine would search with. A file named by --index is
 // kept; --reuse-index opens it, when it exists, instead of building (to
-// re-measure searches; the build row then reports 0).
+// re-measure searches; the build row then reports 0), and hnswlib's graph
+// from PATH.hnswlib likewise (built and saved there when missing). --int8 with a reused
+// index quantizes it at open (HnswIndex::Quantize: codes in memory, the file
+// stays mapped), so every search of the run, filtered ones included, walks
+// and scans 8-bit codes and re-scores with floats.
 //
 // Prints one JSON object per line, then a readable table.
 #include <sys/stat.h>
@@ -190,12 +194,12 @@ void Row(const std::string& row) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(
-        stderr,
-        "usage: %s DATA_DIR [--M 16] [--efc 200] [--efs 16,32,64,128,256] "
-        "[--filtered-queries 200] [--filtered-efs 64,128] [--auto-ef 64] [--index PATH] "
-        "[--hnswlib-threads 1] [--no-hnswlib] [--parallel-build] [--reuse-index] [--dim 384]\n",
-        argv[0]);
+    std::fprintf(stderr,
+                 "usage: %s DATA_DIR [--M 16] [--efc 200] [--efs 16,32,64,128,256] "
+                 "[--filtered-queries 200] [--filtered-efs 64,128] [--auto-ef 64] [--index PATH] "
+                 "[--hnswlib-threads 1] [--no-hnswlib] [--parallel-build] [--reuse-index] [--int8] "
+                 "[--dim 384]\n",
+                 argv[0]);
     return 2;
   }
   const std::string dir = argv[1];
@@ -205,6 +209,7 @@ int main(int argc, char** argv) {
   bool run_hnswlib = true;
   bool parallel_build = false;
   bool reuse_index = false;
+  bool quantize_reused = false;
   bool index_named = false;
   std::vector<int> efs = {16, 32, 64, 128, 256};
   std::vector<int> filtered_efs = {64, 128};
@@ -245,6 +250,12 @@ int main(int argc, char** argv) {
       parallel_build = true;
     else if (a == "--reuse-index")
       reuse_index = true;
+    else if (a == "--int8")
+      quantize_reused = true;
+  }
+  if (quantize_reused && !reuse_index) {
+    std::fprintf(stderr, "--int8 applies to a reused index (--reuse-index --index PATH)\n");
+    return 2;
   }
   if (parallel_build && hnswlib_threads != 1) {
     std::fprintf(stderr,
@@ -290,8 +301,18 @@ int main(int argc, char** argv) {
         return;
       }
       ours = std::move(*reopened);
-      std::fprintf(stderr, "reusing %s (M %u, ef_construction %u)\n", index_path.c_str(),
-                   ours->options().m, ours->options().ef_construction);
+      std::fprintf(stderr, "reusing %s (M %u, ef_construction %u, int8 codes %s)\n",
+                   index_path.c_str(), ours->options().m, ours->options().ef_construction,
+                   ours->options().int8 && ours->quantizer_trained() ? "on" : "off");
+      if (quantize_reused) {
+        const double q0 = Now();
+        ours_status = ours->Quantize();
+        if (!ours_status.ok()) return;
+        Emit("{\"system\": \"nodespace int8\", \"kind\": \"quantize\", \"s\": " +
+             Fmt(Now() - q0, 3) + "}");
+        std::fprintf(stderr, "quantized in %.1f s: every search below walks int8 codes\n",
+                     Now() - q0);
+      }
       return;
     }
     const double rss0 = ProcMiB("VmRSS");
@@ -314,6 +335,11 @@ int main(int argc, char** argv) {
   double hl_build = 0, hl_build_cpu = 0, hl_rss = 0;
   auto build_hl = [&] {
     space = std::make_unique<hnswlib::InnerProductSpace>(dim);
+    if (reuse_index && FileSize(index_path + ".hnswlib") > 0) {
+      hl = std::make_unique<hnswlib::HierarchicalNSW<float>>(space.get(), index_path + ".hnswlib");
+      std::fprintf(stderr, "reusing %s.hnswlib\n", index_path.c_str());
+      return;
+    }
     const double rss0 = ProcMiB("VmRSS");
     const double t0 = Now();
     const double c0 = hnswlib_threads == 1 ? ThreadCpuNow() : CpuNow();
@@ -549,6 +575,10 @@ int main(int argc, char** argv) {
     }
   }
 
+  // A hnswlib graph built beside a reused index is kept for the next run.
+  if (reuse_index && index_named && run_hnswlib && hl_build > 0) {
+    hl->saveIndex(index_path + ".hnswlib");
+  }
   if (reuse_index && ours_build == 0) {
     // A reopened index is measured for its searches only: it stays mapped
     // (int8 training and the save below would rewrite the file it maps).

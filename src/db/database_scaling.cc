@@ -509,8 +509,9 @@ Result<Database::Impl::ActionOutcome> Database::Impl::PerformAction(Optimization
         return out;
       }
       VectorTuning tuned = TunedParametersFor(vectors);
-      // Codes turned on to save memory stay on.
-      tuned.int8 = before.kind == VectorIndexKind::kHnsw && before.tuning.int8;
+      // Codes on for the size (past 500K), or turned on earlier to save
+      // memory, stay on.
+      tuned.int8 = tuned.int8 || (before.kind == VectorIndexKind::kHnsw && before.tuning.int8);
       out.detail["before"] = VectorInfoJson(before);
       out.detail["tuning"] = TuningJson(tuned);
       if (dry_run) break;

@@ -175,14 +175,19 @@ std::string DescribeTuning(const VectorTuning& t) {
 // the graph also gets more links (m 24: about 50 % more link memory) since a
 // wider beam alone did not reach 0.95 at 1M. ef_construction stays at the 200
 // the 100K numbers were measured with: the 1M run's 100 capped its recall.
-// int8 stays off: it was 24-33 % faster at 100K but slower than floats at 1M
-// (1,243 vs 1,583 QPS at ef 128), so it is a decision for a measured case.
+// Past 500K the graph also walks 8-bit codes: with the integer kernel
+// (DotProductU8I16) and a huge-page mapping, int8 answered 1,400-1,900
+// queries/s at recall 0.955 on the 1M graph against 1,000-1,100 for floats
+// and hnswlib, and a quantized index keeps its float vectors out of memory
+// (read only to re-score; docs/BENCHMARKS.md). Below that floats stay: the
+// float walk already matches hnswlib at 100K and the codes would add a
+// quarter to the index's memory.
 VectorTuning TunedParametersFor(int64_t vector_count) {
   VectorTuning t;
   t.ef_search = vector_count < 50000 ? 64 : vector_count < 500000 ? 128 : 192;
   t.m = vector_count < 500000 ? 16 : 24;
   t.ef_construction = 200;
-  t.int8 = false;
+  t.int8 = vector_count >= 500000;
   return t;
 }
 

@@ -765,8 +765,8 @@ TEST(VectorTuningTest, TunedParametersGrowWithTheCollection) {
   EXPECT_EQ(TunedParametersFor(49999), (VectorTuning{16, 200, 64, false}));
   EXPECT_EQ(TunedParametersFor(50000), (VectorTuning{16, 200, 128, false}));
   EXPECT_EQ(TunedParametersFor(499999), (VectorTuning{16, 200, 128, false}));
-  EXPECT_EQ(TunedParametersFor(500000), (VectorTuning{24, 200, 192, false}));
-  EXPECT_EQ(TunedParametersFor(10000000), (VectorTuning{24, 200, 192, false}));
+  EXPECT_EQ(TunedParametersFor(500000), (VectorTuning{24, 200, 192, true}));
+  EXPECT_EQ(TunedParametersFor(10000000), (VectorTuning{24, 200, 192, true}));
 }
 
 }  // namespace

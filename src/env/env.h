@@ -63,6 +63,8 @@ class Env {
   // The process-wide real filesystem.
   static Env* Default();
 
+  // Maps `path` read-only, asking for huge pages where the kernel maps files
+  // with them (fewer TLB misses for random reads of a large index).
   virtual Result<std::unique_ptr<MappedFile>> MapReadOnly(const std::string& path) = 0;
   // Creates or truncates `path`.
   virtual Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) = 0;

@@ -19,8 +19,11 @@ namespace nodespace::vector {
 float DotProduct(const float* a, const float* b, size_t dim);
 // Sum of (a[i] - b[i])^2.
 float L2Squared(const float* a, const float* b, size_t dim);
-// Sum of q[i] * code[i] where codes are unsigned bytes (see Int8Quantizer).
-float DotProductU8(const float* q, const uint8_t* code, size_t dim);
+// Sum of w[i] * code[i] for 16-bit weights and unsigned byte codes (see
+// Int8Quantizer), in exact integer arithmetic: every kernel returns the same
+// value. The caller keeps the sum within int32 (255 * dim * max|w[i]| <
+// 2^31).
+int32_t DotProductU8I16(const int16_t* w, const uint8_t* code, size_t dim);
 
 // A distance where smaller is closer: 1 - dot for kCosine (both vectors must
 // already be unit length), -dot for kDot, squared L2 for kL2.

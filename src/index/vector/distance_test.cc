@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <random>
 #include <string>
 
 #include "index/vector/crc32c.h"
@@ -92,6 +95,47 @@ TEST(VectorQuantizer, AsymmetricDistanceEqualsDecodedDistance) {
       float want = Distance(m, query, decoded.data(), dim);
       float got = q.Distance(pq, code.data(), q.CodeSquaredNorm(code.data()));
       EXPECT_NEAR(got, want, 1e-4) << MetricName(m) << " row " << i;
+    }
+  }
+}
+
+TEST(VectorDistance, U8I16KernelIsExactIntegerArithmetic) {
+  // Every length around the kernel's 16- and 32-wide steps, the weights at
+  // the int16 extremes and codes at 0 and 255: the sum must equal a plain
+  // 64-bit loop exactly (no kernel may round or wrap).
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<int> weight(-32767, 32767), byte(0, 255);
+  for (size_t dim : {1, 7, 15, 16, 17, 31, 32, 33, 47, 100, 384, 385, 2056}) {
+    std::vector<int16_t> w(dim);
+    std::vector<uint8_t> code(dim);
+    for (size_t i = 0; i < dim; ++i) {
+      w[i] = static_cast<int16_t>(i % 5 == 0 ? (i % 2 ? 32767 : -32767) : weight(rng));
+      code[i] = static_cast<uint8_t>(i % 7 == 0 ? 255 : byte(rng));
+    }
+    int64_t want = 0;
+    for (size_t i = 0; i < dim; ++i) want += int64_t{w[i]} * code[i];
+    EXPECT_EQ(int64_t{DotProductU8I16(w.data(), code.data(), dim)}, want) << dim;
+  }
+}
+
+TEST(VectorQuantizer, PreparedWeightsStayWithinTheKernelsRange) {
+  // Whatever the query's scale, the integer weights use the full range the
+  // kernel allows for the dimension and never more.
+  for (size_t dim : {8, 384, 3000}) {
+    std::vector<float> v = testdata::RandomVectors(100, dim, 17);
+    Int8Quantizer q = Int8Quantizer::Train(v.data(), 100, dim);
+    for (float scale : {1e-6f, 1.0f, 1e6f}) {
+      std::vector<float> query(v.begin(), v.begin() + std::ptrdiff_t(dim));
+      for (float& x : query) x *= scale;
+      for (Metric m : {Metric::kCosine, Metric::kL2}) {
+        Int8Quantizer::PreparedQuery pq = q.Prepare(query.data(), m);
+        int max_abs = 0;
+        for (int16_t w : pq.weights) max_abs = std::max(max_abs, std::abs(int{w}));
+        const double limit = std::min(32767.0, std::floor(2147483647.0 / (255.0 * dim)));
+        EXPECT_LE(max_abs, limit) << dim;
+        EXPECT_GE(max_abs, limit - 1) << dim;
+        EXPECT_GT(pq.unit, 0.0f);
+      }
     }
   }
 }

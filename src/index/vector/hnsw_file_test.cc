@@ -99,6 +99,49 @@ TEST_F(HnswFileTest, UpdatingToTheSameVectorKeepsTheIndexMapped) {
   EXPECT_FALSE(o.Update(7, {data_.data(), kDim}).ok());  // not in the index
 }
 
+TEST_F(HnswFileTest, MappedAllowedListsFindTheSameSlots) {
+  // A mapped index looks labels up in its sorted label section (guessing each
+  // position from the last, see HnswIndex::SlotsOf); the in-memory index uses
+  // its hash map. Both must resolve every allowed list the same way: dense
+  // and sparse runs, labels never stored or removed, below the first and
+  // past the last label, and lists that are not sorted after all.
+  auto index = MakeIndex();  // labels 0, 3, 6, ..., 1797; multiples of 9 below 270 removed
+  ASSERT_TRUE(index->Save(*Env::Default(), path_, 1).ok());
+  auto opened = HnswIndex::Open(*Env::Default(), path_);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  HnswIndex& mapped = **opened;
+  ASSERT_TRUE(mapped.is_mapped());
+  std::vector<std::vector<int64_t>> lists;
+  lists.push_back({});
+  std::vector<int64_t> all;
+  for (int64_t label = -5; label < 1900; ++label) all.push_back(label);
+  lists.push_back(all);
+  std::vector<int64_t> sparse;
+  for (int64_t label = 1; label < 1800; label += 97) sparse.push_back(label * 3);
+  lists.push_back(sparse);
+  lists.push_back({0, 9, 18, 1797});              // removed, removed, removed, last
+  lists.push_back({-1, 2, 4, 1800, 1803, 5000});  // none stored
+  lists.push_back({1797});
+  lists.push_back({3, 1200, 6, 600, 30});  // not sorted
+  for (const std::vector<int64_t>& allowed : lists) {
+    for (size_t q = 0; q < 5; ++q) {
+      std::span<const float> query(queries_.data() + q * kDim, kDim);
+      auto want = index->SearchExactAllowed(query, 1000, allowed);
+      auto got = mapped.SearchExactAllowed(query, 1000, allowed);
+      ASSERT_TRUE(want.ok() && got.ok());
+      ASSERT_EQ(got->neighbors.size(), want->neighbors.size()) << allowed.size();
+      for (size_t i = 0; i < want->neighbors.size(); ++i) {
+        EXPECT_EQ(got->neighbors[i].label, want->neighbors[i].label);
+        EXPECT_EQ(got->neighbors[i].distance, want->neighbors[i].distance);
+      }
+    }
+  }
+  // The unsorted list found all five of its labels.
+  auto unsorted = mapped.SearchExactAllowed({queries_.data(), kDim}, 10, lists.back());
+  ASSERT_TRUE(unsorted.ok());
+  EXPECT_EQ(unsorted->neighbors.size(), 5u);
+}
+
 TEST_F(HnswFileTest, HnswRoundTripGivesIdenticalResults) {
   for (bool int8 : {false, true}) {
     auto index = MakeIndex(int8);

@@ -173,9 +173,11 @@ class HnswIndex {
   // allowed_count labels (see RecommendSearchPlan: its cost, beside that of
   // SearchExactAllowed over the same labels).
   size_t FilteredBeam(size_t k, size_t ef, int64_t allowed_count) const;
-  // Exact over `allowed` (sorted ascending, no duplicates; labels not stored
-  // are skipped): one lookup and one distance per allowed label, read in
-  // slot order.
+  // Every label of `allowed` scored (sorted ascending, no duplicates; labels
+  // not stored are skipped): one lookup and one distance per allowed label,
+  // read in slot order. A quantized index scores the codes and re-scores the
+  // best rescore_factor * k with floats, as its graph walk does, so its
+  // answer can miss a true neighbour whose code ranked it too far back.
   Result<SearchResult> SearchExactAllowed(std::span<const float> query, size_t k,
                                           std::span<const int64_t> allowed) const;
 
@@ -219,6 +221,9 @@ class HnswIndex {
   void EnsureMutable();
   void RefreshViews();
   uint32_t FindSlot(int64_t label) const;
+  // FindSlot for each of `sorted_labels` (ascending), skipping those not
+  // stored, in their order.
+  std::vector<uint32_t> SlotsOf(std::span<const int64_t> sorted_labels) const;
   const float* VectorAt(uint32_t slot) const { return vectors_ + size_t{slot} * options_.dim; }
   // VectorAt, or a copy read into `scratch` (dim floats) once the float
   // pages were released (see ReleaseVectorPages).

@@ -153,6 +153,24 @@ TEST(HnswIndex, Int8RescoringKeepsFloatRecall) {
   EXPECT_GT(r->stats.int8_distances, 0u);
   EXPECT_EQ(r->stats.distances_computed, 40u);  // rescore_factor 4 x k 10
   EXPECT_EQ(plain->TrainQuantizer().code(), StatusCode::kInvalidArgument);
+
+  // A scan of an allowed list scores the codes of every allowed vector and
+  // re-scores the best 4k with floats: the float scan's answer, nearly always.
+  std::vector<int64_t> allowed;
+  for (int64_t label = 0; label < 2000; label += 7) allowed.push_back(label);
+  double agree = 0;
+  for (size_t q = 0; q < 50; ++q) {
+    std::span<const float> query(queries.data() + q * dim, dim);
+    auto scanned = quantized->SearchExactAllowed(query, 10, allowed);
+    auto exact = plain->SearchExactAllowed(query, 10, allowed);
+    ASSERT_TRUE(scanned.ok() && exact.ok());
+    EXPECT_EQ(scanned->stats.int8_distances, allowed.size());
+    EXPECT_EQ(scanned->stats.distances_computed, 40u);
+    EXPECT_EQ(exact->stats.int8_distances, 0u);
+    EXPECT_EQ(exact->stats.distances_computed, allowed.size());
+    agree += Recall(scanned->neighbors, exact->neighbors);
+  }
+  EXPECT_GE(agree / 50, 0.98);
 }
 
 TEST(HnswIndex, RemovedLabelsAreNeverReturned) {

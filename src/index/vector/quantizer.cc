@@ -69,34 +69,52 @@ void Int8Quantizer::Decode(const uint8_t* code, float* out) const {
 Int8Quantizer::PreparedQuery Int8Quantizer::Prepare(const float* query, Metric metric) const {
   PreparedQuery p;
   p.metric = metric;
-  p.weights.resize(dim_);
+  std::vector<float> weights(dim_);
   float dot_min = 0, q_sq = 0;
   for (size_t d = 0; d < dim_; ++d) {
-    p.weights[d] = query[d] * scale_[d];
+    weights[d] = query[d] * scale_[d];
     dot_min += query[d] * min_[d];
     q_sq += query[d] * query[d];
   }
+  // Fold the sign (and the 2 of L2) into the weights, so that a distance is
+  // bias + the weights' dot product with the code.
+  float factor = -1.0f;
   switch (metric) {
     case Metric::kCosine:
-      // 1 - q.x = (1 - sum q min) - sum w c: fold the sign into the weights.
-      for (float& w : p.weights) w = -w;
-      p.bias = 1.0f - dot_min;
+      p.bias = 1.0f - dot_min;  // 1 - q.x
       break;
     case Metric::kDot:
-      for (float& w : p.weights) w = -w;
       p.bias = -dot_min;
       break;
     case Metric::kL2:
-      for (float& w : p.weights) w = -2.0f * w;
+      factor = -2.0f;
       p.bias = q_sq - 2.0f * dot_min;
       break;
+  }
+  float max_abs = 0;
+  for (float& w : weights) {
+    w *= factor;
+    max_abs = std::max(max_abs, std::fabs(w));
+  }
+  // The largest integer weight keeps 255 * dim * |w| inside int32, so the
+  // kernel's sum cannot overflow (16 bits up to 2,056 dimensions).
+  const double limit = std::min(
+      32767.0, std::floor(2147483647.0 / (255.0 * static_cast<double>(std::max<size_t>(dim_, 1)))));
+  p.weights.resize(dim_);
+  if (max_abs > 0) {
+    p.unit = static_cast<float>(static_cast<double>(max_abs) / limit);
+    const double inv = limit / static_cast<double>(max_abs);
+    for (size_t d = 0; d < dim_; ++d) {
+      p.weights[d] = static_cast<int16_t>(std::lrint(static_cast<double>(weights[d]) * inv));
+    }
   }
   return p;
 }
 
 float Int8Quantizer::Distance(const PreparedQuery& q, const uint8_t* code,
                               float code_sq_norm) const {
-  float d = q.bias + DotProductU8(q.weights.data(), code, dim_);
+  const float d =
+      q.bias + q.unit * static_cast<float>(DotProductU8I16(q.weights.data(), code, dim_));
   return q.metric == Metric::kL2 ? d + code_sq_norm : d;
 }
 

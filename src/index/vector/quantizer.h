@@ -7,9 +7,14 @@
 // dimensions have very different spreads; one global range would waste most
 // of the 256 levels on the few widest dimensions.
 //
-// Distances are asymmetric: the query stays float32 and is folded into a
-// PreparedQuery (q_d * scale_d plus a constant), so one dot product of floats
-// with bytes gives the same value as a dot product with the decoded vector.
+// Distances are asymmetric: the query is folded into a PreparedQuery (weights
+// q_d * scale_d plus a constant), so one dot product of the weights with the
+// bytes gives the dot product with the decoded vector. The weights are
+// rounded to 16-bit integers on a per-query scale, which lets the kernel
+// multiply-add codes without converting them to floats (DotProductU8I16);
+// the rounding changes a distance by about 1e-5 of its range, far below the
+// codes' own error (half a step of 255), and candidates are re-scored with
+// floats anyway.
 //
 // Thread safety: immutable after Train()/FromParams(); concurrent use of a
 // const Int8Quantizer is safe.
@@ -46,8 +51,10 @@ class Int8Quantizer {
 
   // A query folded into the code space for one metric.
   struct PreparedQuery {
-    std::vector<float> weights;  // q_d * scale_d (times -2 for L2)
-    float bias = 0;              // constant part of the distance
+    // q_d * scale_d (times -1, or -2 for L2) is weights[d] * unit.
+    std::vector<int16_t> weights;
+    float unit = 0;
+    float bias = 0;  // constant part of the distance
     Metric metric = Metric::kCosine;
   };
   PreparedQuery Prepare(const float* query, Metric metric) const;
