@@ -519,9 +519,11 @@ Status VectorIndexStore::OpenOrRebuildGraph(Connection& conn, const Settings& se
                              "); rebuilding it");
   }
   index_ = std::move(*opened);
-  // Checking a small file's checksums read every page; a quantized graph
-  // walks its codes and needs its floats only to re-score.
-  index_->ReleaseVectorPages();
+  // A quantized graph keeps its floats mapped and warmed like the rest: it
+  // re-scores from them, and releasing them at open made every re-scored
+  // vector a pread (or, left unwarmed, a page fault), which cost more than
+  // the walk itself for a large k (thousands of hits filtered afterwards).
+  // Memory pressure still releases them (ReleaseMemory).
   StartWarmUpLocked();
   // The beam is a search parameter: no rebuild for it.
   if (settings.tuning && have.ef_search != want.ef_search) search_ef_ = want.ef_search;

@@ -723,6 +723,16 @@ double HnswIndex::AdmittedFraction(const Filter* filter) const {
   return slot_count_ > 0 ? allowed / slot_count_ : 1.0;
 }
 
+size_t HnswIndex::RescoreCount(size_t k) const {
+  // Re-scoring repairs the order near the cut-off, which a code's error
+  // (half a step per dimension) moves by a few ranks, not by a multiple of
+  // k: a large k (a caller filtering thousands of hits afterwards) keeps
+  // kMaxRescoreMargin extra candidates instead of (factor - 1) x k, each of
+  // which costs a float read (a pread once the floats are released).
+  const size_t factor = std::max<size_t>(options_.rescore_factor, 1);
+  return std::max(k, std::min(k * factor, k + kMaxRescoreMargin));
+}
+
 size_t HnswIndex::FilteredBeam(size_t k, size_t ef, int64_t allowed_count) const {
   const double allowed = std::min(static_cast<double>(live_count_),
                                   static_cast<double>(std::max<int64_t>(allowed_count, 0)));
@@ -778,7 +788,7 @@ Result<SearchResult> HnswIndex::Search(std::span<const float> query, size_t k, s
     uint32_t cur = entry_point_;
     float cur_dist = dist(cur);
     for (int l = max_level_; l > 0; --l) cur = GreedyClosest(cur, &cur_dist, l, dist, stats);
-    const size_t rescore = std::max(k, k * options_.rescore_factor);
+    const size_t rescore = RescoreCount(k);
     SearchLevel(cur, cur_dist, 0, beam, side_heap ? rescore : 0, dist, accept, prefetch, ctx,
                 stats);
     found.assign(ctx.results_.begin(), ctx.results_.end());
@@ -843,12 +853,12 @@ Result<SearchResult> HnswIndex::SearchExactAllowed(std::span<const float> query,
   constexpr size_t kAhead = 8;
   if (options_.int8 && quantizer_.trained()) {
     // What the graph walk does, over every allowed slot: 8-bit codes (a
-    // quarter of the bytes) pick rescore_factor * k candidates, floats
+    // quarter of the bytes) pick RescoreCount(k) candidates, floats
     // re-score them.
     const Int8Quantizer::PreparedQuery pq = quantizer_.Prepare(q.data(), options_.metric);
     const bool l2 = options_.metric == Metric::kL2;
     const int lines = static_cast<int>((dim + 63) / 64);
-    const size_t rescore = std::max(k, k * options_.rescore_factor);
+    const size_t rescore = RescoreCount(k);
     internal::TopK by_code(rescore);
     for (size_t i = 0; i < slots.size(); ++i) {
       if (i + kAhead < slots.size()) PrefetchLines(codes_ + size_t{slots[i + kAhead]} * dim, lines);

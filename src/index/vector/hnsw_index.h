@@ -19,7 +19,8 @@
 //    (AllowedCountHint), see docs/formats/vector-index.md. For very selective
 //    filters use SearchExactAllowed (see RecommendSearchPlan).
 //  * With HnswOptions::int8, queries walk the graph on 8-bit codes and re-score
-//    the best rescore_factor * k candidates with the float vectors.
+//    the best rescore_factor * k candidates (at most k + 256) with the float
+//    vectors.
 //  * Open maps the file and reads only its header: O(1) in the index size.
 //    Section checksums are checked by Verify() (O(file)), or at Open with
 //    OpenOptions::verify_checksums. The first mutation after Open copies the
@@ -68,7 +69,8 @@ struct HnswOptions {
   // TrainQuantizer(); until then searches use floats.
   bool int8 = false;
   uint32_t int8_train_size = 10000;
-  // Int8 searches re-score this many times k candidates with float vectors.
+  // Int8 searches re-score this many times k candidates with float vectors,
+  // at most k + HnswIndex::kMaxRescoreMargin.
   uint32_t rescore_factor = 4;
 };
 
@@ -173,10 +175,14 @@ class HnswIndex {
   // allowed_count labels (see RecommendSearchPlan: its cost, beside that of
   // SearchExactAllowed over the same labels).
   size_t FilteredBeam(size_t k, size_t ef, int64_t allowed_count) const;
+  // How many candidates an int8 search re-scores with floats for k results:
+  // rescore_factor x k, at most k + kMaxRescoreMargin.
+  static constexpr size_t kMaxRescoreMargin = 256;
+  size_t RescoreCount(size_t k) const;
   // Every label of `allowed` scored (sorted ascending, no duplicates; labels
   // not stored are skipped): one lookup and one distance per allowed label,
   // read in slot order. A quantized index scores the codes and re-scores the
-  // best rescore_factor * k with floats, as its graph walk does, so its
+  // best RescoreCount(k) with floats, as its graph walk does, so its
   // answer can miss a true neighbour whose code ranked it too far back.
   Result<SearchResult> SearchExactAllowed(std::span<const float> query, size_t k,
                                           std::span<const int64_t> allowed) const;
