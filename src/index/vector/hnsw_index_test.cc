@@ -153,6 +153,12 @@ TEST(HnswIndex, Int8RescoringKeepsFloatRecall) {
   EXPECT_GT(r->stats.int8_distances, 0u);
   EXPECT_EQ(r->stats.distances_computed, 40u);  // rescore_factor 4 x k 10
   EXPECT_EQ(plain->TrainQuantizer().code(), StatusCode::kInvalidArgument);
+  // A large k re-scores k + 256 candidates, not 4k.
+  EXPECT_EQ(quantized->RescoreCount(300), 300u + HnswIndex::kMaxRescoreMargin);
+  auto wide = quantized->Search({queries.data(), dim}, 300, 1000);
+  ASSERT_TRUE(wide.ok());
+  EXPECT_EQ(wide->neighbors.size(), 300u);
+  EXPECT_EQ(wide->stats.distances_computed, 300u + HnswIndex::kMaxRescoreMargin);
 
   // A scan of an allowed list scores the codes of every allowed vector and
   // re-scores the best 4k with floats: the float scan's answer, nearly always.
