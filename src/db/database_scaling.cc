@@ -501,6 +501,15 @@ Result<Database::Impl::ActionOutcome> Database::Impl::PerformAction(Optimization
       return out;
     }
     case A::kRebuildVectorIndexes: {
+      {
+        // Until the store has opened its file, Info() reports the configured
+        // tuning, not the file's: open it (and catch up) first, so that what
+        // follows compares with the graph on disk. Applied first thing in a
+        // CLI process, this otherwise rebuilt a 1M graph whose
+        // ef_construction differed from the configured one.
+        NS_ASSIGN_OR_RETURN(auto conn, maintenance());
+        NS_RETURN_IF_ERROR(vectors_->ApplyChanges(*conn));
+      }
       const VectorIndexInfo before = vectors_->Info();
       const int64_t vectors = std::max(before.size, m.vector_count);
       if (vectors == 0) {
@@ -556,6 +565,15 @@ Result<Database::Impl::ActionOutcome> Database::Impl::PerformAction(Optimization
       }
       // Vectors from outside cannot be re-embedded here; quantization cuts
       // the graph walk's memory traffic instead (int8 codes, float re-score).
+      {
+        // Until the store has opened its file, Info() reports the configured
+        // tuning, not the file's: open it (and catch up) first, so that what
+        // follows compares with the graph on disk. Applied first thing in a
+        // CLI process, this otherwise rebuilt a 1M graph whose
+        // ef_construction differed from the configured one.
+        NS_ASSIGN_OR_RETURN(auto conn, maintenance());
+        NS_RETURN_IF_ERROR(vectors_->ApplyChanges(*conn));
+      }
       const VectorIndexInfo before = vectors_->Info();
       if (before.kind != VectorIndexKind::kHnsw || before.tuning.int8) {
         out.result = "skipped";

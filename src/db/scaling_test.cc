@@ -399,6 +399,36 @@ TEST_F(ScalingTest, VectorLatencyTriggerRetunesTheIndex) {
   EXPECT_EQ(r.hits.size(), 10u);
 }
 
+TEST_F(ScalingTest, QuantizingRightAfterOpenKeepsTheGraphOnDisk) {
+  // A graph built with ef_construction 100, reopened by a process configured
+  // with the default 200 that quantizes before any search has opened the
+  // index: the action must see the file's parameters and quantize in place,
+  // not rebuild the graph to the configured ones.
+  Options built_with;
+  built_with.hnsw_ef_construction = 100;
+  Open(Quiet(), built_with);
+  Fill(200);
+  ASSERT_OK_AND_ASSIGN(ScalingEvent built,
+                       db_->ApplyScalingAction(OptimizationAction::kOptimizeIndexing));
+  ASSERT_EQ(json::parse(built.detail_json)["vector_index_after"]["kind"], "hnsw");
+  Open(Quiet());
+  log_.clear();
+  ASSERT_OK_AND_ASSIGN(ScalingEvent e,
+                       db_->ApplyScalingAction(OptimizationAction::kOptimizeEmbeddings));
+  EXPECT_EQ(e.result, "applied") << e.message;
+  json detail = json::parse(e.detail_json);
+  EXPECT_EQ(detail["before"]["tuning"]["ef_construction"], 100);
+  EXPECT_EQ(detail["after"]["tuning"]["ef_construction"], 100);
+  EXPECT_EQ(detail["after"]["tuning"]["int8"], true);
+  bool in_place = false, rebuilt = false;
+  for (const std::string& line : log_) {
+    in_place |= line.find("quantized to int8 in place") != std::string::npos;
+    rebuilt |= line.find("rebuilt") != std::string::npos;
+  }
+  EXPECT_TRUE(in_place);
+  EXPECT_FALSE(rebuilt);
+}
+
 TEST_F(ScalingTest, SlowVectorsOnASmallBuiltinEmbedderRefitIt) {
   ScalingOptions s = Quiet();
   s.thresholds.vector_latency_ms = 0.000001;
