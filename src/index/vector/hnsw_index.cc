@@ -265,7 +265,7 @@ std::vector<uint32_t> HnswIndex::SlotsOf(std::span<const int64_t> sorted_labels)
       for (size_t step = 1;; step *= 2) {
         if (static_cast<size_t>(hi - 1 - it) <= step) break;
         if (hi[-1 - static_cast<ptrdiff_t>(step)].label < label) {
-          lo = hi - 1 - step + 1;
+          lo = hi - step;
           break;
         }
         hi -= step;
@@ -713,13 +713,10 @@ Result<std::vector<float>> HnswIndex::CheckQuery(std::span<const float> query) c
   return CheckVector(query, options_.dim, options_.metric);
 }
 
-double HnswIndex::AdmittedFraction(const Filter* filter) const {
+double HnswIndex::AdmittedFraction(int64_t allowed_count) const {
   // Tombstones and filtered-out nodes both thin the graph.
   double allowed = live_count_;
-  if (filter != nullptr) {
-    int64_t hint = filter->AllowedCountHint();
-    if (hint >= 0) allowed = std::min(allowed, static_cast<double>(hint));
-  }
+  if (allowed_count >= 0) allowed = std::min(allowed, static_cast<double>(allowed_count));
   return slot_count_ > 0 ? allowed / slot_count_ : 1.0;
 }
 
@@ -734,9 +731,7 @@ size_t HnswIndex::RescoreCount(size_t k) const {
 }
 
 size_t HnswIndex::FilteredBeam(size_t k, size_t ef, int64_t allowed_count) const {
-  const double allowed = std::min(static_cast<double>(live_count_),
-                                  static_cast<double>(std::max<int64_t>(allowed_count, 0)));
-  return EffectiveEf(k, ef, slot_count_ > 0 ? allowed / slot_count_ : 1.0);
+  return EffectiveEf(k, ef, AdmittedFraction(std::max<int64_t>(allowed_count, 0)));
 }
 
 size_t HnswIndex::EffectiveEf(size_t k, size_t ef, double admitted) const {
@@ -763,7 +758,7 @@ Result<SearchResult> HnswIndex::Search(std::span<const float> query, size_t k, s
   SearchStats& stats = result.stats;
   SearchContext& ctx = context != nullptr ? *context : ThreadContext();
   const size_t dim = options_.dim;
-  const double admitted = AdmittedFraction(filter);
+  const double admitted = AdmittedFraction(filter != nullptr ? filter->AllowedCountHint() : -1);
   const bool side_heap = admitted < kSideHeapBelow;
   const size_t beam = EffectiveEf(k, ef, admitted);
   stats.ef_used = static_cast<uint32_t>(beam);

@@ -274,8 +274,9 @@ class HnswIndex {
   // An entry point (slot, level) for a descent that must not start at
   // `avoid`; kNoSlot when `avoid` is the only node reachable.
   std::pair<uint32_t, int> EntryAvoiding(uint32_t avoid) const;
-  // The share of slots a search may return (live and allowed by `filter`).
-  double AdmittedFraction(const Filter* filter) const;
+  // The share of slots a search may return: live ones, at most
+  // `allowed_count` of them (negative: unknown, every live one).
+  double AdmittedFraction(int64_t allowed_count) const;
   // The beam width for a search of k with a requested ef.
   size_t EffectiveEf(size_t k, size_t ef, double admitted) const;
   // Below this admitted fraction, filtered searches keep rejected nodes in the
