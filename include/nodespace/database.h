@@ -212,8 +212,9 @@ class Database {
   // ---- bulk loading (src/db/database_bulk_load.cc) ----
   // For imports that bring more rows than the database holds: from here on
   // writes skip the full-text index and the non-unique secondary indexes
-  // (types, dates, partitions, backlinks, hot property indexes), which
-  // FinishBulkLoad then builds in one pass. Meanwhile text search does not
+  // (dates, partitions, backlinks, hot property indexes; not types), which
+  // FinishBulkLoad then builds in one pass, the full-text index merged into
+  // one segment. Meanwhile text search does not
   // see nodes written since, and filters those indexes served scan the
   // table; every other read and write stays correct. Durable: a process
   // that dies before FinishBulkLoad leaves it for the next writable open,

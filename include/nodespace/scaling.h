@@ -179,6 +179,9 @@ struct ScalingStatus {
   int64_t background_threads = 0;
   ScalingConfig config;          // from the budget
   bool manager_running = false;  // in this process
+  // How often that manager checks the triggers on its own (0: only when
+  // asked, as in `nodespace scaling ...`).
+  int64_t check_interval_ms = 0;
   // One line per trigger: the metric, the threshold, armed or fired.
   struct Trigger {
     std::string name;

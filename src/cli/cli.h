@@ -31,13 +31,18 @@ class Session {
 
  private:
   struct Globals;
-  Result<Database*> OpenDatabase(const std::string& path, bool create);
+  // `background_checks` false: the process's scaling manager applies only
+  // what it is asked to (the `scaling` commands), not what its own periodic
+  // checks would decide while a long action runs.
+  Result<Database*> OpenDatabase(const std::string& path, bool create,
+                                 bool background_checks = true);
 
   std::ostream& out_;
   std::ostream& err_;
   bool terminal_;
   std::unique_ptr<Database> db_;
   std::string db_path_;
+  bool db_background_checks_ = true;
 };
 
 }  // namespace nodespace::cli

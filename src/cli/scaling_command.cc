@@ -72,8 +72,16 @@ int RunScalingCommand(Database& db, const ScalingArgs& args, bool json_out, std:
     if (st->derived_phase != st->phase) {
       out << " (size and users call for " << ScalingPhaseName(st->derived_phase) << ")";
     }
-    out << "\nmanager: " << (st->manager_running ? "running in this process" : "not running here")
-        << "\n\nmetrics\n";
+    out << "\nmanager: ";
+    if (!st->manager_running) {
+      out << "not running here";
+    } else if (st->check_interval_ms > 0) {
+      out << "running in this process, checking every " << Num(st->check_interval_ms / 1000.0)
+          << " s";
+    } else {
+      out << "running in this process, checking only when asked";
+    }
+    out << "\n\nmetrics\n";
     for (const auto& [k, v] : j["metrics"].items()) out << "  " << k << ": " << v.dump() << "\n";
     out << "\ntriggers (metric value / threshold)\n";
     for (const auto& t : st->triggers) {

@@ -12,6 +12,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <climits>
 #include <condition_variable>
@@ -960,6 +961,7 @@ Result<ScalingStatus> Database::Impl::GetScalingStatus() {
       PhaseFor(st.metrics.node_count, st.metrics.storage_size_bytes, st.metrics.concurrent_users);
   st.config = s.config;
   st.manager_running = s.running;
+  st.check_interval_ms = s.running ? std::max<int64_t>(0, options_.scaling.interval_ms) : 0;
   NS_ASSIGN_OR_RETURN(ReaderLease conn, AcquireReader());
   std::lock_guard lock(s.mu);
   if (!s.trigger_states_loaded) {

@@ -58,6 +58,7 @@ nlohmann::json StatusToJson(const ScalingStatus& st) {
           {"phase_name", ScalingPhaseName(st.phase)},
           {"derived_phase", static_cast<int>(st.derived_phase)},
           {"manager_running", st.manager_running},
+          {"check_interval_ms", st.check_interval_ms},
           {"metrics", MetricsToJson(st.metrics)},
           {"memory_tier",
            {{"cache_size_mb", st.memory.cache_size_mb},
