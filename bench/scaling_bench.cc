@@ -2,7 +2,7 @@
 // benchmark dataset (see query_bench.cc, which builds one with vectors).
 //
 //   nodespace_scaling_bench DATASET_DIR --db DIR [--queries N] [--out FILE.json]
-//                           [--memory-budget-mb MB]
+//                           [--memory-budget-mb MB] [--rebuild-vectors]
 //
 // The run changes the database the way the manager would (indexes built,
 // the graph quantized when over the budget): run it on a copy.
@@ -19,8 +19,11 @@
 //                           search by exact scan (what the flat store does)
 //                           vs the HNSW graph it switches to, with recall@10
 //   RebuildVectorIndexes    the tuned ef_search for this size vs the default
-//                           (search side only: a 1M-vector rebuild is timed
-//                           in BENCHMARKS.md's vector section)
+//                           (search side); with --rebuild-vectors the action
+//                           itself: the graph rebuilt with the parameters
+//                           tuned for the size when they differ from the
+//                           file's, its duration, vector latency, recall@10
+//                           and RSS before and after
 //   OptimizeMemoryUsage     RSS before and after (file-backed and anonymous),
 //                           vector search latency and recall@10 before and
 //                           after; with --memory-budget-mb below the process's
@@ -120,6 +123,7 @@ int main(int argc, char** argv) {
   std::string data, db_path, out_path;
   size_t n = 200;
   int64_t memory_budget_mb = -1;  // -1: the default threshold
+  bool rebuild_vectors = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--db" && i + 1 < argc) {
@@ -128,6 +132,8 @@ int main(int argc, char** argv) {
       n = std::stoul(argv[++i]);
     } else if (a == "--out" && i + 1 < argc) {
       out_path = argv[++i];
+    } else if (a == "--rebuild-vectors") {
+      rebuild_vectors = true;
     } else if (a == "--memory-budget-mb" && i + 1 < argc) {
       memory_budget_mb = std::stoll(argv[++i]);
     } else if (data.empty()) {
@@ -135,7 +141,8 @@ int main(int argc, char** argv) {
     }
   }
   if (data.empty() || db_path.empty()) {
-    std::cerr << "usage: nodespace_scaling_bench DATASET_DIR --db DIR [--queries N] [--out F]\n";
+    std::cerr << "usage: nodespace_scaling_bench DATASET_DIR --db DIR [--queries N] [--out F] "
+                 "[--memory-budget-mb MB] [--rebuild-vectors]\n";
     return 2;
   }
   DropHotIndexes(db_path + "/nodespace.db");
@@ -254,6 +261,35 @@ int main(int argc, char** argv) {
     *recall = sum / static_cast<double>(vec_n);
     return l;
   };
+  // The vector workload (the engine's beam) and the process's memory before
+  // and after one action.
+  auto vector_action = [&](OptimizationAction a, const char* name) {
+    using nodespace::bench::ProcStatusKb;
+    auto rss = [] {
+      return json{{"rss_mb", ProcStatusKb("VmRSS") / 1024},
+                  {"file_mb", ProcStatusKb("RssFile") / 1024},
+                  {"anon_mb", ProcStatusKb("RssAnon") / 1024}};
+    };
+    double recall_before = 0, recall_after = 0;
+    const Latencies before = vector_pass(false, 0, &recall_before);
+    const json rss_before = rss();
+    json action = Event(db, a);
+    const json rss_after_action = rss();
+    const Latencies after = vector_pass(false, 0, &recall_after);
+    const json rss_after_searches = rss();
+    std::cerr << name << ": RSS " << rss_before["rss_mb"] << " -> " << rss_after_action["rss_mb"]
+              << " MB (after the searches " << rss_after_searches["rss_mb"] << "), vector p50 "
+              << before.Pct(50) << " -> " << after.Pct(50) << " ms, recall " << recall_before
+              << " -> " << recall_after << "\n";
+    return json{{"vector_before", before.Json()},
+                {"vector_recall_before", recall_before},
+                {"rss_before", rss_before},
+                {"action", action},
+                {"rss_after_action", rss_after_action},
+                {"vector_after", after.Json()},
+                {"vector_recall_after", recall_after},
+                {"rss_after_searches", rss_after_searches}};
+  };
   {
     db.ConfigureQueryCache(false, 10 << 20, 900000);
     const Latencies text_before = RunQueries(db, text);
@@ -289,36 +325,16 @@ int main(int argc, char** argv) {
         {"tuned_ef", tuned_ef}, {"tuned", tuned.Json()}, {"tuned_recall", tuned_recall}};
     std::cerr << "vector ef 128 -> " << tuned_ef << ": recall " << default_recall << " -> "
               << tuned_recall << ", p50 " << def.Pct(50) << " -> " << tuned.Pct(50) << " ms\n";
+
+    if (rebuild_vectors) {
+      out["rebuild_vector_indexes"] =
+          vector_action(OptimizationAction::kRebuildVectorIndexes, "rebuild vector indexes");
+    }
   }
 
   // ---- OptimizeMemoryUsage, BackgroundCompaction ----
-  {
-    using nodespace::bench::ProcStatusKb;
-    auto rss = [] {
-      return json{{"rss_mb", ProcStatusKb("VmRSS") / 1024},
-                  {"file_mb", ProcStatusKb("RssFile") / 1024},
-                  {"anon_mb", ProcStatusKb("RssAnon") / 1024}};
-    };
-    double recall_before = 0, recall_after = 0;
-    const Latencies before = vector_pass(false, 0, &recall_before);
-    const json rss_before = rss();
-    json action = Event(db, OptimizationAction::kOptimizeMemoryUsage);
-    const json rss_after_action = rss();
-    const Latencies after = vector_pass(false, 0, &recall_after);
-    out["optimize_memory_usage"] = {{"vector_before", before.Json()},
-                                    {"vector_recall_before", recall_before},
-                                    {"rss_before", rss_before},
-                                    {"action", action},
-                                    {"rss_after_action", rss_after_action},
-                                    {"vector_after", after.Json()},
-                                    {"vector_recall_after", recall_after},
-                                    {"rss_after_searches", rss()}};
-    std::cerr << "optimize memory: RSS " << rss_before["rss_mb"] << " -> "
-              << rss_after_action["rss_mb"] << " MB (after the searches "
-              << out["optimize_memory_usage"]["rss_after_searches"]["rss_mb"] << "), vector p50 "
-              << before.Pct(50) << " -> " << after.Pct(50) << " ms, recall " << recall_before
-              << " -> " << recall_after << "\n";
-  }
+  out["optimize_memory_usage"] =
+      vector_action(OptimizationAction::kOptimizeMemoryUsage, "optimize memory");
   out["background_compaction"] = Event(db, OptimizationAction::kBackgroundCompaction);
   out["load_avg_end"] = nodespace::bench::LoadAvg1();
   opened->reset();

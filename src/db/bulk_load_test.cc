@@ -22,65 +22,47 @@ namespace {
 
 using testing::TempDir;
 
-// Names of the schema's indexes and triggers, read past the engine.
+// Runs `sql` on the database file past the engine (a connection of its
+// own); column `column` of every row as text.
+std::vector<std::string> RawColumn(const std::string& db_dir, const std::string& sql,
+                                   int column = 0) {
+  std::vector<std::string> values;
+  sqlite3* raw = nullptr;
+  if (sqlite3_open_v2((db_dir + "/nodespace.db").c_str(), &raw, SQLITE_OPEN_READWRITE, nullptr) ==
+      SQLITE_OK) {
+    sqlite3_stmt* stmt = nullptr;
+    sqlite3_prepare_v2(raw, sql.c_str(), -1, &stmt, nullptr);
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+      const unsigned char* text = sqlite3_column_text(stmt, column);
+      values.emplace_back(text == nullptr ? "" : reinterpret_cast<const char*>(text));
+    }
+    sqlite3_finalize(stmt);
+  }
+  sqlite3_close(raw);
+  return values;
+}
+
+// Names of the schema's indexes and triggers.
 std::set<std::string> SchemaObjects(const std::string& db_dir) {
-  std::set<std::string> names;
-  sqlite3* raw = nullptr;
-  if (sqlite3_open_v2((db_dir + "/nodespace.db").c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) !=
-      SQLITE_OK) {
-    sqlite3_close(raw);
-    return names;
-  }
-  sqlite3_stmt* stmt = nullptr;
-  sqlite3_prepare_v2(raw,
-                     "SELECT type || ':' || name FROM sqlite_master WHERE type IN ('index', "
-                     "'trigger') AND sql IS NOT NULL",
-                     -1, &stmt, nullptr);
-  while (sqlite3_step(stmt) == SQLITE_ROW) {
-    names.insert(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)));
-  }
-  sqlite3_finalize(stmt);
-  sqlite3_close(raw);
-  return names;
+  const std::vector<std::string> names =
+      RawColumn(db_dir,
+                "SELECT type || ':' || name FROM sqlite_master WHERE type IN ('index', "
+                "'trigger') AND sql IS NOT NULL");
+  return {names.begin(), names.end()};
 }
 
-// Runs `sql` on the database file past the engine; the first column of its
-// first row as text ("" when none).
+// The first column of the first row ("" when none).
 std::string RawScalar(const std::string& db_dir, const std::string& sql) {
-  std::string value;
-  sqlite3* raw = nullptr;
-  if (sqlite3_open_v2((db_dir + "/nodespace.db").c_str(), &raw, SQLITE_OPEN_READWRITE, nullptr) !=
-      SQLITE_OK) {
-    sqlite3_close(raw);
-    return value;
-  }
-  sqlite3_stmt* stmt = nullptr;
-  sqlite3_prepare_v2(raw, sql.c_str(), -1, &stmt, nullptr);
-  if (sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_text(stmt, 0) != nullptr) {
-    value = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
-  }
-  sqlite3_finalize(stmt);
-  sqlite3_close(raw);
-  return value;
+  const std::vector<std::string> values = RawColumn(db_dir, sql);
+  return values.empty() ? std::string() : values.front();
 }
 
-// SQLite's plan for `sql` on the database file, its detail lines joined.
+// SQLite's plan for `sql`, its detail lines joined.
 std::string QueryPlan(const std::string& db_dir, const std::string& sql) {
   std::string plan;
-  sqlite3* raw = nullptr;
-  if (sqlite3_open_v2((db_dir + "/nodespace.db").c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) !=
-      SQLITE_OK) {
-    sqlite3_close(raw);
-    return plan;
+  for (const std::string& line : RawColumn(db_dir, "EXPLAIN QUERY PLAN " + sql, 3)) {
+    plan += line + "\n";
   }
-  sqlite3_stmt* stmt = nullptr;
-  sqlite3_prepare_v2(raw, ("EXPLAIN QUERY PLAN " + sql).c_str(), -1, &stmt, nullptr);
-  while (sqlite3_step(stmt) == SQLITE_ROW) {
-    plan += reinterpret_cast<const char*>(sqlite3_column_text(stmt, 3));
-    plan += '\n';
-  }
-  sqlite3_finalize(stmt);
-  sqlite3_close(raw);
   return plan;
 }
 
@@ -144,7 +126,7 @@ TEST_F(BulkLoadTest, FinishRebuildsTheFullTextIndexAndEveryDeferredIndex) {
                       "lifecycle = 0")
                 .find("USING INDEX nodes_by_type"),
             std::string::npos);
-  ASSERT_OK(db->BeginBulkLoad());                      // again: nothing changes
+  ASSERT_OK(db->BeginBulkLoad());  // again: nothing changes
 
   for (int i = 0; i < 50; ++i)
     Add(*db, "new-" + std::to_string(i), "basalt column " + std::to_string(i));
@@ -192,7 +174,8 @@ TEST_F(BulkLoadTest, FinishLeavesOneTextSegmentAndTheMergeSettingAsItWas) {
     NewNode n;
     n.id = "new-" + std::to_string(i);
     n.node_type = "text";
-    for (int j = 0; j < 10; ++j) n.content += "t" + std::to_string(i) + "x" + std::to_string(j) + " ";
+    for (int j = 0; j < 10; ++j)
+      n.content += "t" + std::to_string(i) + "x" + std::to_string(j) + " ";
     batch.Create(std::move(n));
   }
   ASSERT_OK(db->Write(batch).status());

@@ -161,9 +161,9 @@ Result<bool> Database::Impl::FinishBulkLoad() {
         ctx.conn.Exec("INSERT INTO nodes_fts(nodes_fts, rank) VALUES ('automerge', 0)"));
     NS_RETURN_IF_ERROR(ctx.conn.Exec("INSERT INTO nodes_fts(nodes_fts) VALUES ('rebuild')"));
     NS_RETURN_IF_ERROR(ctx.conn.Exec("INSERT INTO nodes_fts(nodes_fts) VALUES ('optimize')"));
-    NS_RETURN_IF_ERROR(ctx.conn.Exec("INSERT INTO nodes_fts(nodes_fts, rank) VALUES ('automerge', " +
-                                     std::to_string(automerge) +
-                                     ")"));
+    NS_RETURN_IF_ERROR(
+        ctx.conn.Exec("INSERT INTO nodes_fts(nodes_fts, rank) VALUES ('automerge', " +
+                      std::to_string(automerge) + ")"));
     for (const nlohmann::json& object : saved) {
       if (!object.is_object() || !object.contains("sql") || !object["sql"].is_string()) {
         return Status::Corruption("meta bulk_load holds an entry without SQL");
