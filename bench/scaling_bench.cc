@@ -3,6 +3,7 @@
 //
 //   nodespace_scaling_bench DATASET_DIR --db DIR [--queries N] [--out FILE.json]
 //                           [--memory-budget-mb MB] [--rebuild-vectors]
+//                           [--optimize-embeddings] [--semantic]
 //
 // The run changes the database the way the manager would (indexes built,
 // the graph quantized when over the budget): run it on a copy.
@@ -24,12 +25,22 @@
 //                           tuned for the size when they differ from the
 //                           file's, its duration, vector latency, recall@10
 //                           and RSS before and after
+//   OptimizeEmbeddings      with --optimize-embeddings: the action (int8 codes
+//                           for vectors from outside; a refit with half the
+//                           dimensions and a re-embedding for the built-in
+//                           embedder), vector latency, recall@10 and RSS
+//                           before and after
 //   OptimizeMemoryUsage     RSS before and after (file-backed and anonymous),
 //                           vector search latency and recall@10 before and
 //                           after; with --memory-budget-mb below the process's
 //                           RSS it goes on to quantize the vector graphs
 //   BackgroundCompaction    its duration and what it reclaimed
 // The hot indexes this run creates are dropped at the end, so runs compare.
+//
+// --semantic: the database embeds with its own embedder (`nodespace embed`),
+// so the vector queries are the text queries, embedded by it, and recall@10
+// is measured against an exact search of the same vectors (recomputed after
+// an action that re-embeds).
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -107,14 +118,20 @@ void DropHotIndexes(const std::string& db_file) {
   sqlite3_close(raw);
 }
 
-double RecallAt10(const nodespace::VectorSearchResult& r, const int32_t* truth) {
-  std::set<std::string> want;
-  for (int i = 0; i < 10; ++i) want.insert(std::to_string(truth[i]));
+// The share of `want` (the true top 10) among the first 10 hits.
+double RecallAt10(const nodespace::VectorSearchResult& r, const std::set<std::string>& want) {
+  if (want.empty()) return 1.0;
   int hit = 0;
   for (size_t i = 0; i < std::min<size_t>(10, r.hits.size()); ++i) {
     hit += static_cast<int>(want.count(r.hits[i].node.id));
   }
-  return hit / 10.0;
+  return hit / static_cast<double>(want.size());
+}
+
+double RecallAt10(const nodespace::VectorSearchResult& r, const int32_t* truth) {
+  std::set<std::string> want;
+  for (int i = 0; i < 10; ++i) want.insert(std::to_string(truth[i]));
+  return RecallAt10(r, want);
 }
 
 }  // namespace
@@ -123,7 +140,7 @@ int main(int argc, char** argv) {
   std::string data, db_path, out_path;
   size_t n = 200;
   int64_t memory_budget_mb = -1;  // -1: the default threshold
-  bool rebuild_vectors = false;
+  bool rebuild_vectors = false, optimize_embeddings = false, semantic = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--db" && i + 1 < argc) {
@@ -134,6 +151,10 @@ int main(int argc, char** argv) {
       out_path = argv[++i];
     } else if (a == "--rebuild-vectors") {
       rebuild_vectors = true;
+    } else if (a == "--optimize-embeddings") {
+      optimize_embeddings = true;
+    } else if (a == "--semantic") {
+      semantic = true;
     } else if (a == "--memory-budget-mb" && i + 1 < argc) {
       memory_budget_mb = std::stoll(argv[++i]);
     } else if (data.empty()) {
@@ -141,8 +162,9 @@ int main(int argc, char** argv) {
     }
   }
   if (data.empty() || db_path.empty()) {
-    std::cerr << "usage: nodespace_scaling_bench DATASET_DIR --db DIR [--queries N] [--out F] "
-                 "[--memory-budget-mb MB] [--rebuild-vectors]\n";
+    std::cerr
+        << "usage: nodespace_scaling_bench DATASET_DIR --db DIR [--queries N] [--out F] "
+           "[--memory-budget-mb MB] [--rebuild-vectors] [--optimize-embeddings] [--semantic]\n";
     return 2;
   }
   DropHotIndexes(db_path + "/nodespace.db");
@@ -241,22 +263,44 @@ int main(int argc, char** argv) {
   const auto queries_f32 = ReadBinary<float>(data + "/queries_vec.f32");
   const auto gt = ReadBinary<int32_t>(data + "/gt_vec_ids.i32");
   const size_t dim = 384, gt_k = 100;
-  const size_t vec_n = std::min(n, queries_f32.size() / dim);
+  const size_t vec_n = semantic ? text.size() : std::min(n, queries_f32.size() / dim);
+  auto search = [&](size_t i, bool exact, size_t ef) {
+    nodespace::VectorSearchOptions vs;
+    if (semantic) {
+      vs.text = text[i].text;
+    } else {
+      vs.vector.assign(queries_f32.begin() + static_cast<std::ptrdiff_t>(i * dim),
+                       queries_f32.begin() + static_cast<std::ptrdiff_t>((i + 1) * dim));
+    }
+    vs.k = 10;
+    vs.exact = exact;
+    vs.ef = ef;
+    return db.SearchVector(vs);
+  };
+  // --semantic: each query's exact top 10 over the vectors as they are now.
+  std::vector<std::set<std::string>> semantic_truth;
+  auto refresh_semantic_truth = [&] {
+    semantic_truth.clear();
+    for (size_t i = 0; i < vec_n; ++i) {
+      auto r = search(i, true, 0);
+      Die(r.status(), "exact vector");
+      std::set<std::string> ids;
+      for (size_t h = 0; h < std::min<size_t>(10, r->hits.size()); ++h) {
+        ids.insert(r->hits[h].node.id);
+      }
+      semantic_truth.push_back(std::move(ids));
+    }
+  };
+  if (semantic) refresh_semantic_truth();
   auto vector_pass = [&](bool exact, size_t ef, double* recall) {
     Latencies l;
     double sum = 0;
     for (size_t i = 0; i < vec_n; ++i) {
-      nodespace::VectorSearchOptions vs;
-      vs.vector.assign(queries_f32.begin() + static_cast<std::ptrdiff_t>(i * dim),
-                       queries_f32.begin() + static_cast<std::ptrdiff_t>((i + 1) * dim));
-      vs.k = 10;
-      vs.exact = exact;
-      vs.ef = ef;
       const auto t = Clock::now();
-      auto r = db.SearchVector(vs);
+      auto r = search(i, exact, ef);
       l.ms.push_back(Ms(t, Clock::now()));
       Die(r.status(), "vector");
-      sum += RecallAt10(*r, &gt[i * gt_k]);
+      sum += semantic ? RecallAt10(*r, semantic_truth[i]) : RecallAt10(*r, &gt[i * gt_k]);
     }
     *recall = sum / static_cast<double>(vec_n);
     return l;
@@ -275,6 +319,8 @@ int main(int argc, char** argv) {
     const json rss_before = rss();
     json action = Event(db, a);
     const json rss_after_action = rss();
+    // A refit re-embeds every node: recall is against the new vectors.
+    if (semantic && a == OptimizationAction::kOptimizeEmbeddings) refresh_semantic_truth();
     const Latencies after = vector_pass(false, 0, &recall_after);
     const json rss_after_searches = rss();
     std::cerr << name << ": RSS " << rss_before["rss_mb"] << " -> " << rss_after_action["rss_mb"]
@@ -330,6 +376,12 @@ int main(int argc, char** argv) {
       out["rebuild_vector_indexes"] =
           vector_action(OptimizationAction::kRebuildVectorIndexes, "rebuild vector indexes");
     }
+  }
+
+  // ---- OptimizeEmbeddings ----
+  if (optimize_embeddings) {
+    out["optimize_embeddings"] =
+        vector_action(OptimizationAction::kOptimizeEmbeddings, "optimize embeddings");
   }
 
   // ---- OptimizeMemoryUsage, BackgroundCompaction ----
