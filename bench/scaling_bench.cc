@@ -263,11 +263,28 @@ int main(int argc, char** argv) {
   const auto queries_f32 = ReadBinary<float>(data + "/queries_vec.f32");
   const auto gt = ReadBinary<int32_t>(data + "/gt_vec_ids.i32");
   const size_t dim = 384, gt_k = 100;
-  const size_t vec_n = semantic ? text.size() : std::min(n, queries_f32.size() / dim);
+  // --semantic: the text queries the embedder knows a word of (the others
+  // are refused, clearly, and left out).
+  std::vector<std::string> semantic_queries;
+  if (semantic) {
+    for (const Query& q : text) {
+      nodespace::VectorSearchOptions vs;
+      vs.text = q.text;
+      vs.k = 1;
+      auto r = db.SearchVector(vs);
+      if (r.ok()) {
+        semantic_queries.push_back(q.text);
+      } else if (r.status().code() != nodespace::StatusCode::kInvalidArgument) {
+        Die(r.status(), "vector");
+      }
+    }
+    out["semantic_queries"] = {{"used", semantic_queries.size()}, {"of", text.size()}};
+  }
+  const size_t vec_n = semantic ? semantic_queries.size() : std::min(n, queries_f32.size() / dim);
   auto search = [&](size_t i, bool exact, size_t ef) {
     nodespace::VectorSearchOptions vs;
     if (semantic) {
-      vs.text = text[i].text;
+      vs.text = semantic_queries[i];
     } else {
       vs.vector.assign(queries_f32.begin() + static_cast<std::ptrdiff_t>(i * dim),
                        queries_f32.begin() + static_cast<std::ptrdiff_t>((i + 1) * dim));

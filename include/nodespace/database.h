@@ -143,9 +143,12 @@ class Database {
   // Fits the offline LSA embedder (TF-IDF + truncated SVD) on the database's
   // own text, stores it beside the database and gives every active node a
   // vector, so VectorSearchOptions::text works with no model download.
-  // Calling it again refits on the current text (same dims). Refused when the
+  // `dims` 0: the stored vectors' dimension, or 256 when there are none.
+  // Calling it again refits on the current text at the stored dimension;
+  // asking for another one is refused (every vector index is built for it).
+  // Refused when the
   // database holds vectors supplied by callers.
-  Result<EmbedReport> FitBuiltinEmbedder(int dims = 256);
+  Result<EmbedReport> FitBuiltinEmbedder(int dims = 0);
   // Gives nodes created or edited since (and still without a vector) one from
   // the fitted embedder. Does nothing when none is fitted.
   Result<EmbedReport> EmbedPending();

@@ -167,7 +167,7 @@ int RunEmbed(Database& db, const EmbedArgs& args, bool json, std::ostream& out, 
     if (const char* key = std::getenv("NODESPACE_EMBEDDER_KEY")) o.api_key = key;
     r = db.UseExternalEmbedder(o);
   } else {
-    r = db.FitBuiltinEmbedder(args.dims == 0 ? 256 : args.dims);
+    r = db.FitBuiltinEmbedder(args.dims);  // 0: the stored dimension, or 256
   }
   if (!r.ok()) {
     err << "error: " << r.status().message() << "\n";

@@ -22,6 +22,12 @@ constexpr const char* kPendingIndexSql =
     "CREATE INDEX IF NOT EXISTS nodes_without_vector ON nodes(rowid) "
     "WHERE embedding IS NULL AND lifecycle = 0";
 constexpr size_t kEmbedBatch = 2000;
+// The built-in model whose full pass over the nodes last finished: a pass
+// cut short (a killed process) leaves it naming the model before, so the
+// next refit re-embeds everything.
+constexpr const char* kFullyEmbeddedKey = "embedder_fully_embedded";
+// The built-in embedder's dimension when the caller names none.
+constexpr int kDefaultBuiltinDims = 256;
 
 // The value under `key`, empty when there is none.
 Result<std::string> Meta(Connection& conn, const char* key) {
@@ -135,22 +141,38 @@ Result<EmbedReport> Database::Impl::UseExternalEmbedder(const ExternalEmbedderOp
 
 Result<EmbedReport> Database::Impl::FitBuiltinEmbedder(int dims) {
   if (options_.read_only) return Status::NotSupported("database is open read-only");
-  if (dims < 2 || dims > 4096) return Status::InvalidArgument("dims must be between 2 and 4096");
+  if (dims != 0 && (dims < 2 || dims > 4096)) {
+    return Status::InvalidArgument("dims must be between 2 and 4096");
+  }
   EmbedReport report;
   embed::LsaFitOptions fit;
   fit.dims = dims;
-  std::string stored_dims;
+  std::string stored_dims, stored_model;
   {
     NS_ASSIGN_OR_RETURN(ReaderLease conn, AcquireReader());
     NS_ASSIGN_OR_RETURN(std::string embedder, Meta(*conn, "embedder"));
+    if (embedder == kBuiltinEmbedder) {
+      NS_ASSIGN_OR_RETURN(stored_model, Meta(*conn, kFullyEmbeddedKey));
+    }
     NS_ASSIGN_OR_RETURN(stored_dims, Meta(*conn, "embedding_dim"));
     if (!stored_dims.empty() && embedder != kBuiltinEmbedder) {
       return Status::InvalidArgument("this database holds " + stored_dims +
                                      "-dim vectors supplied by callers; the built-in embedder "
                                      "would mix two vector spaces");
     }
-    // A refit keeps the dimension the stored vectors have.
-    if (!stored_dims.empty()) fit.dims = std::stoi(stored_dims);
+    // A refit keeps the dimension the stored vectors have: every vector
+    // index (each partition's, the vector service's) is built for it.
+    if (!stored_dims.empty()) {
+      if (dims != 0 && std::to_string(dims) != stored_dims) {
+        return Status::InvalidArgument(
+            "this database's vectors have " + stored_dims + " dims and a refit keeps them; " +
+            std::to_string(dims) + " dims need a new database (export, import --no-embeddings, " +
+            "embed --dims " + std::to_string(dims) + ")");
+      }
+      fit.dims = std::stoi(stored_dims);
+    } else if (dims == 0) {
+      fit.dims = kDefaultBuiltinDims;
+    }
     // In a small database most words occur once; keep them, or short notes
     // would have no known word at all.
     NS_ASSIGN_OR_RETURN(int64_t nodes, conn->QueryInt("SELECT count(*) FROM nodes"));
@@ -189,7 +211,14 @@ Result<EmbedReport> Database::Impl::FitBuiltinEmbedder(int dims) {
   NS_RETURN_IF_ERROR(WriteMeta(
       {{"embedder", kBuiltinEmbedder}, {"embedder_model", report.model}, {"embedder_url", ""}},
       kPendingIndexSql));
-  NS_ASSIGN_OR_RETURN(EmbedReport embedded, EmbedNodes(/*all=*/true));
+  // The model's name carries a fingerprint of all of it: the same name is
+  // the same model, whose vectors the nodes already hold once a full pass
+  // with it finished (those written since wait as pending). Re-embedding
+  // them would rewrite every vector, and every index would take each one
+  // in again, for nothing.
+  const bool same_model = report.model == stored_model;
+  NS_ASSIGN_OR_RETURN(EmbedReport embedded, EmbedNodes(/*all=*/!same_model));
+  if (!same_model) NS_RETURN_IF_ERROR(WriteMeta({{kFullyEmbeddedKey, report.model}}, ""));
   report.embedded = embedded.embedded;
   report.without_terms = embedded.without_terms;
   return report;

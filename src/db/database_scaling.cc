@@ -548,21 +548,22 @@ Result<Database::Impl::ActionOutcome> Database::Impl::PerformAction(Optimization
         embedder = e.value_or("");
         dims = d ? std::stoll(*d) : 0;
       }
-      if (embedder == "lsa") {
-        // Refit on today's corpus with half the dimensions (not below 64;
-        // a model already that small is refitted at its size):
-        // half the distance work per vector; the refit also covers words
-        // the corpus gained since the last fit. Re-embedding writes in
-        // batches, so queries go on meanwhile (WAL readers never wait).
-        const int new_dims = static_cast<int>(dims > 64 ? std::max<int64_t>(64, dims / 2) : dims);
-        out.detail["dims_before"] = dims;
-        out.detail["dims_after"] = new_dims;
-        if (dry_run) break;
-        NS_ASSIGN_OR_RETURN(EmbedReport report, FitBuiltinEmbedder(new_dims));
-        out.detail["embedded"] = report.embedded;
-        out.detail["model"] = report.model;
-        out.detail["fit_seconds"] = report.fit_seconds;
-        return out;
+      const bool builtin = embedder == "lsa";
+      if (builtin) {
+        // Refit on today's corpus, which covers the words it gained since
+        // the last fit, and re-embed in batches while queries go on (WAL
+        // readers never wait). The dimension stays what it is: every vector
+        // index (each partition's, the vector service's) is built for it,
+        // and none of them can change it while serving. What cuts the
+        // distance work is the quantization that follows, as for vectors
+        // from outside.
+        out.detail["dims"] = dims;
+        if (!dry_run) {
+          NS_ASSIGN_OR_RETURN(EmbedReport report, FitBuiltinEmbedder(static_cast<int>(dims)));
+          out.detail["embedded"] = report.embedded;
+          out.detail["model"] = report.model;
+          out.detail["fit_seconds"] = report.fit_seconds;
+        }
       }
       // Vectors from outside cannot be re-embedded here; quantization cuts
       // the graph walk's memory traffic instead (int8 codes, float re-score).
@@ -577,6 +578,15 @@ Result<Database::Impl::ActionOutcome> Database::Impl::PerformAction(Optimization
       }
       const VectorIndexInfo before = vectors_->Info();
       if (before.kind != VectorIndexKind::kHnsw || before.tuning.int8) {
+        const char* why = before.kind != VectorIndexKind::kHnsw
+                              ? "the vectors are scanned exactly: there is no graph to quantize"
+                              : "the vectors are already quantized";
+        out.detail["quantized"] = false;
+        if (builtin) {  // the refit was the action
+          out.note = std::string("refitted; ") + why;
+          if (dry_run) out.result = "dry-run";
+          return out;
+        }
         out.result = "skipped";
         out.note = before.kind != VectorIndexKind::kHnsw
                        ? "vectors come from outside and are scanned exactly; nothing to refit"

@@ -68,8 +68,7 @@ class ScalingTest : public ::testing::Test {
       node.id = "n" + std::to_string(filled_) + "-" + std::to_string(i);
       node.parent_id = root.id;
       node.content = "note " + std::to_string(i) + (i % 2 ? " about gardens" : " about kitchens");
-      node.properties =
-          std::string("{\"task\":{\"status\":\"") + (i % 3 ? "open" : "done") + "\"}}";
+      node.properties = i % 3 ? R"({"task":{"status":"open"}})" : R"({"task":{"status":"done"}})";
       if (with_vectors) {
         node.embedding.resize(16);
         for (float& x : node.embedding) x = g(rng);
@@ -435,6 +434,14 @@ TEST_F(ScalingTest, SlowVectorsOnASmallBuiltinEmbedderRefitIt) {
   Open(s);
   Fill(300, false);
   ASSERT_TRUE(db_->FitBuiltinEmbedder(128).ok());
+  // A word the corpus gains after the fit: the model does not know it yet.
+  NewNode later;
+  later.id = "orchid-note";
+  later.content = "orchids in the greenhouse";
+  ASSERT_TRUE(db_->Create(later).ok());
+  VectorSearchOptions orchids;
+  orchids.text = "orchids";
+  EXPECT_FALSE(db_->SearchVector(orchids).ok());
   VectorSearchOptions vs;
   vs.text = "gardens";
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(db_->SearchVector(vs).ok());
@@ -443,9 +450,18 @@ TEST_F(ScalingTest, SlowVectorsOnASmallBuiltinEmbedderRefitIt) {
   ASSERT_NE(e, nullptr);
   EXPECT_EQ(e->result, "applied") << e->message;
   json detail = json::parse(e->detail_json);
-  EXPECT_EQ(detail["dims_after"], 64);
+  // Refitted and re-embedded at the dimension every index is built for; a
+  // flat store (300 vectors) has no graph to quantize.
+  EXPECT_EQ(detail["dims"], 128);
+  EXPECT_EQ(detail["embedded"], 302);  // the notes, their root and the late one
+  EXPECT_EQ(detail["quantized"], false);
+  ASSERT_OK_AND_ASSIGN(Node stored, db_->Get("orchid-note"));
+  EXPECT_EQ(stored.embedding.size(), 128u);
   ASSERT_OK_AND_ASSIGN(VectorSearchResult r, db_->SearchVector(vs));
   EXPECT_FALSE(r.hits.empty());
+  ASSERT_OK_AND_ASSIGN(VectorSearchResult found, db_->SearchVector(orchids));
+  ASSERT_FALSE(found.hits.empty());
+  EXPECT_EQ(found.hits.front().node.id, "orchid-note");
 }
 
 TEST_F(ScalingTest, HistoryAndTriggerStateSurviveReopen) {

@@ -435,6 +435,14 @@ TEST_F(VectorSearchTest, BuiltinEmbedderMakesSemanticSearchWork) {
   EXPECT_EQ(refit.embedded, 11);
   ASSERT_OK_AND_ASSIGN(EmbedReport again, db_->FitBuiltinEmbedder(4));
   EXPECT_EQ(again.model, refit.model);  // same text, same model
+  EXPECT_EQ(again.embedded, 0);         // whose vectors every node holds
+  ASSERT_OK_AND_ASSIGN(EmbedReport stored_dims, db_->FitBuiltinEmbedder());  // 0: as stored
+  EXPECT_EQ(stored_dims.model, refit.model);
+  // Another dimension would need every vector index rebuilt for it.
+  auto other = db_->FitBuiltinEmbedder(8);
+  ASSERT_FALSE(other.ok());
+  EXPECT_NE(other.status().message().find("have 4 dims and a refit keeps them"), std::string::npos)
+      << other.status().message();
 }
 
 TEST_F(VectorSearchTest, BuiltinEmbedderRefusesToMixWithCallerVectors) {
