@@ -583,7 +583,7 @@ Result<Database::Impl::ActionOutcome> Database::Impl::PerformAction(Optimization
                               : "the vectors are already quantized";
         out.detail["quantized"] = false;
         if (builtin) {  // the refit was the action
-          out.note = std::string("refitted; ") + why;
+          out.note = std::string(dry_run ? "would refit; " : "refitted; ") + why;
           if (dry_run) out.result = "dry-run";
           return out;
         }
