@@ -336,7 +336,7 @@ int main(int argc, char** argv) {
     const json rss_before = rss();
     json action = Event(db, a);
     const json rss_after_action = rss();
-    // A refit re-embeds every node: recall is against the new vectors.
+    // A refit may re-embed every node: recall is against the vectors now.
     if (semantic && a == OptimizationAction::kOptimizeEmbeddings) refresh_semantic_truth();
     const Latencies after = vector_pass(false, 0, &recall_after);
     const json rss_after_searches = rss();

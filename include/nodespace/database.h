@@ -146,8 +146,7 @@ class Database {
   // `dims` 0: the stored vectors' dimension, or 256 when there are none.
   // Calling it again refits on the current text at the stored dimension;
   // asking for another one is refused (every vector index is built for it).
-  // Refused when the
-  // database holds vectors supplied by callers.
+  // Refused when the database holds vectors supplied by callers.
   Result<EmbedReport> FitBuiltinEmbedder(int dims = 0);
   // Gives nodes created or edited since (and still without a vector) one from
   // the fitted embedder. Does nothing when none is fitted.
@@ -217,9 +216,9 @@ class Database {
   // writes skip the full-text index and the non-unique secondary indexes
   // (dates, partitions, backlinks, hot property indexes; not types), which
   // FinishBulkLoad then builds in one pass, the full-text index merged into
-  // one segment. Meanwhile text search does not
-  // see nodes written since, and filters those indexes served scan the
-  // table; every other read and write stays correct. Durable: a process
+  // one segment. Meanwhile text search does not see nodes written since,
+  // and filters those indexes served scan the table; every other read and
+  // write stays correct. Durable: a process
   // that dies before FinishBulkLoad leaves it for the next writable open,
   // which finishes it before returning. Calling it while one is pending
   // changes nothing.

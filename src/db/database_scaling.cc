@@ -439,6 +439,16 @@ Result<Database::Impl::ActionOutcome> Database::Impl::PerformAction(Optimization
     NS_RETURN_IF_ERROR(ConfigureConnection(*conn, false));
     return conn;
   };
+  // Until the store has opened its file, Info() reports the configured
+  // tuning, not the file's: the vector actions open it (and catch up) first,
+  // so that they compare with the graph on disk. Applied first thing in a
+  // CLI process, RebuildVectorIndexes otherwise rebuilt a 1M graph whose
+  // ef_construction differed from the configured one.
+  auto opened_vector_info = [&]() -> Result<VectorIndexInfo> {
+    NS_ASSIGN_OR_RETURN(auto conn, maintenance());
+    NS_RETURN_IF_ERROR(vectors_->ApplyChanges(*conn));
+    return vectors_->Info();
+  };
   auto recommend = [&out](std::string why) {
     out.result = "recommended";
     out.note = std::move(why);
@@ -502,16 +512,7 @@ Result<Database::Impl::ActionOutcome> Database::Impl::PerformAction(Optimization
       return out;
     }
     case A::kRebuildVectorIndexes: {
-      {
-        // Until the store has opened its file, Info() reports the configured
-        // tuning, not the file's: open it (and catch up) first, so that what
-        // follows compares with the graph on disk. Applied first thing in a
-        // CLI process, this otherwise rebuilt a 1M graph whose
-        // ef_construction differed from the configured one.
-        NS_ASSIGN_OR_RETURN(auto conn, maintenance());
-        NS_RETURN_IF_ERROR(vectors_->ApplyChanges(*conn));
-      }
-      const VectorIndexInfo before = vectors_->Info();
+      NS_ASSIGN_OR_RETURN(const VectorIndexInfo before, opened_vector_info());
       const int64_t vectors = std::max(before.size, m.vector_count);
       if (vectors == 0) {
         out.result = "skipped";
@@ -567,16 +568,7 @@ Result<Database::Impl::ActionOutcome> Database::Impl::PerformAction(Optimization
       }
       // Vectors from outside cannot be re-embedded here; quantization cuts
       // the graph walk's memory traffic instead (int8 codes, float re-score).
-      {
-        // Until the store has opened its file, Info() reports the configured
-        // tuning, not the file's: open it (and catch up) first, so that what
-        // follows compares with the graph on disk. Applied first thing in a
-        // CLI process, this otherwise rebuilt a 1M graph whose
-        // ef_construction differed from the configured one.
-        NS_ASSIGN_OR_RETURN(auto conn, maintenance());
-        NS_RETURN_IF_ERROR(vectors_->ApplyChanges(*conn));
-      }
-      const VectorIndexInfo before = vectors_->Info();
+      NS_ASSIGN_OR_RETURN(const VectorIndexInfo before, opened_vector_info());
       if (before.kind != VectorIndexKind::kHnsw || before.tuning.int8) {
         const char* why = before.kind != VectorIndexKind::kHnsw
                               ? "the vectors are scanned exactly: there is no graph to quantize"
@@ -588,9 +580,7 @@ Result<Database::Impl::ActionOutcome> Database::Impl::PerformAction(Optimization
           return out;
         }
         out.result = "skipped";
-        out.note = before.kind != VectorIndexKind::kHnsw
-                       ? "vectors come from outside and are scanned exactly; nothing to refit"
-                       : "vectors are already quantized";
+        out.note = std::string("vectors come from outside (nothing to refit) and ") + why;
         return out;
       }
       VectorTuning tuning = before.tuning;
