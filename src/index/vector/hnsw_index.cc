@@ -236,17 +236,26 @@ std::vector<uint32_t> HnswIndex::SlotsOf(std::span<const int64_t> sorted_labels)
   auto before = [](const MappedLabelEntry& e, int64_t l) { return e.label < l; };
   const int64_t last_label = end[-1].label;
   const MappedLabelEntry* it = begin;  // no entry before it is >= the next label
+  auto interpolate = [&](int64_t label) {
+    if (label <= it->label || last_label <= it->label) return it;
+    const double fraction =
+        static_cast<double>(label - it->label) / static_cast<double>(last_label - it->label);
+    return it + static_cast<ptrdiff_t>(fraction * static_cast<double>(end - 1 - it));
+  };
+  // Each guess depends on the previous match, so without help the misses
+  // come one after another. The entry a label a few places ahead will most
+  // likely land on is guessed from the current match and fetched now.
+  constexpr size_t kAhead = 8;
   int64_t previous = std::numeric_limits<int64_t>::min();
-  for (int64_t label : sorted_labels) {
+  for (size_t i = 0; i < sorted_labels.size(); ++i) {
+    const int64_t label = sorted_labels[i];
     if (label < previous) it = begin;  // not sorted after all: start over
     previous = label;
     if (it == end || label > last_label) continue;
-    const MappedLabelEntry* guess = it;
-    if (label > it->label && last_label > it->label) {
-      const double fraction =
-          static_cast<double>(label - it->label) / static_cast<double>(last_label - it->label);
-      guess = it + static_cast<ptrdiff_t>(fraction * static_cast<double>(end - 1 - it));
+    if (i + kAhead < sorted_labels.size() && sorted_labels[i + kAhead] <= last_label) {
+      __builtin_prefetch(interpolate(sorted_labels[i + kAhead]));
     }
+    const MappedLabelEntry* guess = interpolate(label);
     // Bracket [lo, hi) around the first entry >= label.
     const MappedLabelEntry* lo = it;
     const MappedLabelEntry* hi = end;
@@ -737,15 +746,19 @@ size_t HnswIndex::FilteredBeam(size_t k, size_t ef, int64_t allowed_count) const
 size_t HnswIndex::EffectiveEf(size_t k, size_t ef, double admitted) const {
   size_t beam = std::max(ef == 0 ? size_t{options_.ef_search} : ef, k);
   if (admitted >= 1.0) return beam;
-  // Admitted nodes are sparser than the beam assumes: widen by
-  // sqrt(1/fraction). Below kSideHeapBelow the beam also holds rejected nodes,
-  // so it must be wide enough to contain about 2k admitted ones.
-  double widened = static_cast<double>(beam) * std::sqrt(1.0 / std::max(admitted, 1e-6));
-  if (admitted < kSideHeapBelow) {
-    widened = std::max(widened, 2.0 * static_cast<double>(k) / std::max(admitted, 1e-6));
-  } else {
-    widened = std::min(widened, 4.0 * static_cast<double>(beam));
-  }
+  // Below kSideHeapBelow the beam holds every node, so the walk explores as
+  // an unfiltered one does and the side heap collects the admitted nodes it
+  // scores on the way; the beam only needs room for about 2k admitted ones.
+  // (Widening it by sqrt(1/fraction) as well bought no recall that mattered:
+  // at 1M and 10 % admitted, beam 607 gave recall@10 0.984 in 2.4-2.9x the
+  // unfiltered p95, beam 200 gives 0.970 in 1.2x.) Above it only admitted
+  // nodes enter the beam, which must widen as they thin out.
+  const double inverse = 1.0 / std::max(admitted, 1e-6);
+  const double widened =
+      admitted < kSideHeapBelow
+          ? std::max(static_cast<double>(beam), 2.0 * static_cast<double>(k) * inverse)
+          : std::min(static_cast<double>(beam) * std::sqrt(inverse),
+                     4.0 * static_cast<double>(beam));
   const double cap = std::max<double>(static_cast<double>(beam), slot_count_);
   return static_cast<size_t>(std::ceil(std::min(widened, cap)));
 }
@@ -779,7 +792,11 @@ Result<SearchResult> HnswIndex::Search(std::span<const float> query, size_t k, s
     // A code is a few lines (6 at 384 dims); fetching them all at once
     // overlaps their misses instead of taking the rest one by one.
     const int code_lines = static_cast<int>((dim + 63) / 64);
-    auto prefetch = [&](uint32_t n) { PrefetchLines(codes_ + size_t{n} * dim, code_lines); };
+    auto prefetch = [&](uint32_t n) {
+      PrefetchLines(codes_ + size_t{n} * dim, code_lines);
+      // The filter asks for the node's label: another miss, as far apart.
+      if (filter != nullptr) __builtin_prefetch(&labels_[n]);
+    };
     uint32_t cur = entry_point_;
     float cur_dist = dist(cur);
     for (int l = max_level_; l > 0; --l) cur = GreedyClosest(cur, &cur_dist, l, dist, stats);
@@ -800,7 +817,10 @@ Result<SearchResult> HnswIndex::Search(std::span<const float> query, size_t k, s
       ++stats.distances_computed;
       return dist_(q.data(), VectorAt(n), dim);
     };
-    auto prefetch = [&](uint32_t n) { PrefetchLines(VectorAt(n), 2); };
+    auto prefetch = [&](uint32_t n) {
+      PrefetchLines(VectorAt(n), 2);
+      if (filter != nullptr) __builtin_prefetch(&labels_[n]);
+    };
     uint32_t cur = entry_point_;
     float cur_dist = dist(cur);
     for (int l = max_level_; l > 0; --l) cur = GreedyClosest(cur, &cur_dist, l, dist, stats);
@@ -842,7 +862,8 @@ Result<SearchResult> HnswIndex::SearchExactAllowed(std::span<const float> query,
   // block forwards and can prefetch a few ahead: a scan of 10K vectors at 1M
   // is bound by memory latency, not by the distances.
   std::vector<uint32_t> slots = SlotsOf(allowed);
-  std::sort(slots.begin(), slots.end());
+  // Labels assigned in insertion order give slots in order already.
+  if (!std::is_sorted(slots.begin(), slots.end())) std::sort(slots.begin(), slots.end());
   const size_t dim = options_.dim;
   std::vector<float> scratch(dim);
   constexpr size_t kAhead = 8;
