@@ -427,6 +427,17 @@ Result<int64_t> QueryRun::FilterAccessRows() {
     if (f->kind == Filter::Kind::kCompare) {
       const bool eq = f->op == Filter::Op::kEq || f->op == Filter::Op::kIn;
       indexed = eq && (f->field == "type" || f->field == "id" || f->field == "parent_id");
+      // A property with an index of its own (a hot index): equality, IN and
+      // one-sided ranges read just the matching entries. Without this the
+      // plan costs filter_first as a scan of every row's JSON, and the
+      // index the scaling manager built goes unused by vector queries.
+      const bool range = f->op == Filter::Op::kLt || f->op == Filter::Op::kLe ||
+                         f->op == Filter::Op::kGt || f->op == Filter::Op::kGe;
+      const bool has_value =
+          !f->values.empty() && !std::holds_alternative<std::monostate>(f->values[0]);
+      if (!indexed && (eq || range) && has_value) {
+        NS_ASSIGN_OR_RETURN(indexed, ctx_.stats.PropertyIndexed(ctx_.conn, f->field));
+      }
     }
     if (!indexed) continue;
     NS_ASSIGN_OR_RETURN(double s, ctx_.stats.Selectivity(ctx_.conn, *f, ctx_.resolve));

@@ -332,6 +332,46 @@ Result<int64_t> Statistics::TextMatches(storage::Connection& conn,
   return count;
 }
 
+Result<bool> Statistics::PropertyIndexed(storage::Connection& conn, const std::string& field) {
+  Result<std::string> path = PropertyPathLiteral(field);
+  if (!path.ok()) return false;
+  // One pragma read per question; the statements only when an index was
+  // created or dropped since.
+  NS_ASSIGN_OR_RETURN(storage::Statement * version_stmt, conn.Prepare("PRAGMA schema_version"));
+  storage::ScopedStatement version(*version_stmt);
+  NS_ASSIGN_OR_RETURN(bool has_version, version->Step());
+  const int64_t schema_version = has_version ? version->ColumnInt(0) : 0;
+  std::vector<std::string> statements;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (schema_version == index_schema_version_) statements = index_sql_;
+  }
+  if (schema_version != index_schema_version_) {
+    NS_ASSIGN_OR_RETURN(storage::Statement * list_stmt,
+                        conn.Prepare("SELECT sql FROM sqlite_master WHERE type = 'index' AND "
+                                     "tbl_name = 'nodes' AND sql IS NOT NULL"));
+    storage::ScopedStatement list(*list_stmt);
+    while (true) {
+      NS_ASSIGN_OR_RETURN(bool row, list->Step());
+      if (!row) break;
+      statements.push_back(list->ColumnString(0));
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    index_schema_version_ = schema_version;
+    index_sql_ = statements;
+  }
+  // The index's first (here: only) column must be the expression itself;
+  // a partial index (WHERE ...) does not end with it.
+  const std::string tail = " ON nodes(json_extract(properties, " + *path + "))";
+  for (const std::string& sql : statements) {
+    if (sql.size() >= tail.size() &&
+        sql.compare(sql.size() - tail.size(), tail.size(), tail) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
 int64_t Statistics::RecordQuery(const std::string& query_key) {
   std::lock_guard<std::mutex> lock(mu_);
   if (query_counts_.size() >= kMaxTrackedQueries && !query_counts_.count(query_key)) {

@@ -58,6 +58,15 @@ class Statistics {
   // Selectivity instead of an estimate until the next change.
   void RememberSubtreeSize(const std::string& id, int depth, int64_t size);
 
+  // Whether an index on `nodes` leads with the engine's expression for the
+  // property `field` (json_extract(properties, '$."a"."b"'), as FieldSql
+  // writes it without the alias): SQLite then finds the rows with given
+  // values without scanning the table. Such indexes are the hot indexes the
+  // scaling manager builds (RebuildHotIndexes) or ones made by hand. False
+  // for fields that are not properties. The list of indexes is read again
+  // when the schema version changes.
+  Result<bool> PropertyIndexed(storage::Connection& conn, const std::string& field);
+
  private:
   Result<double> ConditionSelectivity(storage::Connection& conn, const Filter& condition,
                                       const CollectionResolver& resolve);
@@ -76,6 +85,8 @@ class Statistics {
   std::unordered_map<std::string, int64_t> subtree_cache_;
   std::unordered_map<std::string, int64_t> query_counts_;
   std::map<std::string, FieldUsage> field_usage_;
+  int64_t index_schema_version_ = -1;   // when index_sql_ was read
+  std::vector<std::string> index_sql_;  // the CREATE INDEX statements on nodes
 };
 
 }  // namespace nodespace::query
