@@ -354,6 +354,12 @@ int main(int argc, char** argv) {
       const std::string key =
           std::to_string(static_cast<int>(fq["selectivity_target"].get<double>() * 100)) + "%";
       auto r = run(b.Build(), by_selectivity[key]);
+      if (const char* slow = std::getenv("NODESPACE_BENCH_SLOW_MS");
+          slow && by_selectivity[key].ms.back() > std::atof(slow)) {
+        std::cerr << "slow filtered query " << i << " (" << by_selectivity[key].ms.back() << " ms, "
+                  << f["kind"].get<std::string>() << " " << key << "):\n"
+                  << r.explain.ToString() << "\n";
+      }
       recall[key].first += RecallAt10(HitIds(r), &gt_filtered[i * gt_k]);
       recall[key].second += 1;
       strategies[key][r.explain.strategy] += 1;
@@ -404,7 +410,8 @@ int main(int argc, char** argv) {
       q.text_any = true;
       auto r = run(q, lat);
       strategies[r.explain.strategy] += 1;
-      // NODESPACE_BENCH_SLOW_MS=N prints the plan of every query slower than N ms.
+      // NODESPACE_BENCH_SLOW_MS=N prints the plan of every hybrid or filtered
+      // query slower than N ms.
       if (const char* slow = std::getenv("NODESPACE_BENCH_SLOW_MS");
           slow && lat.ms.back() > std::atof(slow)) {
         std::cerr << "slow hybrid query " << i << " (" << lat.ms.back() << " ms, scope " << scope
