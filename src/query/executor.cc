@@ -507,6 +507,7 @@ Status QueryRun::PlanRanked() {
       // Capped as Statistics::TextMatches caps its count, which the cost
       // model's constants were set with.
       in.text_matches = std::min<int64_t>(*estimate, kTextMatchesCap);
+      in.text_in_memory = true;
     } else {
       NS_ASSIGN_OR_RETURN(in.text_matches, ctx_.stats.TextMatches(ctx_.conn, fts_));
     }

@@ -31,6 +31,10 @@ struct PlanInput {
   // The hierarchy index tests every filter in memory (subtrees, types): the
   // access rows are the subtree's, and a candidate check costs no SQL.
   bool filter_in_memory = false;
+  // The text index ranks the words (Options::text_index): scoring within a
+  // set of allowed rows walks the words' postings against a bitmap of them,
+  // with no FTS5 probe per row.
+  bool text_in_memory = false;
   size_t depth = 10;  // candidates each ranking must produce
   size_t ef = 128;
   size_t exact_max = 10000;  // the vector index scans below this size
