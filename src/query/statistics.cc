@@ -342,11 +342,13 @@ Result<bool> Statistics::PropertyIndexed(storage::Connection& conn, const std::s
   NS_ASSIGN_OR_RETURN(bool has_version, version->Step());
   const int64_t schema_version = has_version ? version->ColumnInt(0) : 0;
   std::vector<std::string> statements;
+  bool current = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (schema_version == index_schema_version_) statements = index_sql_;
+    current = schema_version == index_schema_version_;
+    if (current) statements = index_sql_;
   }
-  if (schema_version != index_schema_version_) {
+  if (!current) {
     NS_ASSIGN_OR_RETURN(storage::Statement * list_stmt,
                         conn.Prepare("SELECT sql FROM sqlite_master WHERE type = 'index' AND "
                                      "tbl_name = 'nodes' AND sql IS NOT NULL"));
