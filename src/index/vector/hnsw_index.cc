@@ -750,8 +750,8 @@ size_t HnswIndex::EffectiveEf(size_t k, size_t ef, double admitted) const {
   // an unfiltered one does and the side heap collects the admitted nodes it
   // scores on the way; the beam only needs room for about 2k admitted ones.
   // (Widening it by sqrt(1/fraction) as well bought no recall that mattered:
-  // at 1M and 10 % admitted, beam 607 gave recall@10 0.984 in 2.4-2.9x the
-  // unfiltered p95, beam 200 gives 0.970 in 1.2x.) Above it only admitted
+  // at 1M and 10 % admitted, beam 607 gave recall@10 0.984 in 2.2-2.9x the
+  // unfiltered p95, beam 200 gives 0.970 in 0.8-1.2x.) Above it only admitted
   // nodes enter the beam, which must widen as they thin out.
   const double inverse = 1.0 / std::max(admitted, 1e-6);
   const double widened =
