@@ -609,10 +609,10 @@ Result<const std::vector<int64_t>*> QueryRun::AllowedRows(bool with_vector) {
   }
   // Testing the lifecycle and the vector in SQL makes SQLite fetch every
   // row, where an index covering the filters (created_at, a hot property)
-  // lists them alone: 10,000 rows in 4 ms instead of 40 at 1M (docs/BENCHMARKS.md). With the
-  // hierarchy index both are tested in memory. A list for the vector index
-  // needs neither test: the index holds active nodes with a vector only and
-  // returns nothing else.
+  // lists them alone: 10,000 rows in 4 ms instead of 40 at 1M
+  // (docs/BENCHMARKS.md). With the hierarchy index both are tested in
+  // memory. A list for the vector index needs neither test: the index holds
+  // active nodes with a vector only and returns nothing else.
   const bool tree_checks = ctx_.tree != nullptr && !from_subtree;
   const bool index_checks = with_vector && !from_subtree && !tree_checks;
   SqlExpr expr = from_subtree                  ? where_in_subtree_
