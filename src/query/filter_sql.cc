@@ -262,6 +262,11 @@ Result<std::string> FieldSql(const std::string& field) {
                                  "' (properties are named 'properties.<path>')");
 }
 
+Result<std::string> PropertyIndexExpression(const std::string& field) {
+  NS_ASSIGN_OR_RETURN(std::string path, PropertyPathLiteral(field));
+  return "json_extract(properties, " + path + ")";
+}
+
 Result<SqlExpr> CompileFilter(const Filter& filter, const CollectionResolver& resolve,
                               SubtreeTest subtree_test) {
   Compiler c{resolve, subtree_test, {}};

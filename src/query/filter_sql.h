@@ -34,6 +34,11 @@ using CollectionResolver = std::function<Result<std::string>(const std::string& 
 Result<std::string> FieldSql(const std::string& field);
 // The JSON path literal for "properties.<path>", e.g. '$."task"."status"'.
 Result<std::string> PropertyPathLiteral(const std::string& field);
+// What an index on `nodes` must index for SQLite to serve FieldSql's
+// expression for a property: the same without the table alias,
+// json_extract(properties, '$."task"."status"'). SQLite matches expression
+// indexes only to structurally equal expressions.
+Result<std::string> PropertyIndexExpression(const std::string& field);
 
 // How `under` conditions are tested.
 enum class SubtreeTest : uint8_t {

@@ -333,8 +333,8 @@ Result<int64_t> Statistics::TextMatches(storage::Connection& conn,
 }
 
 Result<bool> Statistics::PropertyIndexed(storage::Connection& conn, const std::string& field) {
-  Result<std::string> path = PropertyPathLiteral(field);
-  if (!path.ok()) return false;
+  Result<std::string> expression = PropertyIndexExpression(field);
+  if (!expression.ok()) return false;  // not a property
   // One pragma read per question; the statements only when an index was
   // created or dropped since.
   NS_ASSIGN_OR_RETURN(storage::Statement * version_stmt, conn.Prepare("PRAGMA schema_version"));
@@ -364,7 +364,7 @@ Result<bool> Statistics::PropertyIndexed(storage::Connection& conn, const std::s
   }
   // The index's first (here: only) column must be the expression itself;
   // a partial index (WHERE ...) does not end with it.
-  const std::string tail = " ON nodes(json_extract(properties, " + *path + "))";
+  const std::string tail = " ON nodes(" + *expression + ")";
   for (const std::string& sql : statements) {
     if (sql.size() >= tail.size() &&
         sql.compare(sql.size() - tail.size(), tail.size(), tail) == 0) {

@@ -58,13 +58,12 @@ class Statistics {
   // Selectivity instead of an estimate until the next change.
   void RememberSubtreeSize(const std::string& id, int depth, int64_t size);
 
-  // Whether an index on `nodes` leads with the engine's expression for the
-  // property `field` (json_extract(properties, '$."a"."b"'), as FieldSql
-  // writes it without the alias): SQLite then finds the rows with given
-  // values without scanning the table. Such indexes are the hot indexes the
-  // scaling manager builds (RebuildHotIndexes) or ones made by hand. False
-  // for fields that are not properties. The list of indexes is read again
-  // when the schema version changes.
+  // Whether an index on `nodes` indexes PropertyIndexExpression(field)
+  // alone (json_extract(properties, '$."a"."b"')): SQLite then finds the
+  // rows with given values without scanning the table. Such indexes are the
+  // hot indexes the scaling manager builds (RebuildHotIndexes) or ones made
+  // by hand. False for fields that are not properties. The list of indexes
+  // is read again when the schema version changes.
   Result<bool> PropertyIndexed(storage::Connection& conn, const std::string& field);
 
  private:

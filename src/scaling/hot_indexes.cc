@@ -209,10 +209,7 @@ Status Apply(storage::Connection& conn, const HotIndexReport& report,
 }  // namespace
 
 Result<std::string> HotIndexExpression(const std::string& field) {
-  // The same literal as query::FieldSql's json_extract(n.properties, ...):
-  // SQLite uses an expression index only for a structurally equal expression.
-  NS_ASSIGN_OR_RETURN(std::string path, query::PropertyPathLiteral(field));
-  return "json_extract(properties, " + path + ")";
+  return query::PropertyIndexExpression(field);
 }
 
 Result<std::string> HotIndexName(const std::string& field) {
