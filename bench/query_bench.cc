@@ -2,13 +2,17 @@
 //
 //   nodespace_query_bench DATASET_DIR --db DIR [--queries N] [--out FILE.json] [--efc N]
 //                         [--manager on|off] [--hierarchy on|off] [--text-index on|off]
-//                         [--only KIND,KIND...]
+//                         [--only KIND,KIND...] [--hybrid-strategy NAME]
+//                         [--vector-weights W,W...] [--ndcg on|off]
 //
 // --hierarchy off answers subtree filters with SQL alone
 // (Options::hierarchy_index); --text-index off ranks every text stage in
 // FTS5 (Options::text_index; on: the timed queries start once the index,
 // built in the background, answers); --only runs some kinds (text, vector,
-// filtered, hybrid, facets, cache).
+// filtered, hybrid, facets, cache); --hybrid-strategy forces the plan of
+// the timed hybrid queries (auto, filter_first, vector_first, hybrid);
+// --vector-weights lists the vector weights whose fusions nDCG compares
+// (default 1,0.5,0.3); --ndcg off times the hybrid queries only.
 //
 // DATASET_DIR is the output of make_dataset.py (nodes.jsonl with inline
 // embeddings, queries_*.jsonl, queries_*.f32, gt_*.i32). When DIR holds no
@@ -154,6 +158,9 @@ int main(int argc, char** argv) {
   bool hierarchy = true;
   bool text_index = true;
   std::string only;
+  nodespace::QueryStrategy hybrid_strategy = nodespace::QueryStrategy::kAuto;
+  std::vector<double> vector_weights = {1.0, 0.5, 0.3};
+  bool ndcg = true;
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--db") db_dir = argv[i + 1];
@@ -164,6 +171,20 @@ int main(int argc, char** argv) {
     if (flag == "--hierarchy") hierarchy = std::string(argv[i + 1]) != "off";
     if (flag == "--text-index") text_index = std::string(argv[i + 1]) != "off";
     if (flag == "--only") only = "," + std::string(argv[i + 1]) + ",";
+    if (flag == "--ndcg") ndcg = std::string(argv[i + 1]) != "off";
+    if (flag == "--hybrid-strategy") {
+      auto parsed = nodespace::ParseQueryStrategy(argv[i + 1]);
+      if (!parsed) {
+        std::cerr << "--hybrid-strategy: unknown strategy '" << argv[i + 1] << "'\n";
+        return 2;
+      }
+      hybrid_strategy = *parsed;
+    }
+    if (flag == "--vector-weights") {
+      vector_weights.clear();
+      std::stringstream list(argv[i + 1]);
+      for (std::string w; std::getline(list, w, ',');) vector_weights.push_back(std::stod(w));
+    }
   }
   if (db_dir.empty()) {
     std::cerr << "--db is required\n";
@@ -377,7 +398,7 @@ int main(int argc, char** argv) {
     std::map<std::string, int> strategies;
     double ndcg_text = 0, ndcg_vec = 0;
     std::vector<std::pair<std::string, nodespace::FusionOptions>> fusions;
-    for (double vw : {1.0, 0.5, 0.25}) {
+    for (double vw : vector_weights) {
       nodespace::FusionOptions rrf;
       rrf.vector_weight = vw;
       fusions.push_back({"rrf_k60_vector_weight_" + std::to_string(vw).substr(0, 4), rrf});
@@ -405,6 +426,7 @@ int main(int argc, char** argv) {
                     .Where(Filter::Eq("type", "text"))
                     .Where(Filter::Under(scope))
                     .Limit(10)
+                    .Strategy(hybrid_strategy)
                     .Explain()
                     .Build();
       q.text_any = true;
@@ -419,6 +441,7 @@ int main(int argc, char** argv) {
                   << r.explain.ToString() << "\n";
       }
 
+      if (!ndcg) continue;
       // Quality, without scope or type filter.
       std::map<std::string, int> grades;
       for (const std::string& h : Hypernyms(vec_queries[i]["synset"])) {
@@ -447,11 +470,13 @@ int main(int argc, char** argv) {
     }
     report["hybrid_filter_subtree"] = lat.Json();
     report["hybrid_filter_subtree"]["strategies"] = strategies;
-    report["ndcg_at_10"] = {{"queries", judged},
-                            {"text", ndcg_text / std::max(1, judged)},
-                            {"vector", ndcg_vec / std::max(1, judged)}};
-    for (size_t f = 0; f < fusions.size(); ++f) {
-      report["ndcg_at_10"]["hybrid_" + fusions[f].first] = ndcg_fused[f] / std::max(1, judged);
+    if (ndcg) {
+      report["ndcg_at_10"] = {{"queries", judged},
+                              {"text", ndcg_text / std::max(1, judged)},
+                              {"vector", ndcg_vec / std::max(1, judged)}};
+      for (size_t f = 0; f < fusions.size(); ++f) {
+        report["ndcg_at_10"]["hybrid_" + fusions[f].first] = ndcg_fused[f] / std::max(1, judged);
+      }
     }
   }
 

@@ -429,18 +429,29 @@ TEST_F(QueryTest, TextVectorAndHybridRanking) {
   for (size_t i = 1; i < vec.hits.size(); ++i) {
     EXPECT_LE(*vec.hits[i - 1].vector_distance, *vec.hits[i].vector_distance);
   }
-  // Both: RRF over the two rankings; every hit explains its parts.
-  FusionOptions rrf;
-  rrf.rrf_k = 60;
+  // Both: RRF over the two rankings, by default with the vector list
+  // weighing 0.3; every hit explains its parts.
   ASSERT_OK_AND_ASSIGN(QueryResult hybrid,
-                       db_->RunQuery(QueryBuilder().Text("falcon").Vector(v).Fusion(rrf).Build()));
+                       db_->RunQuery(QueryBuilder().Text("falcon").Vector(v).Build()));
   ASSERT_FALSE(hybrid.hits.empty());
   for (const QueryHit& h : hybrid.hits) {
     double expected = 0;
     if (h.text_rank) expected += 1.0 / (60 + static_cast<double>(*h.text_rank));
-    if (h.vector_rank) expected += 1.0 / (60 + static_cast<double>(*h.vector_rank));
+    if (h.vector_rank) expected += 0.3 / (60 + static_cast<double>(*h.vector_rank));
     EXPECT_DOUBLE_EQ(h.score, expected);
     EXPECT_TRUE(h.text_rank || h.vector_rank);
+  }
+  // Equal weights, as asked for.
+  FusionOptions equal;
+  equal.vector_weight = 1;
+  ASSERT_OK_AND_ASSIGN(
+      QueryResult equal_hybrid,
+      db_->RunQuery(QueryBuilder().Text("falcon").Vector(v).Fusion(equal).Build()));
+  for (const QueryHit& h : equal_hybrid.hits) {
+    double expected = 0;
+    if (h.text_rank) expected += 1.0 / (60 + static_cast<double>(*h.text_rank));
+    if (h.vector_rank) expected += 1.0 / (60 + static_cast<double>(*h.vector_rank));
+    EXPECT_DOUBLE_EQ(h.score, expected);
   }
   // A node first in both lists is first in the fusion.
   FusionOptions weighted;

@@ -14,6 +14,7 @@ constexpr double kFtsDocUs = 0.8;     // one matching document scored by FTS5
 constexpr double kFtsProbeUs = 15;    // MATCH restricted to a single rowid
 constexpr double kFtsMatchUs = 0.25;  // one match walked without scoring it
 constexpr double kTreeRowUs = 0.01;   // one row tested in the hierarchy index
+constexpr double kBitsetRowUs = 0.05;  // one allowed row set in a graph walk's filter
 // The text index ranking within allowed rows: each allowed row set in a
 // bitmap, each match of the words tested against it and scored (at 1M, 45,348
 // allowed rows and 1,000-2,700 matches took 0.4-1.4 ms).
@@ -75,15 +76,25 @@ double EstimateCost(QueryStrategy strategy, const PlanInput& in) {
     }
     case QueryStrategy::kHybrid: {
       if (in.has_vector) {
-        // The allowed set is built, then the graph walk skips what it rejects;
-        // a sparse set makes the walk longer.
-        cost += FilterCost(in) + Allowed(in, in.vector_count) * 0.05;
-        const double walk = GraphWalk(in, ef) / std::max(sel, 0.02);
-        cost += std::min(walk, Allowed(in, in.vector_count) * kDistanceUs + GraphWalk(in, ef));
+        // The allowed rows are listed, then the index either scans them or
+        // walks the graph skipping what a bitset of them rejects (a sparse
+        // set makes the walk longer), whichever is cheaper
+        // (vector::RecommendSearchPlan); only the walk needs the bitset.
+        const double allowed = Allowed(in, in.vector_count);
+        const double walk = GraphWalk(in, ef) / std::max(sel, 0.02) + allowed * kBitsetRowUs;
+        cost += FilterCost(in) + std::min(walk, allowed * kDistanceUs);
       }
-      if (in.has_text && in.filter_in_memory) {
-        // FTS5 walks every match and scores the allowed ones.
-        cost += FilterCost(in) + text_docs * kFtsMatchUs + sel * text_docs * kFtsDocUs;
+      if (in.has_text && in.filter_in_memory && in.text_in_memory) {
+        // The text index scores the allowed rows, as in filter_first.
+        if (!in.has_vector) cost += FilterCost(in);
+        cost += Allowed(in, in.node_count) * kTextAllowedRowUs + text_docs * kTextMatchUs;
+      } else if (in.has_text && in.filter_in_memory) {
+        // FTS5 walks every match and scores the allowed ones. The allowed
+        // rows are listed once per query: the vector stage keeps those of
+        // them with a vector (the listing of a 389K-node subtree, about 3 ms
+        // at 1M, was counted twice and priced this plan out).
+        if (!in.has_vector) cost += FilterCost(in);
+        cost += text_docs * kFtsMatchUs + sel * text_docs * kFtsDocUs;
       } else if (in.has_text) {
         cost += text_docs * (kFtsDocUs + kRowFetchUs);
       }

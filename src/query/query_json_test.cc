@@ -318,7 +318,7 @@ TEST(QueryJson, EquivalentTextsPrintIdentically) {
        R"({"limit":20,"window":100,"ef":0,"strategy":"auto","include_archived":false,
            "group_by_root":false,"text":"","semantic":"","vector":[],"filters":[],"sort":[],
            "facets":[],"aggregations":[],"cursor":"",
-           "fusion":{"method":"rrf","k":60,"text_weight":1,"vector_weight":1.0},
+           "fusion":{"method":"rrf","k":60,"text_weight":1,"vector_weight":0.3},
            "explain":true,"cache":true})"},
       {R"({"facets":[{"field":"type"}]})", R"({"facets":[{"size":10,"field":"type"}]})"},
       {R"({"aggregations":[{"op":"count"}]})",
