@@ -7,13 +7,13 @@ namespace nodespace::query {
 namespace {
 
 // Per-operation costs in microseconds (2-core x86-64, 384-d vectors).
-constexpr double kRowFetchUs = 1.0;   // one row reached through an index, filter evaluated
-constexpr double kRowScanUs = 0.6;    // one row of a full scan
-constexpr double kDistanceUs = 0.08;  // one float vector distance
-constexpr double kFtsDocUs = 0.8;     // one matching document scored by FTS5
-constexpr double kFtsProbeUs = 15;    // MATCH restricted to a single rowid
-constexpr double kFtsMatchUs = 0.25;  // one match walked without scoring it
-constexpr double kTreeRowUs = 0.01;   // one row tested in the hierarchy index
+constexpr double kRowFetchUs = 1.0;    // one row reached through an index, filter evaluated
+constexpr double kRowScanUs = 0.6;     // one row of a full scan
+constexpr double kDistanceUs = 0.08;   // one float vector distance
+constexpr double kFtsDocUs = 0.8;      // one matching document scored by FTS5
+constexpr double kFtsProbeUs = 15;     // MATCH restricted to a single rowid
+constexpr double kFtsMatchUs = 0.25;   // one match walked without scoring it
+constexpr double kTreeRowUs = 0.01;    // one row tested in the hierarchy index
 constexpr double kBitsetRowUs = 0.05;  // one allowed row set in a graph walk's filter
 // The text index ranking within allowed rows: each allowed row set in a
 // bitmap, each match of the words tested against it and scored (at 1M, 45,348
