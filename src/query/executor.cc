@@ -180,10 +180,26 @@ class QueryRun {
   Result<bool> CheckUnder(size_t which, int64_t rowid, const std::string& id,
                           const std::string& parent_id);
   void PlanTreeFilter();
+  // Whether a row's facts (a HierarchyIndex::Row, or the preorder's copy of
+  // them) pass the cursor's ceiling, the lifecycle, the vector and the type
+  // tests; `type_ok` (by type code, `type_codes` long) is null for any type.
+  template <typename Facts>
+  static bool FactsPass(int64_t row, const Facts& r, int64_t ceiling, bool active_only,
+                        bool with_vector, const uint8_t* type_ok, size_t type_codes) {
+    return row <= ceiling && !(active_only && r.lifecycle != 0) && (!with_vector || r.has_vector) &&
+           (type_ok == nullptr ||
+            (static_cast<uint32_t>(r.type) < type_codes && type_ok[r.type] != 0));
+  }
   // `known_unders`: how many of the first top-level subtrees are known to
   // hold the row already.
-  bool TreeAccepts(int64_t row, const HierarchyIndex::Row& r, bool with_vector,
-                   size_t known_unders = 0) const;
+  template <typename Facts>
+  bool TreeAccepts(int64_t row, const Facts& r, bool with_vector, size_t known_unders = 0) const {
+    return FactsPass(row, r, cursor_.ceiling, active_only_, with_vector,
+                     tree_types_ ? tree_type_allowed_.data() : nullptr,
+                     tree_type_allowed_.size()) &&
+           (known_unders >= top_unders_.size() || InOtherSubtrees(row, known_unders));
+  }
+  bool InOtherSubtrees(int64_t row, size_t known_unders) const;
   std::vector<Candidate> Fuse(const std::vector<Ranked>& text, const std::vector<Ranked>& vec);
   Status LoadSortValues(std::vector<Candidate>& candidates);
   Result<std::vector<Candidate>> GroupByRoot(std::vector<Candidate> candidates, size_t wanted);
@@ -223,6 +239,7 @@ class QueryRun {
   // the type codes a row must carry (unset: any type).
   bool tree_filter_ = false;
   std::optional<std::vector<int32_t>> tree_types_;
+  std::vector<uint8_t> tree_type_allowed_;  // by type code: 1 when in tree_types_
   bool active_only_ = false;
   // Per top-level `under`: node id -> levels below its target (-1: outside).
   std::vector<std::unordered_map<std::string, int>> under_memo_;
@@ -383,17 +400,16 @@ void QueryRun::PlanTreeFilter() {
       codes = std::move(both);
     }
     tree_types_ = std::move(codes);
+    // Codes are small (one per node type the database has seen): a table
+    // by code tests a row in one load.
+    tree_type_allowed_.assign(
+        tree_types_->empty() ? 0 : static_cast<size_t>(tree_types_->back()) + 1, 0);
+    for (int32_t code : *tree_types_) tree_type_allowed_[static_cast<size_t>(code)] = 1;
   }
   tree_filter_ = true;
 }
 
-bool QueryRun::TreeAccepts(int64_t row, const HierarchyIndex::Row& r, bool with_vector,
-                           size_t known_unders) const {
-  if (row > cursor_.ceiling || (active_only_ && r.lifecycle != 0)) return false;
-  if (with_vector && !r.has_vector) return false;
-  if (tree_types_ && !std::binary_search(tree_types_->begin(), tree_types_->end(), r.type)) {
-    return false;
-  }
+bool QueryRun::InOtherSubtrees(int64_t row, size_t known_unders) const {
   for (size_t i = known_unders; i < top_unders_.size(); ++i) {
     if (ctx_.tree->LevelsBelow(row, under_rows_[i], top_unders_[i]->depth) < 0) return false;
   }
@@ -574,14 +590,34 @@ Result<const std::vector<int64_t>*> QueryRun::AllowedRows(bool with_vector) {
   const bool from_subtree = *from_subtree_;
   if (from_subtree && ctx_.tree) {
     std::vector<int64_t> rows;
-    ctx_.tree->ForEachInSubtree(
-        under_rows_.front(), top_unders_.front()->depth,
-        [&](int64_t row, const HierarchyIndex::Row& r) {
-          if (tree_filter_ ? TreeAccepts(row, r, with_vector, 1)
-                           : row <= cursor_.ceiling && (!with_vector || r.has_vector)) {
-            rows.push_back(row);
-          }
-        });
+    if (tree_filter_ && top_unders_.size() == 1) {
+      // TreeAccepts with its inputs copied into the closure. The loop runs
+      // once per row of the slice (389,511 rows for the largest subtree the
+      // benchmark queries at 1M); with the inputs read through `this`, each
+      // push_back made the compiler load them all again, and a call with a
+      // binary search per row took 14 % of the hybrid queries' time (perf).
+      // Both changes took the listing from 2.7-2.9 to 1.8-2.0 ms.
+      const int64_t ceiling = cursor_.ceiling;
+      const bool active_only = active_only_;
+      const uint8_t* type_ok = tree_types_ ? tree_type_allowed_.data() : nullptr;
+      const size_t type_codes = tree_type_allowed_.size();
+      ctx_.tree->ForEachInSubtree(
+          under_rows_.front(), top_unders_.front()->depth,
+          [&rows, ceiling, active_only, with_vector, type_ok, type_codes](int64_t row,
+                                                                          const auto& r) {
+            if (FactsPass(row, r, ceiling, active_only, with_vector, type_ok, type_codes)) {
+              rows.push_back(row);
+            }
+          });
+    } else {
+      ctx_.tree->ForEachInSubtree(
+          under_rows_.front(), top_unders_.front()->depth, [&](int64_t row, const auto& r) {
+            if (tree_filter_ ? TreeAccepts(row, r, with_vector, 1)
+                             : row <= cursor_.ceiling && (!with_vector || r.has_vector)) {
+              rows.push_back(row);
+            }
+          });
+    }
     SortDistinctRows(rows);
     std::string detail = std::string("listed from the hierarchy index") +
                          (ctx_.tree->Ordered(under_rows_.front()) ? " (a preorder slice)"

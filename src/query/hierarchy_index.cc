@@ -275,7 +275,7 @@ void HierarchyIndex::SetRow(int64_t row, Row value) {
   }
   value.extra = r.extra;
   r = value;
-  if (const uint32_t ordered = PreorderOf(row); ordered != kNotOrdered) order_[ordered].facts = r;
+  if (const uint32_t ordered = PreorderOf(row); ordered != kNotOrdered) order_[ordered].SetFacts(r);
 }
 
 void HierarchyIndex::DropRow(int64_t row) {
@@ -337,7 +337,10 @@ void HierarchyIndex::ComputePreorder() {
   std::vector<Frame> stack;
   auto enter = [&](uint32_t row) {
     pre_[row] = static_cast<uint32_t>(order_.size());
-    order_.push_back({rows_[row], row, static_cast<int32_t>(stack.size())});
+    Ordered& o = order_.emplace_back();
+    o.row = row;
+    o.depth = static_cast<int32_t>(stack.size());
+    o.SetFacts(rows_[row]);
     stack.push_back({row, child_begin_[row]});
   };
   for (uint32_t i = child_begin_[0]; i < child_begin_[1]; ++i) {

@@ -85,8 +85,14 @@ class HierarchyIndexTest : public ::testing::Test {
           for (int64_t c : children[row]) pending.push_back({c, level + 1});
         }
         std::vector<int64_t> listed;
-        view.ForEachInSubtree(
-            root, depth, [&](int64_t row, const HierarchyIndex::Row&) { listed.push_back(row); });
+        view.ForEachInSubtree(root, depth, [&](int64_t row, const auto& facts) {
+          listed.push_back(row);
+          // The facts a listing hands out are current (the preorder keeps
+          // a copy of them).
+          const Truth& t = truth.at(row);
+          EXPECT_EQ(facts.type, view.TypeCode(t.type)) << "row " << row;
+          EXPECT_EQ(facts.lifecycle, t.lifecycle) << "row " << row;
+        });
         std::sort(listed.begin(), listed.end());
         EXPECT_EQ(listed, std::vector<int64_t>(expected.begin(), expected.end()))
             << "subtree of row " << root << " depth " << depth;
@@ -207,6 +213,27 @@ TEST_F(HierarchyIndexTest, CatchesUpWithEveryKindOfChange) {
   EXPECT_EQ(index_.rebuilds(), 9);  // one build, then eight catch-ups
 }
 
+TEST_F(HierarchyIndexTest, ChangesInPlaceReachTheFactsAListingHandsOut) {
+  Create("a", "");
+  Create("b", "a");
+  { ASSERT_NE(ViewNow(), nullptr); }
+  // No node moves: the preorder stays, its copies of the facts must follow.
+  ASSERT_TRUE(db_->SetLifecycle("b", Lifecycle::kArchived).ok());
+  NodePatch patch;
+  patch.node_type = "task";
+  ASSERT_TRUE(db_->Update("a", patch).ok());
+  auto view = ViewNow();
+  ASSERT_NE(view, nullptr);
+  ASSERT_TRUE(view->Ordered(RowOf("a")));
+  std::map<int64_t, std::pair<int32_t, int>> seen;
+  view->ForEachInSubtree(RowOf("a"), -1, [&](int64_t row, const auto& facts) {
+    seen[row] = {facts.type, static_cast<int>(facts.lifecycle)};
+  });
+  EXPECT_EQ(seen[RowOf("a")], std::make_pair(view->TypeCode("task"), 0));
+  EXPECT_EQ(seen[RowOf("b")],
+            std::make_pair(view->TypeCode("text"), static_cast<int>(Lifecycle::kArchived)));
+}
+
 TEST_F(HierarchyIndexTest, ManyNewRowsCompactTheChildListsAndStayCorrect) {
   Create("root", "");
   { ASSERT_NE(ViewNow(), nullptr); }
@@ -264,7 +291,7 @@ TEST_F(HierarchyIndexTest, ACycleWrittenByHandEndsTheWalks) {
   ASSERT_NE(view, nullptr);
   EXPECT_EQ(view->LevelsBelow(RowOf("a"), RowOf("d"), -1), -1);
   int visited = 0;
-  view->ForEachInSubtree(RowOf("a"), -1, [&](int64_t, const HierarchyIndex::Row&) { ++visited; });
+  view->ForEachInSubtree(RowOf("a"), -1, [&](int64_t, const auto&) { ++visited; });
   EXPECT_LE(visited, 3);
   EXPECT_LE(view->CountSubtree(RowOf("a"), -1, 1 << 30), 3);
 }
