@@ -718,7 +718,10 @@ Result<VectorIndexStore::Answer> VectorIndexStore::Search(const Query& query) co
   if (q.allowed != nullptr) {
     const auto allowed = static_cast<int64_t>(q.allowed->size());
     if (q.exact || size <= static_cast<int64_t>(options_.exact_search_max_vectors) ||
-        vector::RecommendSearchPlan(allowed, size, index_->FilteredBeam(q.k, ef, allowed)) ==
+        vector::RecommendSearchPlan(allowed, size, index_->FilteredBeam(q.k, ef, allowed),
+                                    index_->options().int8 && index_->quantizer_trained()
+                                        ? vector::kExactScanPerBeam
+                                        : vector::kExactFloatScanPerBeam) ==
             vector::SearchPlan::kExact) {
       out.plan = "exact_filtered";
       NS_ASSIGN_OR_RETURN(out.result, index_->SearchExactAllowed(q.vector, q.k, *q.allowed));

@@ -193,6 +193,8 @@ TEST(VectorSearch, RecommendSearchPlanThresholds) {
   // a beam of 5,000 (2k / selectivity), dearer than scanning them.
   EXPECT_EQ(RecommendSearchPlan(40000, 1000000, 5000), SearchPlan::kExact);
   EXPECT_EQ(RecommendSearchPlan(45348, 1000000, 4444), SearchPlan::kExact);
+  // Float vectors cost four times the bytes to scan.
+  EXPECT_EQ(RecommendSearchPlan(45348, 1000000, 4444, kExactFloatScanPerBeam), SearchPlan::kGraph);
   EXPECT_EQ(RecommendSearchPlan(45000, 1000000, 960), SearchPlan::kGraph);
   EXPECT_EQ(RecommendSearchPlan(100000, 1000000, 0), SearchPlan::kGraph);
 }

@@ -20,10 +20,11 @@ void LabelBitsetFilter::Allow(int64_t label) {
   w |= bit;
 }
 
-SearchPlan RecommendSearchPlan(int64_t allowed_count, int64_t index_size, size_t graph_beam) {
+SearchPlan RecommendSearchPlan(int64_t allowed_count, int64_t index_size, size_t graph_beam,
+                               double scan_per_beam) {
   if (allowed_count <= kExactMaxAllowed) return SearchPlan::kExact;
   if (index_size <= 0) return SearchPlan::kExact;
-  if (static_cast<double>(allowed_count) < kExactScanPerBeam * static_cast<double>(graph_beam)) {
+  if (static_cast<double>(allowed_count) < scan_per_beam * static_cast<double>(graph_beam)) {
     return SearchPlan::kExact;
   }
   double selectivity = static_cast<double>(allowed_count) / static_cast<double>(index_size);
