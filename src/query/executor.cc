@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <optional>
+#include <type_traits>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -590,33 +591,35 @@ Result<const std::vector<int64_t>*> QueryRun::AllowedRows(bool with_vector) {
   const bool from_subtree = *from_subtree_;
   if (from_subtree && ctx_.tree) {
     std::vector<int64_t> rows;
-    if (tree_filter_ && top_unders_.size() == 1) {
-      // TreeAccepts with its inputs copied into the closure. The loop runs
-      // once per row of the slice (389,511 rows for the largest subtree the
-      // benchmark queries at 1M); with the inputs read through `this`, each
-      // push_back made the compiler load them all again, and a call with a
-      // binary search per row took 14 % of the hybrid queries' time (perf).
-      // Both changes took the listing from 2.7-2.9 to 1.8-2.0 ms.
-      const int64_t ceiling = cursor_.ceiling;
-      const bool active_only = active_only_;
-      const uint8_t* type_ok = tree_types_ ? tree_type_allowed_.data() : nullptr;
-      const size_t type_codes = tree_type_allowed_.size();
+    // TreeAccepts with its inputs copied into the closure; when the
+    // hierarchy index cannot test every filter (no tree filter), only the
+    // ceiling and the vector are tested here and SQL tests the rest below.
+    // The loop runs once per row of the slice (389,511 rows for the largest
+    // subtree the benchmark queries at 1M); with the inputs read through
+    // `this`, each push_back made the compiler load them all again, and a
+    // call with a binary search per row took 14 % of the hybrid queries'
+    // time (perf). Both changes took the listing from 2.7-2.9 to 1.8-2.0 ms.
+    const int64_t ceiling = cursor_.ceiling;
+    const bool active_only = tree_filter_ && active_only_;
+    const uint8_t* type_ok = tree_filter_ && tree_types_ ? tree_type_allowed_.data() : nullptr;
+    const size_t type_codes = tree_type_allowed_.size();
+    // Instantiated with and without the further subtrees' test, so that the
+    // common single-subtree loop carries no branch for it.
+    auto list = [&](auto other_unders) {
       ctx_.tree->ForEachInSubtree(
           under_rows_.front(), top_unders_.front()->depth,
-          [&rows, ceiling, active_only, with_vector, type_ok, type_codes](int64_t row,
-                                                                          const auto& r) {
-            if (FactsPass(row, r, ceiling, active_only, with_vector, type_ok, type_codes)) {
+          [this, &rows, ceiling, active_only, with_vector, type_ok, type_codes](int64_t row,
+                                                                                const auto& r) {
+            if (FactsPass(row, r, ceiling, active_only, with_vector, type_ok, type_codes) &&
+                (!decltype(other_unders)::value || InOtherSubtrees(row, 1))) {
               rows.push_back(row);
             }
           });
+    };
+    if (tree_filter_ && top_unders_.size() > 1) {
+      list(std::true_type{});
     } else {
-      ctx_.tree->ForEachInSubtree(
-          under_rows_.front(), top_unders_.front()->depth, [&](int64_t row, const auto& r) {
-            if (tree_filter_ ? TreeAccepts(row, r, with_vector, 1)
-                             : row <= cursor_.ceiling && (!with_vector || r.has_vector)) {
-              rows.push_back(row);
-            }
-          });
+      list(std::false_type{});
     }
     SortDistinctRows(rows);
     std::string detail = std::string("listed from the hierarchy index") +

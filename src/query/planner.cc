@@ -35,6 +35,12 @@ double Allowed(const PlanInput& in, int64_t population) {
   return std::max(1.0, in.selectivity * static_cast<double>(population));
 }
 
+// The text index ranking the words within the allowed rows.
+double TextIndexWithinAllowed(const PlanInput& in) {
+  return Allowed(in, in.node_count) * kTextAllowedRowUs +
+         static_cast<double>(in.text_matches) * kTextMatchUs;
+}
+
 double GraphWalk(const PlanInput& in, double ef) {
   if (in.vector_count <= static_cast<int64_t>(in.exact_max)) {
     return static_cast<double>(in.vector_count) * kDistanceUs;
@@ -58,7 +64,7 @@ double EstimateCost(QueryStrategy strategy, const PlanInput& in) {
       if (!in.has_filters) cost += static_cast<double>(in.node_count) * kRowScanUs;
       if (in.has_vector) cost += Allowed(in, in.vector_count) * kDistanceUs;
       if (in.has_text && in.text_in_memory) {
-        cost += Allowed(in, in.node_count) * kTextAllowedRowUs + text_docs * kTextMatchUs;
+        cost += TextIndexWithinAllowed(in);
       } else if (in.has_text) {
         cost += Allowed(in, in.node_count) * kFtsProbeUs;
       }
@@ -87,7 +93,7 @@ double EstimateCost(QueryStrategy strategy, const PlanInput& in) {
       if (in.has_text && in.filter_in_memory && in.text_in_memory) {
         // The text index scores the allowed rows, as in filter_first.
         if (!in.has_vector) cost += FilterCost(in);
-        cost += Allowed(in, in.node_count) * kTextAllowedRowUs + text_docs * kTextMatchUs;
+        cost += TextIndexWithinAllowed(in);
       } else if (in.has_text && in.filter_in_memory) {
         // FTS5 walks every match and scores the allowed ones. The allowed
         // rows are listed once per query: the vector stage keeps those of
