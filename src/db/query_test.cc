@@ -717,6 +717,46 @@ TEST_F(QueryTest, VectorFirstPushesTheSubtreeDownWhenTooFewCandidatesPass) {
   EXPECT_EQ(results[0], results[1]);
 }
 
+// The same with a filter SQL lists through an index (type): the nearest
+// vectors are all of another type, so the first walk keeps none, and listing
+// the 300 allowed rows costs less than walking every vector.
+TEST_F(QueryTest, VectorFirstPushesIndexedFiltersDownWhenTooFewCandidatesPass) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> noise(0, 0.1f);
+  auto around = [&](float direction) {
+    std::vector<float> v(kDims);
+    for (float& x : v) x = noise(rng);
+    v[0] += direction;
+    return v;
+  };
+  WriteBatch batch;
+  for (int i = 0; i < 1500; ++i) {
+    NewNode n;
+    n.id = "v" + std::to_string(i);
+    n.node_type = i < 1200 ? "text" : "task";
+    n.content = n.id;
+    n.embedding = around(i < 1200 ? 1.0f : -1.0f);
+    batch.Create(std::move(n));
+  }
+  ASSERT_OK(db_->Write(batch).status());
+  std::vector<float> query(kDims, 0.0f);
+  query[0] = 1;
+  std::vector<std::vector<std::string>> results;
+  for (QueryStrategy s : {QueryStrategy::kVectorFirst, QueryStrategy::kFilterFirst}) {
+    Query q =
+        QueryBuilder().Vector(query).Where(Filter::Eq("type", "task")).Limit(50).Explain().Build();
+    q.strategy = s;
+    q.use_cache = false;
+    ASSERT_OK_AND_ASSIGN(QueryResult r, db_->RunQuery(q));
+    ASSERT_EQ(r.hits.size(), 50u);
+    results.push_back(Ids(r));
+    if (s == QueryStrategy::kVectorFirst) {
+      EXPECT_NE(r.explain.ToString().find("too few"), std::string::npos) << r.explain.ToString();
+    }
+  }
+  EXPECT_EQ(results[0], results[1]);
+}
+
 TEST_F(QueryTest, SubtreesFromTheHierarchyIndexFollowEveryChange) {
   Fill();
   auto sorted_ids = [](std::vector<std::string> ids) {

@@ -225,6 +225,62 @@ TEST_F(VectorStoreTest, WithoutScalingOrWithAGraphFileTheKindIsHnsw) {
   EXPECT_EQ(Meta("vector_index"), std::nullopt);
 }
 
+// A filtered walk meets only the allowed nodes near the query. When the
+// allowed rows all lie in another part of the graph it comes back short;
+// the store then scans them, and the answer is the exact one.
+TEST_F(VectorStoreTest, AFilteredWalkThatComesBackShortIsFinishedByAScan) {
+  options_.scaling.enabled = false;
+  {
+    std::unique_ptr<Database> db = OpenDatabase();
+    ASSERT_NE(db, nullptr);
+    std::mt19937 rng(11);
+    std::normal_distribution<float> noise(0, 0.1f);
+    WriteBatch batch;
+    // 6,000 vectors around +e0 and 6,000 (the allowed ones) around -e0:
+    // more than the store ever scans without trying the graph.
+    for (int i = 0; i < 12000; ++i) {
+      NewNode node;
+      node.id = "v" + std::to_string(i);
+      node.content = node.id;
+      node.embedding.resize(8);
+      for (float& x : node.embedding) x = noise(rng);
+      node.embedding[0] += i < 6000 ? 1.0f : -1.0f;
+      batch.Create(std::move(node));
+    }
+    ASSERT_OK(db->Write(batch).status());
+  }
+  OpenStore();
+  std::vector<int64_t> allowed;
+  {
+    auto stmt = conn_->Prepare(
+        "SELECT rowid FROM nodes WHERE CAST(substr(id, 2) AS INTEGER) >= 6000 ORDER BY rowid");
+    ASSERT_TRUE(stmt.ok());
+    storage::ScopedStatement s(**stmt);
+    while (true) {
+      auto row = s->Step();
+      ASSERT_TRUE(row.ok());
+      if (!*row) break;
+      allowed.push_back(s->ColumnInt(0));
+    }
+  }
+  ASSERT_EQ(allowed.size(), 6000u);
+  std::vector<float> q(8, 0.0f);
+  q[0] = 1;
+  VectorIndexStore::Query query;
+  query.vector = q;
+  query.k = 10;
+  query.ef = 16;  // a narrow beam
+  query.allowed = &allowed;
+  ASSERT_OK_AND_ASSIGN(VectorIndexStore::Answer answer, store_->Search(query));
+  EXPECT_NE(answer.plan.find("then exact_filtered"), std::string::npos) << answer.plan;
+  std::vector<std::string> ids;
+  for (const vector::Neighbor& n : answer.result.neighbors) ids.push_back(IdOf(n.label));
+  std::string exact_plan;
+  EXPECT_EQ(ids, Nearest(q, 10, true, &exact_plan, &allowed));
+  EXPECT_EQ(exact_plan, "exact_filtered");
+  EXPECT_EQ(ids.size(), 10u);
+}
+
 TEST_F(VectorStoreTest, SwitchesToTheGraphAndBackAndTheKindSurvivesReopening) {
   CreateDatabase(3000, 16);
   OpenStore();

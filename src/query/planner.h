@@ -28,6 +28,10 @@ struct PlanInput {
   // Rows the filters reach through an index (type, subtree, edges); equals
   // node_count when only a scan can evaluate them.
   int64_t filter_access_rows = 0;
+  // One index covers every filter (a single indexed condition, or created_at
+  // ranges): a list of allowed rows for the vector index reads its entries
+  // and no table row.
+  bool filter_index_covers = false;
   // The hierarchy index tests every filter in memory (subtrees, types): the
   // access rows are the subtree's, and a candidate check costs no SQL.
   bool filter_in_memory = false;
@@ -47,6 +51,14 @@ struct Plan {
 };
 
 double EstimateCost(QueryStrategy strategy, const PlanInput& in);
+// When a vector_first walk of `k` neighbours kept too few that pass the
+// filters (the nearest vectors mostly fail them: a subtree elsewhere in the
+// graph, a property the query's meaning rarely carries), the executor either
+// walks further or lists the allowed rows and searches within them. These
+// price the two: a walk of `k` neighbours with each checked against the
+// filters, and a listing of the allowed rows plus a search within them.
+double WidenedWalkCost(const PlanInput& in, double k);
+double PushDownCost(const PlanInput& in);
 // `forced` other than kAuto is obeyed (and its cost still reported).
 Plan ChoosePlan(const PlanInput& in, QueryStrategy forced);
 

@@ -110,6 +110,35 @@ TEST(PlannerTest, AHybridPlanListsTheSubtreeOnce) {
   EXPECT_GT(EstimateCost(QueryStrategy::kHybrid, in), 3000.0);
 }
 
+// A vector_first walk that kept too few rows passing the filters: listing
+// the allowed rows through an index that covers the filters beats walking
+// thousands of neighbours further, a scan of every row does not, and a
+// walk that needs only a little more stays a walk.
+TEST(PlannerTest, TooFewPassingPushTheAllowedRowsDownWhenListingThemIsCheap) {
+  PlanInput in = VectorQuery(0.01, 1000000);
+  in.exact_max = 10000;
+  in.ef = 192;
+  in.filter_index_covers = true;  // e.g. a lexname IN list with a hot index
+  const double far_walk = WidenedWalkCost(in, 16000);
+  EXPECT_LT(PushDownCost(in), far_walk);
+  // Several conditions: the listing reads the table rows to test the others.
+  PlanInput fetched = in;
+  fetched.filter_index_covers = false;
+  EXPECT_GT(PushDownCost(fetched), PushDownCost(in));
+  // Only a scan of every row can evaluate the filter.
+  PlanInput scanned = in;
+  scanned.filter_access_rows = scanned.node_count;
+  EXPECT_GT(PushDownCost(scanned), far_walk);
+  // A 50 % filter: a short widening costs less than listing half the rows.
+  PlanInput broad = VectorQuery(0.5, 1000000);
+  broad.filter_index_covers = true;
+  EXPECT_GT(PushDownCost(broad), WidenedWalkCost(broad, 200));
+  // In memory (a subtree in the hierarchy index) the listing is cheap.
+  PlanInput tree = VectorQuery(0.05, 1000000);
+  tree.filter_in_memory = true;
+  EXPECT_LT(PushDownCost(tree), WidenedWalkCost(tree, 4000));
+}
+
 TEST(PlannerTest, WithoutFiltersTheIndexesRankAlone) {
   PlanInput in = VectorQuery(1, 1000);
   in.has_filters = false;
