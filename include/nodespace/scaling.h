@@ -33,6 +33,9 @@ struct ScalingMetrics {
   int64_t window_queries = 0;         // operations in the window
   int64_t window_vector_queries = 0;  // of which vector searches
   double query_cache_hit_rate = 0;    // hits / (hits + misses) in the window
+  // Property fields queries filtered or sorted on often enough for an index
+  // of their own that have none yet (what RebuildHotIndexes would create).
+  int64_t unindexed_hot_fields = 0;
 
   // ---- storage ----
   int64_t storage_size_bytes = 0;  // every file in the database directory
@@ -88,6 +91,8 @@ struct ScalingThresholds {
   int64_t dedicated_vector_db_vectors = 100000;
   int64_t rebuild_vector_index_vectors = 10000;
   int64_t memory_mb = 4000;
+  // A query pattern: any property field due a hot index (more than 0).
+  int64_t unindexed_hot_fields = 0;
   // Read replicas are recommended when latency is high and the load is too.
   double high_query_load_qps = 50;
   // Latency triggers wait for this many operations in the window.

@@ -133,6 +133,8 @@ class Database::Impl {
   void StartScaling();
   // Stops the manager thread and its workers (the destructor calls it).
   void StopScaling();
+  // Wakes the manager's thread for a check now (it must be running).
+  void RequestScalingCheck();
   // Notes one finished query or search for the latency/rate metrics.
   void RecordOperation(double latency_ms, bool vector, bool cache_lookup, bool cache_hit);
   Result<ScalingMetrics> CollectScalingMetrics();

@@ -19,6 +19,7 @@
 #include <deque>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "db/database_impl.h"
@@ -134,6 +135,8 @@ struct Database::Impl::ScalingState {
   std::mutex thread_mu;
   std::condition_variable cv;
   bool stop = false;  // guarded by thread_mu
+  // A check asked for before the interval is up (RequestScalingCheck).
+  bool check_requested = false;  // guarded by thread_mu
   std::thread thread;
   int lock_fd = -1;
   bool running = false;  // this process runs the manager
@@ -208,8 +211,9 @@ void Database::Impl::StartScaling() {
       {
         std::unique_lock lock(st.thread_mu);
         st.cv.wait_for(lock, std::chrono::milliseconds(st.options.interval_ms),
-                       [&st] { return st.stop; });
+                       [&st] { return st.stop || st.check_requested; });
         if (st.stop) break;
+        st.check_requested = false;
       }
       // Not while this process bulk loads: its indexes are dropped and its
       // numbers in flux, and the actions the load sets off (a partition
@@ -221,10 +225,24 @@ void Database::Impl::StartScaling() {
       if (!events.ok()) Log("scaling check failed: " + events.status().message());
     }
   });
+  // A property queried often enough for an index of its own gets it at
+  // once (the hot_fields trigger), not up to an interval later.
+  query_stats_.SetFieldUseAlert(scaling::HotIndexPolicy{}.min_uses,
+                                [this] { RequestScalingCheck(); });
+}
+
+void Database::Impl::RequestScalingCheck() {
+  ScalingState& s = *scaling_;
+  {
+    std::lock_guard lock(s.thread_mu);
+    s.check_requested = true;
+  }
+  s.cv.notify_all();
 }
 
 void Database::Impl::StopScaling() {
   if (!scaling_) return;
+  query_stats_.SetFieldUseAlert(0, nullptr);
   ScalingState& s = *scaling_;
   {
     std::lock_guard lock(s.thread_mu);
@@ -301,6 +319,13 @@ Result<ScalingMetrics> Database::Impl::CollectScalingMetrics() {
       s.index_bytes = index_pages;
       s.expensive_at_ms = m.sampled_at_ms;
     }
+    // What RebuildHotIndexes would create now: a read of the index list and
+    // its bookkeeping, no write (dry run).
+    NS_ASSIGN_OR_RETURN(scaling::HotIndexReport due,
+                        scaling::RebuildHotIndexes(*conn, query_stats_.FieldUsages(),
+                                                   scaling::HotIndexPolicy{}, m.sampled_at_ms,
+                                                   /*dry_run=*/true));
+    m.unindexed_hot_fields = static_cast<int64_t>(due.created.size());
   }
   std::error_code ec;
   int64_t vector_file = 0;
@@ -870,8 +895,12 @@ Result<std::vector<ScalingEvent>> Database::Impl::RunScalingCheck() {
     std::shared_ptr<Result<ScalingEvent>> event;
   };
   std::vector<Pending> pending;
+  // An action two triggers name (RebuildHotIndexes: latency and a query
+  // pattern) runs once per check, for the first of them.
+  std::set<OptimizationAction> submitted;
   for (const scaling::FiredTrigger& f : fired) {
     for (OptimizationAction action : f.actions) {
+      if (!submitted.insert(action).second) continue;
       auto slot = std::make_shared<Result<ScalingEvent>>(Status::Internal("not run"));
       pending.push_back({s.pool.Submit([this, slot, action, f, m] {
                            *slot = RunAction(action, false, f.reason, f.phrase, m);

@@ -668,21 +668,15 @@ TEST_F(QueryTest, ASmallSubtreeIsListedFirstAndAgreesWithAncestorChecks) {
   EXPECT_TRUE(listed_one_of_two);
 }
 
-// Ranked queries test subtrees in the hierarchy index; field-sorted ones in
-// SQL. After moves, archiving, type changes and deletes both must find the
-// same rows, under every strategy.
-// A vector-first plan whose nearest candidates all lie outside the subtree:
-// instead of widening its walk it pushes the subtree's rows (listed by the
-// hierarchy index) into the vector search, and finds what filter-first finds.
-TEST_F(QueryTest, VectorFirstPushesTheSubtreeDownWhenTooFewCandidatesPass) {
+// 1,500 nodes: 1,200 with vectors close to the query vector e0 ("v0".."v1199",
+// children of "near", type text) and 300 far from it ("v1200".., children of
+// "far", type task). A filter that allows only the far ones leaves a
+// vector-first walk with too few candidates passing: instead of widening it
+// must list the allowed rows and search within them ("too few" in explain),
+// and find what filter-first finds.
+void ExpectVectorFirstPushesDown(Database& db, const Filter& far_only) {
   std::mt19937 rng(3);
   std::normal_distribution<float> noise(0, 0.1f);
-  auto around = [&](float direction) {
-    std::vector<float> v(kDims);
-    for (float& x : v) x = noise(rng);
-    v[0] += direction;
-    return v;
-  };
   WriteBatch batch;
   for (const char* root : {"near", "far"}) {
     NewNode n;
@@ -690,24 +684,27 @@ TEST_F(QueryTest, VectorFirstPushesTheSubtreeDownWhenTooFewCandidatesPass) {
     n.content = root;
     batch.Create(std::move(n));
   }
-  // 1,200 vectors close to the query outside the subtree, 300 far inside it.
   for (int i = 0; i < 1500; ++i) {
+    const bool near = i < 1200;
     NewNode n;
     n.id = "v" + std::to_string(i);
-    n.parent_id = i < 1200 ? "near" : "far";
+    n.parent_id = near ? "near" : "far";
+    n.node_type = near ? "text" : "task";
     n.content = n.id;
-    n.embedding = around(i < 1200 ? 1.0f : -1.0f);
+    n.embedding.resize(kDims);
+    for (float& x : n.embedding) x = noise(rng);
+    n.embedding[0] += near ? 1.0f : -1.0f;
     batch.Create(std::move(n));
   }
-  ASSERT_OK(db_->Write(batch).status());
+  ASSERT_OK(db.Write(batch).status());
   std::vector<float> query(kDims, 0.0f);
   query[0] = 1;
   std::vector<std::vector<std::string>> results;
   for (QueryStrategy s : {QueryStrategy::kVectorFirst, QueryStrategy::kFilterFirst}) {
-    Query q = QueryBuilder().Vector(query).Where(Filter::Under("far")).Limit(50).Explain().Build();
+    Query q = QueryBuilder().Vector(query).Where(far_only).Limit(50).Explain().Build();
     q.strategy = s;
     q.use_cache = false;
-    ASSERT_OK_AND_ASSIGN(QueryResult r, db_->RunQuery(q));
+    ASSERT_OK_AND_ASSIGN(QueryResult r, db.RunQuery(q));
     ASSERT_EQ(r.hits.size(), 50u);
     results.push_back(Ids(r));
     if (s == QueryStrategy::kVectorFirst) {
@@ -717,46 +714,20 @@ TEST_F(QueryTest, VectorFirstPushesTheSubtreeDownWhenTooFewCandidatesPass) {
   EXPECT_EQ(results[0], results[1]);
 }
 
-// The same with a filter SQL lists through an index (type): the nearest
-// vectors are all of another type, so the first walk keeps none, and listing
-// the 300 allowed rows costs less than walking every vector.
+// The subtree's rows come from the hierarchy index.
+TEST_F(QueryTest, VectorFirstPushesTheSubtreeDownWhenTooFewCandidatesPass) {
+  ExpectVectorFirstPushesDown(*db_, Filter::Under("far"));
+}
+
+// SQL lists the rows of one type through an index: 300 rows cost less than
+// walking every vector.
 TEST_F(QueryTest, VectorFirstPushesIndexedFiltersDownWhenTooFewCandidatesPass) {
-  std::mt19937 rng(5);
-  std::normal_distribution<float> noise(0, 0.1f);
-  auto around = [&](float direction) {
-    std::vector<float> v(kDims);
-    for (float& x : v) x = noise(rng);
-    v[0] += direction;
-    return v;
-  };
-  WriteBatch batch;
-  for (int i = 0; i < 1500; ++i) {
-    NewNode n;
-    n.id = "v" + std::to_string(i);
-    n.node_type = i < 1200 ? "text" : "task";
-    n.content = n.id;
-    n.embedding = around(i < 1200 ? 1.0f : -1.0f);
-    batch.Create(std::move(n));
-  }
-  ASSERT_OK(db_->Write(batch).status());
-  std::vector<float> query(kDims, 0.0f);
-  query[0] = 1;
-  std::vector<std::vector<std::string>> results;
-  for (QueryStrategy s : {QueryStrategy::kVectorFirst, QueryStrategy::kFilterFirst}) {
-    Query q =
-        QueryBuilder().Vector(query).Where(Filter::Eq("type", "task")).Limit(50).Explain().Build();
-    q.strategy = s;
-    q.use_cache = false;
-    ASSERT_OK_AND_ASSIGN(QueryResult r, db_->RunQuery(q));
-    ASSERT_EQ(r.hits.size(), 50u);
-    results.push_back(Ids(r));
-    if (s == QueryStrategy::kVectorFirst) {
-      EXPECT_NE(r.explain.ToString().find("too few"), std::string::npos) << r.explain.ToString();
-    }
-  }
-  EXPECT_EQ(results[0], results[1]);
+  ExpectVectorFirstPushesDown(*db_, Filter::Eq("type", "task"));
 }
 
+// Ranked queries test subtrees in the hierarchy index; field-sorted ones in
+// SQL. After moves, archiving, type changes and deletes both must find the
+// same rows, under every strategy.
 TEST_F(QueryTest, SubtreesFromTheHierarchyIndexFollowEveryChange) {
   Fill();
   auto sorted_ids = [](std::vector<std::string> ids) {

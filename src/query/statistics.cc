@@ -388,26 +388,37 @@ void Statistics::RecordFieldUse(const Query& query) {
   const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                              std::chrono::system_clock::now().time_since_epoch())
                              .count();
-  std::lock_guard<std::mutex> lock(mu_);
-  std::vector<const Filter*> stack{&query.filter};
-  while (!stack.empty()) {
-    const Filter* f = stack.back();
-    stack.pop_back();
-    if (f->kind == Filter::Kind::kCompare) {
-      FieldUsage& u = field_usage_[f->field];
-      u.field = f->field;
-      ++u.filter_count;
+  std::function<void()> alert;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto count = [&](const std::string& field, bool sort) {
+      FieldUsage& u = field_usage_[field];
+      u.field = field;
+      ++(sort ? u.sort_count : u.filter_count);
       u.last_used_ms = now_ms;
+      if (alert_uses_ != 0 && u.filter_count + u.sort_count == alert_uses_ &&
+          field.rfind("properties.", 0) == 0) {
+        alert = alert_;
+      }
+    };
+    std::vector<const Filter*> stack{&query.filter};
+    while (!stack.empty()) {
+      const Filter* f = stack.back();
+      stack.pop_back();
+      if (f->kind == Filter::Kind::kCompare) count(f->field, false);
+      for (const Filter& child : f->children) stack.push_back(&child);
     }
-    for (const Filter& child : f->children) stack.push_back(&child);
+    for (const SortKey& key : query.sort) {
+      if (key.field != "score") count(key.field, true);
+    }
   }
-  for (const SortKey& key : query.sort) {
-    if (key.field == "score") continue;
-    FieldUsage& u = field_usage_[key.field];
-    u.field = key.field;
-    ++u.sort_count;
-    u.last_used_ms = now_ms;
-  }
+  if (alert) alert();
+}
+
+void Statistics::SetFieldUseAlert(uint64_t uses, std::function<void()> alert) {
+  std::lock_guard<std::mutex> lock(mu_);
+  alert_uses_ = alert ? uses : 0;
+  alert_ = std::move(alert);
 }
 
 std::vector<FieldUsage> Statistics::FieldUsages() const {

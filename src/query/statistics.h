@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -51,6 +52,11 @@ class Statistics {
   // Counts each field the query filters or sorts on and stamps it with the
   // system clock's time (FieldUsage::last_used_ms).
   void RecordFieldUse(const Query& query);
+  // Calls `alert` (outside the lock, on the recording thread) whenever a
+  // property field's uses (filters + sorts) reach `uses`: the scaling
+  // manager then checks at once whether it is due an index, instead of at
+  // its next interval. `uses` 0 or an empty function turns it off.
+  void SetFieldUseAlert(uint64_t uses, std::function<void()> alert);
   // Most used first (filter_count + sort_count), equal counts by field name.
   std::vector<FieldUsage> FieldUsages() const;
 
@@ -84,6 +90,8 @@ class Statistics {
   std::unordered_map<std::string, int64_t> subtree_cache_;
   std::unordered_map<std::string, int64_t> query_counts_;
   std::map<std::string, FieldUsage> field_usage_;
+  uint64_t alert_uses_ = 0;
+  std::function<void()> alert_;
   int64_t index_schema_version_ = -1;   // when index_sql_ was read
   std::vector<std::string> index_sql_;  // the CREATE INDEX statements on nodes
 };

@@ -12,6 +12,7 @@ nlohmann::json MetricsToJson(const ScalingMetrics& m) {
                         {"window_queries", m.window_queries},
                         {"window_vector_queries", m.window_vector_queries},
                         {"query_cache_hit_rate", m.query_cache_hit_rate},
+                        {"unindexed_hot_fields", m.unindexed_hot_fields},
                         {"storage_size_bytes", m.storage_size_bytes},
                         {"node_count", m.node_count},
                         {"vector_count", m.vector_count},

@@ -16,6 +16,10 @@ struct TriggerSpec {
   std::string phrase;
   std::string reason;
   std::vector<OptimizationAction> actions;
+  // A count of things to do rather than a level: re-armed as soon as it is
+  // back at the threshold, with no hysteresis or delay, so that the next
+  // field to turn hot is acted on at once.
+  bool rearm_at_threshold = false;
 };
 
 std::string Fixed(double v, int digits) {
@@ -38,6 +42,19 @@ std::vector<TriggerSpec> Specs(const ScalingThresholds& t, const ScalingMetrics&
                        std::to_string(m.window_queries) + " operations",
                    actions});
   }
+  // The phase 2 "index optimization based on query patterns": a property
+  // filtered or sorted on often enough gets its index at the next check.
+  out.push_back({"hot_fields",
+                 "unindexed_hot_fields",
+                 static_cast<double>(m.unindexed_hot_fields),
+                 static_cast<double>(t.unindexed_hot_fields),
+                 true,
+                 "query pattern: " + std::to_string(m.unindexed_hot_fields) +
+                     " hot field(s) without an index",
+                 std::to_string(m.unindexed_hot_fields) +
+                     " property field(s) queried often enough for an index of their own",
+                 {A::kRebuildHotIndexes},
+                 true});
   out.push_back(
       {"optimize_indexing",
        "node_count",
@@ -189,6 +206,8 @@ std::vector<ScalingStatus::Trigger> TriggerEvaluator::Evaluate(const ScalingMetr
         fired->push_back({spec.name, spec.phrase, spec.reason, spec.actions});
         state.armed = false;
         state.fired_at_ms = now_ms;
+      } else if (!state.armed && spec.rearm_at_threshold && spec.value <= spec.threshold) {
+        state.armed = true;
       } else if (!state.armed && spec.value < (1.0 - t_.hysteresis) * spec.threshold &&
                  now_ms - state.fired_at_ms >= t_.rearm_ms) {
         state.armed = true;

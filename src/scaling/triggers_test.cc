@@ -40,6 +40,27 @@ TEST(TriggerEvaluator, FiresOnceThenWaitsForTheHysteresisBand) {
   EXPECT_EQ(Fired(t, Latency(130), 2000 + th.rearm_ms, "query_latency"), 1u);
 }
 
+// A count of fields due an index fires RebuildHotIndexes, and re-arms as
+// soon as none is left: the next field to turn hot is not kept waiting for
+// the re-arm delay.
+TEST(TriggerEvaluator, HotFieldsFireForEachFieldThatTurnsHot) {
+  TriggerEvaluator t(ScalingThresholds{});
+  ScalingMetrics m = Latency(1);
+  EXPECT_EQ(Fired(t, m, 0, "hot_fields"), 0u);
+  m.unindexed_hot_fields = 1;
+  std::vector<FiredTrigger> fired;
+  t.Evaluate(m, 1000, &fired);
+  ASSERT_EQ(fired.size(), 1u);
+  EXPECT_EQ(fired[0].name, "hot_fields");
+  EXPECT_EQ(fired[0].actions,
+            std::vector<OptimizationAction>{OptimizationAction::kRebuildHotIndexes});
+  EXPECT_EQ(Fired(t, m, 2000, "hot_fields"), 0u);  // the same field, still building
+  m.unindexed_hot_fields = 0;
+  EXPECT_EQ(Fired(t, m, 3000, "hot_fields"), 0u);  // indexed: armed again at once
+  m.unindexed_hot_fields = 2;
+  EXPECT_EQ(Fired(t, m, 4000, "hot_fields"), 1u);
+}
+
 TEST(TriggerEvaluator, LatencyNeedsEnoughOperations) {
   TriggerEvaluator t(ScalingThresholds{});
   EXPECT_EQ(Fired(t, Latency(500, 3), 0, "query_latency"), 0u);

@@ -989,11 +989,12 @@ TEST_F(ServerTest, MetricsExposeEveryScalingFieldAndRequests) {
   Client c = Anon();
   c.Get("/v1/stats");
   const std::string text = c.Get("/metrics").text;
-  for (const char* field : {"avg_query_latency_ms", "p95_query_latency_ms", "avg_vector_latency_ms",
-                            "p95_vector_latency_ms", "query_cache_hit_rate", "storage_size_bytes",
-                            "node_count", "vector_count", "index_size_bytes", "memory_usage_mb",
-                            "cpu_usage_percent", "disk_io_mb_per_sec", "concurrent_users",
-                            "queries_per_second", "sync_operations_per_second"}) {
+  for (const char* field :
+       {"avg_query_latency_ms", "p95_query_latency_ms", "avg_vector_latency_ms",
+        "p95_vector_latency_ms", "query_cache_hit_rate", "storage_size_bytes", "node_count",
+        "vector_count", "index_size_bytes", "memory_usage_mb", "cpu_usage_percent",
+        "disk_io_mb_per_sec", "concurrent_users", "queries_per_second",
+        "sync_operations_per_second", "unindexed_hot_fields"}) {
     EXPECT_NE(text.find(std::string("\nnodespace_") + field + " "), std::string::npos) << field;
   }
   EXPECT_NE(
