@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "nodespace/database.h"
+#include "scaling/hot_indexes.h"
 #include "scaling/operation_window.h"
 #include "test_util.h"
 
@@ -262,10 +263,10 @@ TEST_F(ScalingTest, HotIndexesAppearForTheFilteredProperty) {
   EXPECT_EQ(r.hits.size(), 5u);
 }
 
-// The 20th query filtering on a property wakes the manager's thread, whose
-// check sees the field due an index (the hot_fields trigger) and builds it,
-// an hour before its next interval.
-TEST_F(ScalingTest, TheTwentiethUseOfAPropertyGetsItsIndexBeforeTheNextInterval) {
+// The query that makes a property hot (its 5th use) wakes the manager's
+// thread, whose check sees the field due an index (the hot_fields trigger)
+// and builds it, an hour before its next interval.
+TEST_F(ScalingTest, TheUseThatMakesAPropertyHotGetsItsIndexBeforeTheNextInterval) {
   ScalingOptions s = Quiet();
   s.interval_ms = 3600 * 1000;
   s.thresholds.unindexed_hot_fields = 0;
@@ -276,7 +277,8 @@ TEST_F(ScalingTest, TheTwentiethUseOfAPropertyGetsItsIndexBeforeTheNextInterval)
     q.use_cache = false;
     ASSERT_TRUE(db_->RunQuery(q).ok());
   };
-  for (int i = 0; i < 19; ++i) query(i);
+  const int hot = static_cast<int>(scaling::HotIndexPolicy{}.min_uses);
+  for (int i = 0; i + 1 < hot; ++i) query(i);
   ASSERT_OK_AND_ASSIGN(ScalingMetrics m, db_->CollectScalingMetrics());
   EXPECT_EQ(m.unindexed_hot_fields, 0);
   auto built_by_then = [&] {
@@ -286,8 +288,7 @@ TEST_F(ScalingTest, TheTwentiethUseOfAPropertyGetsItsIndexBeforeTheNextInterval)
     return false;
   };
   EXPECT_FALSE(built_by_then());
-  query(19);
-  // The check runs on the manager's thread: wait for its event.
+  query(hot - 1);
   std::optional<ScalingEvent> built;
   for (int waited_ms = 0; !built && waited_ms < 60000; waited_ms += 20) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
