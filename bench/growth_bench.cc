@@ -21,6 +21,7 @@
 //               disk: the database directory
 //   actions     the scaling events recorded during the step
 // One JSON line per step goes to --out; a table to stdout.
+#include <sqlite3.h>
 #include <sys/resource.h>
 
 #include <chrono>
@@ -248,6 +249,9 @@ int main(int argc, char** argv) {
                  }()},
                 {"rss_mb", rss_mb},
                 {"service_rss_mb", service_rss_mb},
+                // Of the engine's resident memory, what SQLite holds (page
+                // caches, statements), process-wide.
+                {"sqlite_mb", sqlite3_memory_used() / (1024 * 1024)},
                 {"tier_mb", tier_mb},
                 {"disk_mb", DirBytes(db_dir) / (1024 * 1024)},
                 {"phase", static_cast<int>(status->phase)},

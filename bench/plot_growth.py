@@ -5,8 +5,9 @@
 
 Left: p95 of the mixed query set and of plain vector searches per step, with
 the strategy's Phase 1 budgets (50 ms queries, 100 ms vector search). Right:
-resident memory and disk. Steps where the scaling manager applied an action
-are marked with its name.
+resident memory of the engine and of its vector service, against the
+MemoryManager tier in force (cache + vector cache), and disk. Steps where the
+scaling manager applied an action are marked with its name.
 """
 import json
 import sys
@@ -61,7 +62,10 @@ def main():
                       ("vector search p95", [r["vector"]["p95_ms"] for r in rows], "#ff7f0e")],
                      "ms", budgets=((50, "query budget 50 ms"), (100, "vector budget 100 ms")))
     right, _ = panel(2 * PAD + PANEL_W, "memory and disk (MB)", nodes,
-                     [("resident memory", [r["rss_mb"] for r in rows], "#2ca02c"),
+                     [("engine + vector service resident",
+                       [r["rss_mb"] + r.get("service_rss_mb", 0) for r in rows], "#2ca02c"),
+                      ("memory tier (cache + vector cache)",
+                       [r.get("tier_mb", 0) for r in rows], "#c00"),
                       ("database on disk", [r["disk_mb"] for r in rows], "#9467bd")], "MB")
     marks = []
     for r, x in zip(rows, xs):

@@ -135,6 +135,12 @@ class Database::Impl {
   void StopScaling();
   // Wakes the manager's thread for a check now (it must be running).
   void RequestScalingCheck();
+  // The MemoryManager tier applied in this process, if any.
+  std::optional<MemoryConfig> MemoryTierInForce();
+  // Each check: when this process's resident memory is over its share of
+  // the tier (cache, plus the vector cache unless the vector service holds
+  // the vectors), returns the heap it freed to the system (malloc_trim).
+  void TrimHeapOverTier(const ScalingMetrics& m);
   // Notes one finished query or search for the latency/rate metrics.
   void RecordOperation(double latency_ms, bool vector, bool cache_lookup, bool cache_hit);
   Result<ScalingMetrics> CollectScalingMetrics();

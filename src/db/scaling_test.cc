@@ -4,8 +4,11 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
@@ -306,6 +309,38 @@ TEST_F(ScalingTest, TheUseThatMakesAPropertyHotGetsItsIndexBeforeTheNextInterval
   EXPECT_EQ(detail["created"][0]["field"], "properties.task.status");
   ASSERT_OK_AND_ASSIGN(m, db_->CollectScalingMetrics());
   EXPECT_EQ(m.unindexed_hot_fields, 0);
+}
+
+// Over its share of the tier (below 10K nodes: 100 MB cache + 50 MB vector
+// cache) a check hands the heap the process freed back to the system and
+// says so; under it, nothing happens.
+TEST_F(ScalingTest, AProcessOverItsTierReturnsTheHeapItFreed) {
+  Open(Quiet());
+  Fill(10, false);
+  auto trimmed = [&] {
+    return std::any_of(log_.begin(), log_.end(), [](const std::string& line) {
+      return line.find("memory tier: resident") != std::string::npos;
+    });
+  };
+  ASSERT_OK_AND_ASSIGN(ScalingMetrics m, db_->CollectScalingMetrics());
+  if (m.memory_usage_mb <= 150) {
+    ASSERT_TRUE(db_->RunScalingCheck().ok());
+    EXPECT_FALSE(trimmed());
+  }
+  {
+    // 256 MB of small blocks, all but every 64th freed again: the kept ones
+    // hold the freed ones between them, so the allocator keeps them resident.
+    std::vector<std::unique_ptr<char[]>> blocks;
+    for (int i = 0; i < 256 * 1024; ++i) {
+      blocks.emplace_back(new char[1024]);
+      std::memset(blocks.back().get(), 1, 1024);
+    }
+    for (size_t i = 0; i < blocks.size(); ++i) {
+      if (i % 64 != 0) blocks[i].reset();
+    }
+    ASSERT_TRUE(db_->RunScalingCheck().ok());
+  }
+  EXPECT_TRUE(trimmed());
 }
 
 // A hot index is worth something to vector queries only if the planner
