@@ -822,9 +822,7 @@ Result<ScalingEvent> Database::Impl::RunAction(OptimizationAction action, bool d
       action == A::kOptimizeIndexing || action == A::kRebuildVectorIndexes ||
       action == A::kOptimizeEmbeddings || action == A::kEnablePartitioning ||
       action == A::kEnableTieredStorage;
-  // It was also given the tier's vector cache as its memory budget.
-  const bool new_budget = action == A::kApplyMemoryTier;
-  if (outcome.ok() && outcome->result == "applied" && !dry_run && (rebuilt_vectors || new_budget) &&
+  if (outcome.ok() && outcome->result == "applied" && !dry_run && rebuilt_vectors &&
       std::atomic_load(&vector_service_)) {
     StopVectorService();
     Status restarted = StartVectorService();

@@ -91,30 +91,6 @@ TEST_F(DedicatedVectorDbTest, TheServiceRunsWithTheEnginesVectorSettings) {
   EXPECT_EQ(settings["hnsw_ef_construction"], 99);
   EXPECT_EQ(settings["hnsw_ef_search"], 77);
   EXPECT_EQ(settings["vector_index_save_every"], 4321);
-  EXPECT_EQ(settings["memory_budget_mb"], 0);  // no memory tier in this process
-}
-
-// With memory tiers on, the tier's vector cache is the service's budget
-// (50 MB below 10K nodes).
-TEST_F(DedicatedVectorDbTest, TheServiceGetsTheTiersVectorCacheAsItsMemoryBudget) {
-  std::unique_ptr<Database> db;
-  {
-    Options o;
-    o.scaling.interval_ms = 0;
-    o.vector_service_binary = NODESPACE_BIN;
-    o.info_log = [](std::string_view) {};
-    ASSERT_OK_AND_ASSIGN(db, Database::Open(dir_.path(), o));
-  }
-  Fill(*db, 0, 50);
-  ASSERT_OK_AND_ASSIGN(ScalingEvent e,
-                       db->ApplyScalingAction(OptimizationAction::kDedicatedVectorDB));
-  ASSERT_EQ(e.result, "applied") << e.message;
-  ASSERT_OK_AND_ASSIGN(PartitioningStatus st, db->GetPartitioningStatus());
-  httplib::Client c("127.0.0.1", st.vector_service.port);
-  auto health = c.Get("/health");
-  ASSERT_TRUE(health);
-  EXPECT_EQ(nlohmann::json::parse(health->body)["settings"]["memory_budget_mb"],
-            MemoryConfigForNodeCount(50).vector_cache_mb);
 }
 
 TEST_F(DedicatedVectorDbTest, SearchesMoveToTheServiceAndSurviveItsDeath) {

@@ -67,7 +67,7 @@ class PartitionedVectorStore : public VectorStore {
   Status UseIndexKind(storage::Connection& conn, VectorIndexKind kind);
   Status Retune(storage::Connection& conn, const VectorTuning& tuning);
   Result<int64_t> ReclaimTombstones(double min_fraction);
-  Status ReleaseMemory() override;
+  Status ReleaseMemory();
   // Turns int8 codes on, in place (VectorIndexStore::Retune), for the
   // whole-database graph or every loaded partition's graph that walks on
   // floats, leaving unloaded partitions alone; their float vectors' pages
