@@ -253,7 +253,7 @@ test('the scaling page shows the phase, every metric and charts of real samples'
   await page.getByTestId('phase').waitFor();
   assert.match(await page.getByTestId('phase').textContent(), /Phase 1: Personal/);
   const rows = page.locator('[data-testid=metrics-table] tbody tr');
-  assert.equal(await rows.count(), 17);
+  assert.equal(await rows.count(), 18);
   const nodes = (await api(server.url, 'GET', '/v1/stats')).body.node_count;
   assert.match(
     await page.getByTestId('metrics-table').textContent(),
