@@ -285,7 +285,11 @@ TEST_F(ScalingTest, TheUseThatMakesAPropertyHotGetsItsIndexBeforeTheNextInterval
   ASSERT_OK_AND_ASSIGN(ScalingMetrics m, db_->CollectScalingMetrics());
   EXPECT_EQ(m.unindexed_hot_fields, 0);
   auto built_by_then = [&] {
-    for (const ScalingEvent& e : *db_->ScalingHistory(100)) {
+    // The Result is kept: iterating over *ScalingHistory(...) would read a
+    // destroyed temporary.
+    Result<std::vector<ScalingEvent>> history = db_->ScalingHistory(100);
+    if (!history.ok()) return false;
+    for (const ScalingEvent& e : *history) {
       if (e.action == OptimizationAction::kRebuildHotIndexes) return true;
     }
     return false;
