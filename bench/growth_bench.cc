@@ -81,6 +81,21 @@ int64_t RssMb(const std::string& pid = "self") {
   return resident * 4096 / (1024 * 1024);
 }
 
+// Of a process's resident memory, what is anonymous (heap: the kernel
+// cannot drop it) and what is file pages (mapped index files: clean, the
+// kernel may drop and re-read them), MB.
+json ResidentSplitMb(const std::string& pid = "self") {
+  std::ifstream status("/proc/" + pid + "/status");
+  json out = {{"anon_mb", 0}, {"file_mb", 0}};
+  std::string line;
+  while (std::getline(status, line)) {
+    long long kb = 0;
+    if (std::sscanf(line.c_str(), "RssAnon: %lld kB", &kb) == 1) out["anon_mb"] = kb / 1024;
+    if (std::sscanf(line.c_str(), "RssFile: %lld kB", &kb) == 1) out["file_mb"] = kb / 1024;
+  }
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -252,6 +267,13 @@ int main(int argc, char** argv) {
                 // Of the engine's resident memory, what SQLite holds (page
                 // caches, statements), process-wide.
                 {"sqlite_mb", sqlite3_memory_used() / (1024 * 1024)},
+                // The SQLite heap limit the manager set last (what the tier
+                // leaves after the service and the engine's other memory).
+                {"sqlite_limit_mb", status->sqlite_heap_limit_mb},
+                {"engine_split", ResidentSplitMb()},
+                {"service_split", service_rss_mb > 0
+                                      ? ResidentSplitMb(std::to_string(parts->vector_service.pid))
+                                      : json::object()},
                 {"tier_mb", tier_mb},
                 {"disk_mb", DirBytes(db_dir) / (1024 * 1024)},
                 {"phase", static_cast<int>(status->phase)},

@@ -181,6 +181,11 @@ struct ScalingStatus {
   ScalingMetrics metrics;
   MemoryConfig memory;  // the tier in force (or due, before the first check)
   bool memory_tier_applied = false;
+  // The tier's cache + vector cache MB is the budget of this process and its
+  // vector service together; SQLite's heap limit is what the service and the
+  // engine's other memory leave of it (docs/SCALING.md). 0 before a tier.
+  int64_t sqlite_heap_limit_mb = 0;
+  int64_t vector_service_resident_mb = 0;  // 0 when no vector service runs
   int64_t background_threads = 0;
   ScalingConfig config;          // from the budget
   bool manager_running = false;  // in this process

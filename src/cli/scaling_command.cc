@@ -92,6 +92,10 @@ int RunScalingCommand(Database& db, const ScalingArgs& args, bool json_out, std:
     out << "\nmemory tier: cache " << st->memory.cache_size_mb << " MB, vector cache "
         << st->memory.vector_cache_mb << " MB, query cache " << st->memory.query_cache_entries
         << " entries, " << st->memory.background_tasks << " background tasks\n";
+    if (st->memory_tier_applied) {
+      out << "memory in force: SQLite heap limit " << st->sqlite_heap_limit_mb
+          << " MB, vector service " << st->vector_service_resident_mb << " MB resident\n";
+    }
     out << "next: " << st->next << "\n";
     return kExitOk;
   }

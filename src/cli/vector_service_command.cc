@@ -72,6 +72,10 @@ CLI::App* AddVectorServiceCommand(CLI::App& app, VectorServiceArgs& args) {
   cmd->add_option("--vector-index-save-every", args.vector_index_save_every,
                   "rewrite the index file after this many changes")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--memory-budget-mb", args.memory_budget_mb,
+                  "over this resident memory, serve the indexes from their files (the "
+                  "engine's vector cache tier; 0: no budget)")
+      ->check(CLI::NonNegativeNumber);
   return cmd;
 }
 
@@ -87,6 +91,7 @@ int RunVectorServiceCommand(const std::string& db_path, const VectorServiceArgs&
   options.options.hnsw_ef_construction = args.hnsw_ef_construction;
   options.options.hnsw_ef_search = args.hnsw_ef_search;
   options.options.vector_index_save_every = args.vector_index_save_every;
+  options.memory_budget_mb = args.memory_budget_mb;
   // The service and its index log from several threads.
   std::mutex log_mu;
   const std::string prefix = "nodespace vector-service (pid " + std::to_string(::getpid()) + "): ";

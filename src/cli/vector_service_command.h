@@ -24,6 +24,7 @@ struct VectorServiceArgs {
   uint32_t hnsw_ef_construction = Options().hnsw_ef_construction;
   uint32_t hnsw_ef_search = Options().hnsw_ef_search;
   size_t vector_index_save_every = Options().vector_index_save_every;
+  int64_t memory_budget_mb = 0;  // the engine's vector cache tier; 0: none
 };
 
 CLI::App* AddVectorServiceCommand(CLI::App& app, VectorServiceArgs& args);

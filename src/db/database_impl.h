@@ -137,10 +137,14 @@ class Database::Impl {
   void RequestScalingCheck();
   // The MemoryManager tier applied in this process, if any.
   std::optional<MemoryConfig> MemoryTierInForce();
-  // Each check: when this process's resident memory is over its share of
-  // the tier (cache, plus the vector cache unless the vector service holds
-  // the vectors), returns the heap it freed to the system (malloc_trim).
-  void TrimHeapOverTier(const ScalingMetrics& m);
+  // Each check keeps the engine and its vector service within the tier
+  // (cache + vector cache MB, scaling/memory_budget.h): when this process is
+  // over what the service leaves it, returns the heap it freed to the
+  // system (malloc_trim); then sets SQLite's heap limit to what is left
+  // after the service and the engine's other memory.
+  void FitMemoryToTier(const ScalingMetrics& m);
+  // The vector service's resident set in MB; 0 when none runs.
+  int64_t VectorServiceResidentMb() const;
   // Notes one finished query or search for the latency/rate metrics.
   void RecordOperation(double latency_ms, bool vector, bool cache_lookup, bool cache_hit);
   Result<ScalingMetrics> CollectScalingMetrics();
@@ -312,6 +316,8 @@ class Database::Impl {
 
   // SQLite page cache per connection, KiB; the MemoryManager's tier sets it.
   std::atomic<int64_t> page_cache_kib_{0};
+  // SQLite's soft heap limit set by ApplyPageCacheBudget, MB (0: none set).
+  std::atomic<int64_t> sqlite_heap_limit_mb_{0};
   // Shared so that its (incomplete here) type may be destroyed in database.cc.
   std::shared_ptr<ScalingState> scaling_;
 };

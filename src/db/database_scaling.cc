@@ -26,10 +26,12 @@
 #include "model/ids.h"
 #include "scaling/background_pool.h"
 #include "scaling/hot_indexes.h"
+#include "scaling/memory_budget.h"
 #include "scaling/metrics_json.h"
 #include "scaling/operation_window.h"
 #include "scaling/process_probe.h"
 #include "scaling/triggers.h"
+#include "service/vector_service_supervisor.h"
 #include "storage/meta.h"
 
 namespace nodespace {
@@ -120,6 +122,9 @@ struct Database::Impl::ScalingState {
   const ScalingConfig config;
   MemoryConfig tier;
   bool tier_applied = false;
+  // The tier was applied again for a vector service over its vector cache
+  // (at most once per tier).
+  bool service_over_vector_cache_handled = false;
   int64_t last_seq = -1;
   int64_t last_seq_ms = 0;
   int64_t index_bytes = 0;
@@ -231,21 +236,47 @@ void Database::Impl::StartScaling() {
                                 [this] { RequestScalingCheck(); });
 }
 
-void Database::Impl::TrimHeapOverTier(const ScalingMetrics& m) {
+void Database::Impl::FitMemoryToTier(const ScalingMetrics& m) {
   const std::optional<MemoryConfig> tier = MemoryTierInForce();
   if (!tier || m.memory_usage_mb < 0) return;
-  // The vector cache is the vector service's when it runs.
-  const bool service = std::atomic_load(&vector_service_) != nullptr;
-  const int64_t budget_mb = tier->cache_size_mb + (service ? 0 : tier->vector_cache_mb);
-  if (m.memory_usage_mb <= budget_mb) return;
-  // Import batches, index builds and catch-ups free far more than the
-  // allocator hands back by itself: at 100K nodes in the growth benchmark
-  // the engine held 1 GB resident with 250 MB of it SQLite's.
-  malloc_trim(0);
-  const int64_t after_mb = scaling::ResidentBytes() / kMiB;
-  Log("memory tier: resident " + std::to_string(m.memory_usage_mb) + " MB over this process's " +
-      std::to_string(budget_mb) + " MB; freed heap returned to the system, now " +
-      std::to_string(after_mb) + " MB");
+  scaling::MemoryUse use;
+  use.service_resident_mb = VectorServiceResidentMb();
+  use.engine_resident_mb = m.memory_usage_mb;
+  use.sqlite_mb = sqlite3_memory_used() / kMiB;
+  const int64_t share_mb = scaling::TierBudgetMb(*tier) - use.service_resident_mb;
+  int64_t wanted_mb = scaling::SqliteHeapLimitMb(*tier, use);
+  if (use.engine_resident_mb > share_mb || wanted_mb < tier->cache_size_mb) {
+    // Over its share, or about to squeeze SQLite: first hand back the heap
+    // the process freed. Import batches, index builds and catch-ups free far
+    // more than the allocator returns by itself: at 100K nodes in the growth
+    // benchmark the engine held 1 GB resident with 250 MB of it SQLite's.
+    malloc_trim(0);
+    const int64_t after_mb = scaling::ResidentBytes() / kMiB;
+    Log("memory tier: resident " + std::to_string(use.engine_resident_mb) +
+        " MB (this process's share of the tier: " + std::to_string(share_mb) +
+        " MB); freed heap returned to the system, now " + std::to_string(after_mb) + " MB");
+    if (after_mb >= 0) use.engine_resident_mb = after_mb;
+    wanted_mb = scaling::SqliteHeapLimitMb(*tier, use);
+  }
+  const int64_t current_mb = sqlite_heap_limit_mb_.load();
+  if (!scaling::SqliteHeapLimitShouldMove(*tier, current_mb, wanted_mb)) return;
+  ApplyPageCacheBudget(wanted_mb);
+  // A smaller page cache freed its pages to the allocator.
+  if (wanted_mb < current_mb) malloc_trim(0);
+  Log("memory tier: SQLite heap limit " + std::to_string(current_mb) + " -> " +
+      std::to_string(wanted_mb) + " MB (tier " + std::to_string(scaling::TierBudgetMb(*tier)) +
+      " MB; vector service " + std::to_string(use.service_resident_mb) + " MB, engine " +
+      std::to_string(use.engine_resident_mb) + " MB of which SQLite " +
+      std::to_string(use.sqlite_mb) + " MB)");
+}
+
+int64_t Database::Impl::VectorServiceResidentMb() const {
+  const auto service = std::atomic_load(&vector_service_);
+  if (!service) return 0;
+  const service::VectorServiceSupervisor::State state = service->state();
+  if (!state.running || state.pid <= 0) return 0;
+  const int64_t bytes = scaling::ResidentBytesOf(state.pid);
+  return bytes < 0 ? 0 : bytes / kMiB;
 }
 
 std::optional<MemoryConfig> Database::Impl::MemoryTierInForce() {
@@ -452,6 +483,7 @@ void Database::Impl::ApplyPageCacheBudget(int64_t cache_mib) {
   // (soft heap limit: SQLite recycles cache pages before allocating past it);
   // each connection may use up to half of it.
   sqlite3_soft_heap_limit64(cache_mib * kMiB);
+  sqlite_heap_limit_mb_ = cache_mib;
   page_cache_kib_ = std::max<int64_t>(cache_mib * 1024 / 2, 2048);
   const std::string pragma = "PRAGMA cache_size = -" + std::to_string(page_cache_kib_.load());
   {
@@ -730,9 +762,34 @@ Result<Database::Impl::ActionOutcome> Database::Impl::PerformAction(Optimization
       }
       out.detail["page_cache_kib_per_connection"] = page_cache_kib_.load();
       out.detail["background_threads"] = s.pool.target_threads();
-      std::lock_guard lock(s.mu);
-      s.tier = tier;
-      s.tier_applied = true;
+      {
+        std::lock_guard lock(s.mu);
+        if (s.tier.cache_size_mb != tier.cache_size_mb) s.service_over_vector_cache_handled = false;
+        s.tier = tier;
+        s.tier_applied = true;
+      }
+      if (const int64_t service_mb = VectorServiceResidentMb(); service_mb > tier.vector_cache_mb) {
+        // The vector service holds more than the vector cache: its graphs
+        // walk on int8 codes from now on and read floats only to re-score,
+        // from their files (the service releases them over its budget,
+        // which is this vector cache). The tuning is the database's, so the
+        // engine quantizes every graph (opening and catching it up here,
+        // then serving it from its file again) while the service is stopped
+        // (its exit must not save its float graph over the quantized one),
+        // and starts it again on what was saved.
+        out.detail["vector_service_resident_mb"] = service_mb;
+        StopVectorService();
+        Result<int> quantized = [&]() -> Result<int> {
+          NS_ASSIGN_OR_RETURN(auto conn, maintenance());
+          return vectors_->QuantizeAll(*conn);
+        }();
+        Status released = quantized.ok() ? vectors_->ReleaseMemory() : quantized.status();
+        // Restarted whatever happened: searches need it.
+        NS_RETURN_IF_ERROR(StartVectorService());
+        NS_RETURN_IF_ERROR(released);
+        out.detail["vector_indexes_quantized"] = *quantized;
+        out.detail["vector_service_restarted"] = true;
+      }
       return out;
     }
     case A::kEnablePartitioning: {
@@ -822,7 +879,11 @@ Result<ScalingEvent> Database::Impl::RunAction(OptimizationAction action, bool d
       action == A::kOptimizeIndexing || action == A::kRebuildVectorIndexes ||
       action == A::kOptimizeEmbeddings || action == A::kEnablePartitioning ||
       action == A::kEnableTieredStorage;
-  if (outcome.ok() && outcome->result == "applied" && !dry_run && rebuilt_vectors &&
+  // It was also given the tier's vector cache as its memory budget (unless
+  // the action restarted it already).
+  const bool new_budget = action == A::kApplyMemoryTier && outcome.ok() &&
+                          !outcome->detail.contains("vector_service_restarted");
+  if (outcome.ok() && outcome->result == "applied" && !dry_run && (rebuilt_vectors || new_budget) &&
       std::atomic_load(&vector_service_)) {
     StopVectorService();
     Status restarted = StartVectorService();
@@ -876,9 +937,11 @@ Result<std::vector<ScalingEvent>> Database::Impl::RunScalingCheck() {
   if (s.options.apply_memory_tiers) {
     const MemoryConfig want = MemoryConfigForNodeCount(m.node_count);
     bool change;
+    bool vectors_checked;
     {
       std::lock_guard lock(s.mu);
       change = !s.tier_applied || s.tier.cache_size_mb != want.cache_size_mb;
+      vectors_checked = s.tier_applied && s.service_over_vector_cache_handled;
     }
     if (change) {
       NS_ASSIGN_OR_RETURN(
@@ -889,11 +952,28 @@ Result<std::vector<ScalingEvent>> Database::Impl::RunScalingCheck() {
                         " nodes",
                     m));
       events.push_back(std::move(e));
+    } else if (const int64_t service_mb = VectorServiceResidentMb();
+               !vectors_checked && service_mb > want.vector_cache_mb) {
+      // The vector service outgrew the vector cache since the tier was
+      // applied: applied again, it quantizes the service's graphs (once per
+      // tier; the service then keeps within the cache by itself).
+      {
+        std::lock_guard lock(s.mu);
+        s.service_over_vector_cache_handled = true;
+      }
+      NS_ASSIGN_OR_RETURN(ScalingEvent e,
+                          RunAction(OptimizationAction::kApplyMemoryTier, false,
+                                    "vector service " + std::to_string(service_mb) + " MB",
+                                    "vector service memory of " + std::to_string(service_mb) +
+                                        " MB over the vector cache of " +
+                                        std::to_string(want.vector_cache_mb) + " MB",
+                                    m));
+      events.push_back(std::move(e));
     }
   }
 
-  // 1b. This process within its share of the tier.
-  TrimHeapOverTier(m);
+  // 1b. The engine and its vector service within the tier.
+  FitMemoryToTier(m);
 
   // 2. The strategy's triggers (state survives restarts in meta).
   std::vector<scaling::FiredTrigger> fired;
@@ -1026,6 +1106,8 @@ Result<ScalingStatus> Database::Impl::GetScalingStatus() {
   }
   st.memory = s.tier_applied ? s.tier : MemoryConfigForNodeCount(st.metrics.node_count);
   st.memory_tier_applied = s.tier_applied;
+  if (s.tier_applied) st.sqlite_heap_limit_mb = sqlite_heap_limit_mb_.load();
+  st.vector_service_resident_mb = VectorServiceResidentMb();
   st.background_threads = static_cast<int64_t>(s.pool.target_threads());
   st.triggers = s.evaluator.Evaluate(st.metrics, st.metrics.sampled_at_ms, nullptr);
   st.next = s.evaluator.Next(st.metrics);

@@ -41,6 +41,12 @@ Status Database::Impl::StartVectorService() {
                     std::to_string(options_.hnsw_ef_search),
                     "--vector-index-save-every",
                     std::to_string(options_.vector_index_save_every)};
+  // The service holds the vector indexes: the tier's vector cache is its
+  // budget (the engine's own SQLite cache is bounded by the tier's cache).
+  if (const std::optional<MemoryConfig> tier = MemoryTierInForce()) {
+    o.service_args.push_back("--memory-budget-mb");
+    o.service_args.push_back(std::to_string(tier->vector_cache_mb));
+  }
   auto supervisor = std::make_shared<service::VectorServiceSupervisor>(std::move(o));
   NS_RETURN_IF_ERROR(supervisor->Start());
   NS_RETURN_IF_ERROR(WriteMeta({{kServiceKey, nlohmann::json{{"enabled", true}}.dump()}}, ""));

@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
@@ -26,12 +27,16 @@ std::vector<float> VectorFor(int i) {
 
 class DedicatedVectorDbTest : public ::testing::Test {
  protected:
-  std::unique_ptr<Database> Open() {
+  // Checks only when asked, this build's service, a quiet log.
+  static Options ServiceOptions(bool memory_tiers = false) {
     Options o;
     o.scaling.interval_ms = 0;
-    o.scaling.apply_memory_tiers = false;
+    o.scaling.apply_memory_tiers = memory_tiers;
     o.vector_service_binary = NODESPACE_BIN;
     o.info_log = [](std::string_view) {};
+    return o;
+  }
+  std::unique_ptr<Database> Open(const Options& o = ServiceOptions()) {
     auto db = Database::Open(dir_.path(), o);
     EXPECT_TRUE(db.ok()) << db.status().ToString();
     return std::move(*db);
@@ -64,11 +69,7 @@ class DedicatedVectorDbTest : public ::testing::Test {
 TEST_F(DedicatedVectorDbTest, TheServiceRunsWithTheEnginesVectorSettings) {
   std::unique_ptr<Database> db;
   {
-    Options o;
-    o.scaling.interval_ms = 0;
-    o.scaling.apply_memory_tiers = false;
-    o.vector_service_binary = NODESPACE_BIN;
-    o.info_log = [](std::string_view) {};
+    Options o = ServiceOptions();
     o.exact_search_max_vectors = 1234;
     o.hnsw_m = 12;
     o.hnsw_ef_construction = 99;
@@ -91,7 +92,120 @@ TEST_F(DedicatedVectorDbTest, TheServiceRunsWithTheEnginesVectorSettings) {
   EXPECT_EQ(settings["hnsw_ef_construction"], 99);
   EXPECT_EQ(settings["hnsw_ef_search"], 77);
   EXPECT_EQ(settings["vector_index_save_every"], 4321);
+  EXPECT_EQ(settings["memory_budget_mb"], 0);  // no memory tier in this process
 }
+
+// With memory tiers on, the tier's vector cache is the service's budget
+// (50 MB below 10K nodes).
+TEST_F(DedicatedVectorDbTest, TheServiceGetsTheTiersVectorCacheAsItsMemoryBudget) {
+  std::unique_ptr<Database> db = Open(ServiceOptions(/*memory_tiers=*/true));
+  Fill(*db, 0, 50);
+  ASSERT_OK_AND_ASSIGN(ScalingEvent e,
+                       db->ApplyScalingAction(OptimizationAction::kDedicatedVectorDB));
+  ASSERT_EQ(e.result, "applied") << e.message;
+  ASSERT_OK_AND_ASSIGN(PartitioningStatus st, db->GetPartitioningStatus());
+  httplib::Client c("127.0.0.1", st.vector_service.port);
+  auto health = c.Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(nlohmann::json::parse(health->body)["settings"]["memory_budget_mb"],
+            MemoryConfigForNodeCount(50).vector_cache_mb);
+}
+
+// A vector service that outgrows the tier's vector cache (50 MB below 10K
+// nodes) has the tier applied again: its graph walks on int8 codes from then
+// on (floats only re-score, read from the file), once per tier.
+class ServiceOverTheVectorCacheTest : public DedicatedVectorDbTest,
+                                      public ::testing::WithParamInterface<bool> {};
+
+TEST_P(ServiceOverTheVectorCacheTest, AServiceOverTheVectorCacheWalksOnInt8Codes) {
+  const bool partitioned = GetParam();
+  constexpr int kNodes = 8000;
+  constexpr size_t kDim = 2048;  // 65 MB of floats
+  auto vector_for = [](int i) {
+    std::mt19937 rng(static_cast<uint32_t>(i));
+    std::normal_distribution<float> g;
+    std::vector<float> v(kDim);
+    for (float& x : v) x = g(rng);
+    return v;
+  };
+  std::vector<std::string> log;
+  std::mutex log_mu;
+  Options o = ServiceOptions(/*memory_tiers=*/true);
+  o.hnsw_m = 8;
+  o.hnsw_ef_construction = 32;
+  o.exact_search_max_vectors = 100;  // searches walk the graph
+  o.info_log = [&](std::string_view line) {
+    std::lock_guard lock(log_mu);
+    log.emplace_back(line);
+  };
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Database> db, Database::Open(dir_.path(), o));
+  for (int from = 0; from < kNodes; from += 1000) {
+    WriteBatch batch;
+    for (int i = from; i < from + 1000; ++i) {
+      NewNode n;
+      n.id = "n" + std::to_string(i);
+      n.content = "node " + std::to_string(i);
+      n.embedding = vector_for(i);
+      batch.Create(n);
+    }
+    ASSERT_OK(db->Write(batch).status());
+  }
+  ASSERT_OK(db->RunScalingCheck().status());  // the tier below 10K nodes
+  ASSERT_OK_AND_ASSIGN(ScalingEvent graph,
+                       db->ApplyScalingAction(OptimizationAction::kOptimizeIndexing));
+  ASSERT_EQ(graph.result, "applied") << graph.message;
+  if (partitioned) {
+    // Each partition has a graph of its own, which the engine has not loaded
+    // once the service holds them.
+    ASSERT_OK_AND_ASSIGN(ScalingEvent split,
+                         db->ApplyScalingAction(OptimizationAction::kEnablePartitioning));
+    ASSERT_EQ(split.result, "applied") << split.message;
+  }
+  ASSERT_OK_AND_ASSIGN(ScalingEvent e,
+                       db->ApplyScalingAction(OptimizationAction::kDedicatedVectorDB));
+  ASSERT_EQ(e.result, "applied") << e.message;
+  auto search = [&](int i) {
+    VectorSearchOptions q;
+    q.vector = vector_for(i);
+    q.k = 3;
+    Result<VectorSearchResult> r = db->SearchVector(q);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    if (!r.ok() || r->hits.empty()) return std::string();
+    EXPECT_EQ(r->plan.rfind("service: ", 0), 0u) << r->plan;
+    return r->hits[0].node.id;
+  };
+  EXPECT_EQ(search(7), "n7");
+  int64_t service_mb = 0;
+  for (int waited_ms = 0; waited_ms < 20000 && service_mb <= 50; waited_ms += 100) {
+    ASSERT_OK_AND_ASSIGN(ScalingStatus st, db->GetScalingStatus());
+    service_mb = st.vector_service_resident_mb;
+    if (service_mb <= 50) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_GT(service_mb, 50);
+
+  ASSERT_OK_AND_ASSIGN(std::vector<ScalingEvent> events, db->RunScalingCheck());
+  const ScalingEvent* applied = nullptr;
+  for (const ScalingEvent& ev : events) {
+    if (ev.action == OptimizationAction::kApplyMemoryTier) applied = &ev;
+  }
+  ASSERT_NE(applied, nullptr);
+  EXPECT_EQ(applied->result, "applied") << applied->message;
+  EXPECT_NE(applied->message.find("over the vector cache of 50 MB"), std::string::npos)
+      << applied->message;
+  const nlohmann::json detail = nlohmann::json::parse(applied->detail_json);
+  EXPECT_GE(detail["vector_indexes_quantized"].get<int>(), 1) << detail.dump();
+  EXPECT_EQ(detail["vector_service_restarted"], true) << detail.dump();
+  // The restarted service opens the int8 graph and answers from it.
+  for (int i : {7, 4321, kNodes - 1}) EXPECT_EQ(search(i), "n" + std::to_string(i));
+  // Once per tier.
+  ASSERT_OK_AND_ASSIGN(events, db->RunScalingCheck());
+  for (const ScalingEvent& ev : events) EXPECT_NE(ev.action, OptimizationAction::kApplyMemoryTier);
+}
+
+INSTANTIATE_TEST_SUITE_P(WholeAndPartitioned, ServiceOverTheVectorCacheTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "Partitioned" : "Whole";
+                         });
 
 TEST_F(DedicatedVectorDbTest, SearchesMoveToTheServiceAndSurviveItsDeath) {
   auto db = Open();

@@ -67,12 +67,15 @@ class PartitionedVectorStore : public VectorStore {
   Status UseIndexKind(storage::Connection& conn, VectorIndexKind kind);
   Status Retune(storage::Connection& conn, const VectorTuning& tuning);
   Result<int64_t> ReclaimTombstones(double min_fraction);
-  Status ReleaseMemory();
+  Status ReleaseMemory() override;
   // Turns int8 codes on, in place (VectorIndexStore::Retune), for the
   // whole-database graph or every loaded partition's graph that walks on
   // floats, leaving unloaded partitions alone; their float vectors' pages
   // are released. Returns how many graphs were quantized.
   Result<int> QuantizeLoaded(storage::Connection& conn);
+  // QuantizeLoaded for every graph, loading (and catching up) those not in
+  // memory first: for when another process (the vector service) holds them.
+  Result<int> QuantizeAll(storage::Connection& conn);
   void Invalidate();
   Status Verify();
   // Sums over what is loaded (kind and tuning: the first partition's).

@@ -15,6 +15,7 @@
 
 #include "nodespace/database.h"
 #include "scaling/hot_indexes.h"
+#include "scaling/memory_budget.h"
 #include "scaling/operation_window.h"
 #include "test_util.h"
 
@@ -22,6 +23,8 @@ namespace nodespace {
 namespace {
 
 using nlohmann::json;
+
+constexpr int64_t kMiB = 1024 * 1024;
 
 // Thresholds no dataset reaches, so a test enables exactly what it tests.
 ScalingOptions Quiet() {
@@ -315,9 +318,40 @@ TEST_F(ScalingTest, TheUseThatMakesAPropertyHotGetsItsIndexBeforeTheNextInterval
   EXPECT_EQ(m.unindexed_hot_fields, 0);
 }
 
+// Slow queries and a property queried often enough both call for
+// RebuildHotIndexes; a check that sees both runs it once.
+TEST_F(ScalingTest, AnActionTwoTriggersFireRunsOncePerCheck) {
+  ScalingOptions s = Quiet();
+  s.thresholds.avg_query_latency_ms = 0.000001;
+  s.thresholds.unindexed_hot_fields = 0;
+  Open(s);
+  Fill(300, false);
+  for (size_t i = 0; i < scaling::HotIndexPolicy{}.min_uses; ++i) {
+    Query q = StatusQuery(i % 2 ? "open" : "done");
+    q.use_cache = false;
+    ASSERT_TRUE(db_->RunQuery(q).ok());
+  }
+  ASSERT_OK_AND_ASSIGN(ScalingMetrics m, db_->CollectScalingMetrics());
+  ASSERT_EQ(m.unindexed_hot_fields, 1);
+  ASSERT_GT(m.avg_query_latency_ms, s.thresholds.avg_query_latency_ms);
+  ASSERT_OK_AND_ASSIGN(std::vector<ScalingEvent> events, db_->RunScalingCheck());
+  // The latency trigger fired (its other action ran) ...
+  EXPECT_NE(Find(events, OptimizationAction::kEnableQueryCache), nullptr);
+  // ... and the hot index was built by one run, not two.
+  const auto rebuilds = std::count_if(events.begin(), events.end(), [](const ScalingEvent& e) {
+    return e.action == OptimizationAction::kRebuildHotIndexes;
+  });
+  EXPECT_EQ(rebuilds, 1);
+  const ScalingEvent* rebuild = Find(events, OptimizationAction::kRebuildHotIndexes);
+  ASSERT_NE(rebuild, nullptr);
+  EXPECT_EQ(rebuild->result, "applied") << rebuild->message;
+  EXPECT_EQ(json::parse(rebuild->detail_json)["created"].size(), 1u);
+}
+
 // Over its share of the tier (below 10K nodes: 100 MB cache + 50 MB vector
-// cache) a check hands the heap the process freed back to the system and
-// says so; under it, nothing happens.
+// cache), or holding so much besides SQLite that SQLite would get less than
+// the tier's cache, a check hands the heap the process freed back to the
+// system and says so; well under it, nothing happens.
 TEST_F(ScalingTest, AProcessOverItsTierReturnsTheHeapItFreed) {
   Open(Quiet());
   Fill(10, false);
@@ -327,7 +361,7 @@ TEST_F(ScalingTest, AProcessOverItsTierReturnsTheHeapItFreed) {
     });
   };
   ASSERT_OK_AND_ASSIGN(ScalingMetrics m, db_->CollectScalingMetrics());
-  if (m.memory_usage_mb <= 150) {
+  if (m.memory_usage_mb <= 50) {
     ASSERT_TRUE(db_->RunScalingCheck().ok());
     EXPECT_FALSE(trimmed());
   }
@@ -345,6 +379,42 @@ TEST_F(ScalingTest, AProcessOverItsTierReturnsTheHeapItFreed) {
     ASSERT_TRUE(db_->RunScalingCheck().ok());
   }
   EXPECT_TRUE(trimmed());
+}
+
+// The tier's cache + vector cache is the budget of the engine and its vector
+// service together: memory the engine holds besides SQLite comes out of
+// SQLite's share, down to a floor, and goes back to it when freed.
+TEST_F(ScalingTest, SqlitesHeapLimitLeavesRoomForTheEnginesOtherMemory) {
+  Open(Quiet());
+  Fill(10, false);
+  // Below 10K nodes: 100 MB cache + 50 MB vector cache, floor 12 MB.
+  const int64_t floor_mb = scaling::SqliteHeapFloorMb(MemoryConfigForNodeCount(10));
+  auto limit_mb = [&] {
+    Result<ScalingStatus> st = db_->GetScalingStatus();
+    EXPECT_TRUE(st.ok()) << st.status().ToString();
+    // What the status says is what SQLite applies.
+    EXPECT_EQ(st->sqlite_heap_limit_mb * kMiB, sqlite3_soft_heap_limit64(-1));
+    return st->sqlite_heap_limit_mb;
+  };
+  ASSERT_TRUE(db_->RunScalingCheck().ok());
+  const int64_t before_mb = limit_mb();
+  EXPECT_GE(before_mb, floor_mb);
+  EXPECT_LE(before_mb, 100);
+  {
+    // 300 MB held by the process is more than the whole tier.
+    std::vector<char> held(300 * kMiB, 1);
+    ASSERT_TRUE(db_->RunScalingCheck().ok());
+    EXPECT_EQ(limit_mb(), floor_mb);
+    EXPECT_EQ(held[held.size() / 2], 1);
+  }
+  EXPECT_TRUE(std::any_of(log_.begin(), log_.end(), [](const std::string& line) {
+    return line.find("memory tier: SQLite heap limit") != std::string::npos;
+  }));
+  ASSERT_OK_AND_ASSIGN(ScalingMetrics m, db_->CollectScalingMetrics());
+  ASSERT_TRUE(db_->RunScalingCheck().ok());
+  // Freed again: SQLite gets its share back, unless this process is over
+  // the tier on its own (a sanitizer's shadow memory is).
+  if (m.memory_usage_mb < 100) EXPECT_GT(limit_mb(), floor_mb);
 }
 
 // A hot index is worth something to vector queries only if the planner

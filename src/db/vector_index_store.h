@@ -145,7 +145,7 @@ class VectorIndexStore : public VectorStore {
   // it back, see HnswIndex); a quantized graph also releases the pages of
   // its float vectors. A flat store has nothing to give back: OK.
   // A read-only store whose graph is ahead of its file keeps it (OK).
-  Status ReleaseMemory();
+  Status ReleaseMemory() override;
   // Forgets everything held in memory, as if never synced, without saving:
   // for after the database was restored in place from a backup. The next
   // Sync re-reads the kind and opens or rebuilds the index; whoever restored

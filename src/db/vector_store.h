@@ -68,6 +68,11 @@ class VectorStore {
     (void)stop;
     return Status::OK();
   }
+  // Serves what the store holds from its files and drops the pages it can
+  // read again (a quantized graph's float vectors, read only to re-score):
+  // the vector service calls it when its process is over its memory budget.
+  // Stores with nothing to release return OK.
+  virtual Status ReleaseMemory() { return Status::OK(); }
 };
 
 }  // namespace nodespace

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <string>
 
 namespace nodespace::scaling {
 namespace {
@@ -41,8 +42,10 @@ int64_t IoBytes() {
 
 }  // namespace
 
-int64_t ResidentBytes() {
-  FILE* f = std::fopen("/proc/self/statm", "r");
+namespace {
+
+int64_t ResidentBytesFrom(const std::string& statm_path) {
+  FILE* f = std::fopen(statm_path.c_str(), "r");
   if (f == nullptr) return -1;
   long long size = 0;
   long long resident = 0;
@@ -50,6 +53,16 @@ int64_t ResidentBytes() {
   std::fclose(f);
   if (n != 2) return -1;
   return resident * sysconf(_SC_PAGESIZE);
+}
+
+}  // namespace
+
+int64_t ResidentBytes() {
+  return ResidentBytesFrom("/proc/self/statm");
+}
+
+int64_t ResidentBytesOf(int pid) {
+  return ResidentBytesFrom("/proc/" + std::to_string(pid) + "/statm");
 }
 
 ProcessSample ProcessProbe::Sample() {

@@ -34,5 +34,7 @@ class ProcessProbe {
 
 // Resident set size of this process in bytes (-1 if unknown).
 int64_t ResidentBytes();
+// Resident set size of process `pid` in bytes (-1 if unknown, e.g. it exited).
+int64_t ResidentBytesOf(int pid);
 
 }  // namespace nodespace::scaling

@@ -14,6 +14,7 @@
 
 #include "db/vector_index_store.h"
 #include "env/env.h"
+#include "scaling/process_probe.h"
 #include "service/vector_service_protocol.h"
 #include "storage/schema.h"
 #include "storage/sqlite.h"
@@ -26,6 +27,12 @@ using storage::Connection;
 
 // How often the service applies the engine's writes to its indexes.
 constexpr auto kCatchUpEvery = std::chrono::milliseconds(250);
+// How often the memory budget is compared with the resident set; a release
+// that leaves the process over it (what the walk itself needs) is not
+// repeated sooner.
+constexpr auto kMemoryCheckEvery = std::chrono::seconds(10);
+constexpr int64_t kMiB = 1024 * 1024;
+
 // How often the service looks at its stop flag and its parent.
 constexpr auto kStopPoll = std::chrono::milliseconds(50);
 // Connections kept open between requests; a burst opens more and closes
@@ -157,7 +164,8 @@ class Service {
                                 {"hnsw_m", o.hnsw_m},
                                 {"hnsw_ef_construction", o.hnsw_ef_construction},
                                 {"hnsw_ef_search", o.hnsw_ef_search},
-                                {"vector_index_save_every", o.vector_index_save_every}}}};
+                                {"vector_index_save_every", o.vector_index_save_every},
+                                {"memory_budget_mb", options_.memory_budget_mb}}}};
     res.set_content(j.dump(), "application/json");
   }
 
@@ -336,14 +344,44 @@ Status RunVectorService(const VectorServiceOptions& options) {
   // is minutes of graph inserts, which the engine would otherwise wait for
   // or, past its timeout, redo in-process).
   std::thread catch_up([&] {
+    auto memory_checked = std::chrono::steady_clock::now() - kMemoryCheckEvery;
+    int64_t last_head = -1;
     while (!loop_ended.load() && !stopping.load()) {
+      // Quiet: the engine wrote nothing since the previous pass, which
+      // caught up to the change log's head.
+      bool quiet = false;
       Result<ConnectionPool::Lease> conn = pool.Acquire();
       if (conn.ok()) {
+        Result<int64_t> head = (**conn).QueryInt("SELECT coalesce(max(seq), 0) FROM changes");
         // No transaction around it: the store reads the change log (and
         // rebuilds) in slices of their own, so that catching up after a
         // large import does not pin the WAL for minutes.
         Status st = store->ApplyChanges(**conn, &stopping);
         if (!st.ok()) Log(options, "catching up: " + st.message());
+        quiet = st.ok() && head.ok() && *head == last_head;
+        last_head = head.ok() ? *head : -1;
+      }
+      // A catch-up copies a mapped graph back into memory to change it:
+      // over the budget, it goes back to its file once the writes stop
+      // (each release saves the graph: during an import it would save it
+      // again and again).
+      const auto now = std::chrono::steady_clock::now();
+      if (options.memory_budget_mb > 0 && quiet && now - memory_checked >= kMemoryCheckEvery) {
+        memory_checked = now;
+        const int64_t before = scaling::ResidentBytes();
+        if (before > options.memory_budget_mb * kMiB) {
+          Status st = store->ReleaseMemory();
+          const int64_t after = scaling::ResidentBytes();
+          // Said when it freed something or failed, not every time a walk's
+          // own pages keep the process over.
+          if (!st.ok() || after + kMiB < before) {
+            Log(options, "resident " + std::to_string(before / kMiB) + " MB over the budget of " +
+                             std::to_string(options.memory_budget_mb) + " MB: " +
+                             (st.ok() ? "indexes served from their files, now " +
+                                            std::to_string(after / kMiB) + " MB"
+                                      : "releasing memory failed: " + st.message()));
+          }
+        }
       }
       std::this_thread::sleep_for(kCatchUpEvery);
     }

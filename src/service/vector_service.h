@@ -59,6 +59,12 @@ struct VectorServiceOptions {
   // How long a search waits for the service's snapshot to reach the caller's
   // (`min_seq`) before it answers 503.
   int min_seq_wait_ms = 1000;
+  // > 0: when the process's resident memory is over this many MB, the store
+  // releases what it can read again from its files (VectorStore::
+  // ReleaseMemory), checked after each catch-up and at most every
+  // kMemoryCheckEvery. The engine passes its MemoryManager tier's vector
+  // cache.
+  int64_t memory_budget_mb = 0;
 };
 
 // Serves until `options.stop` is set or the parent goes away, then stops

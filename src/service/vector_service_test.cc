@@ -68,8 +68,11 @@ bool Eventually(Pred done) {
 // A vector service on a thread of this process, stopped by the destructor.
 class InProcessService {
  public:
-  explicit InProcessService(const std::string& db_dir, int min_seq_wait_ms = 1000) {
+  explicit InProcessService(const std::string& db_dir, int min_seq_wait_ms = 1000,
+                            int64_t memory_budget_mb = 0, VectorStoreFactory make_store = nullptr) {
     options_.db_dir = db_dir;
+    options_.memory_budget_mb = memory_budget_mb;
+    options_.make_store = std::move(make_store);
     options_.port_file = db_dir + "/test-service.port";
     options_.stop = &stop_;
     options_.min_seq_wait_ms = min_seq_wait_ms;
@@ -360,6 +363,57 @@ TEST_F(VectorServiceTest, ASnapshotAheadOfTheServiceGets503) {
       << reply.status().message();
   ASSERT_OK_AND_ASSIGN(SearchReply ok, remote.SearchAt(q, last_seq));
   EXPECT_EQ(ok.applied_seq, last_seq);
+}
+
+// A store that counts the releases the service asks of it.
+class CountingReleases : public VectorIndexStore {
+ public:
+  CountingReleases(const std::string& dir, const Options& options,
+                   std::shared_ptr<std::atomic<int>> releases)
+      : VectorIndexStore(dir, options), releases_(std::move(releases)) {}
+  Status ReleaseMemory() override {
+    ++*releases_;
+    return VectorIndexStore::ReleaseMemory();
+  }
+
+ private:
+  std::shared_ptr<std::atomic<int>> releases_;
+};
+
+// Over its memory budget (1 MB: any process is) the service has its store
+// serve the indexes from their files once the engine stops writing (each
+// release saves the graph); without a budget it never asks.
+TEST_F(VectorServiceTest, OverItsMemoryBudgetTheStoreReleasesWhatItCanReadAgain) {
+  Fill(0, 50);
+  int next = 50;
+  for (int64_t budget_mb : {0, 1}) {
+    auto releases = std::make_shared<std::atomic<int>>(0);
+    InProcessService service(
+        dir_.path(), 1000, budget_mb,
+        [releases](const std::string& dir, const Options& o) -> std::unique_ptr<VectorStore> {
+          return std::make_unique<CountingReleases>(dir, o, releases);
+        });
+    ASSERT_GT(service.port(), 0);
+    httplib::Client c("127.0.0.1", service.port());
+    auto health = c.Get("/health");
+    ASSERT_TRUE(health);
+    EXPECT_EQ(nlohmann::json::parse(health->body)["settings"]["memory_budget_mb"], budget_mb);
+    if (budget_mb == 0) {
+      // The catch-up loop ran (the service answered), and asked nothing.
+      std::this_thread::sleep_for(std::chrono::milliseconds(600));
+      EXPECT_EQ(releases->load(), 0);
+    } else {
+      // A node every 50 ms: each catch-up pass (every 250 ms) finds new ones.
+      const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
+      while (std::chrono::steady_clock::now() < until) {
+        Fill(next++, 1);
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      EXPECT_EQ(releases->load(), 0);
+      EXPECT_TRUE(Eventually([&] { return releases->load() > 0; }));
+    }
+    ASSERT_OK(service.Stop());
+  }
 }
 
 TEST_F(VectorServiceTest, NoServiceIsAnIOErrorNamingIt) {

@@ -275,6 +275,86 @@ TEST_F(HnswFileTest, ReleasingVectorPagesShrinksTheResidentSet) {
   }
 }
 
+// A quantized index changed after Open walks on codes and links new slots
+// with floats read from the file it was opened from: only the new slots'
+// floats move into memory, the index answers and saves as the same index
+// kept wholly in memory does, and a new vector for one of the file's slots
+// brings them all into memory.
+TEST_F(HnswFileTest, AChangedQuantizedIndexLeavesItsFloatsInTheFile) {
+  constexpr size_t kBigDim = 128, kCount = 2000, kMore = 100;
+  const std::vector<float> data = RandomVectors(kCount + kMore, kBigDim, 21);
+  auto vec = [&](size_t i) { return std::span<const float>(data.data() + i * kBigDim, kBigDim); };
+  auto build = [&] {
+    HnswOptions opt;
+    opt.dim = kBigDim;
+    opt.m = 8;
+    opt.ef_construction = 32;
+    opt.int8 = true;
+    opt.int8_train_size = 500;
+    auto index = HnswIndex::Create(opt).value();
+    for (size_t i = 0; i < kCount; ++i) EXPECT_TRUE(index->Insert(int64_t(i), vec(i)).ok());
+    return index;
+  };
+  auto expect_same = [&](const HnswIndex& a, const HnswIndex& b) {
+    for (size_t q = 0; q < 30; ++q) {
+      const std::span<const float> query = vec(q * 70);
+      auto ra = a.Search(query, 10);
+      auto rb = b.Search(query, 10);
+      ASSERT_TRUE(ra.ok() && rb.ok());
+      ASSERT_EQ(ra->neighbors.size(), rb->neighbors.size());
+      for (size_t i = 0; i < ra->neighbors.size(); ++i) {
+        EXPECT_EQ(ra->neighbors[i].label, rb->neighbors[i].label);
+        EXPECT_EQ(ra->neighbors[i].distance, rb->neighbors[i].distance);
+      }
+    }
+    for (int64_t label : {int64_t{0}, int64_t{777}, int64_t(kCount), int64_t(kCount + kMore - 1)}) {
+      if (!a.Contains(label)) continue;
+      EXPECT_EQ(*a.GetVector(label), *b.GetVector(label)) << label;
+    }
+  };
+  auto save_and_reopen = [&](const HnswIndex& index, uint64_t seq) {
+    const std::string copy = dir_.Sub("copy" + std::to_string(seq) + ".hnsw");
+    EXPECT_TRUE(index.Save(*Env::Default(), copy, seq).ok());
+    auto reopened = HnswIndex::Open(*Env::Default(), copy, {.verify_checksums = true});
+    EXPECT_TRUE(reopened.ok()) << reopened.status().ToString();
+    return std::move(*reopened);
+  };
+  for (bool released : {false, true}) {
+    SCOPED_TRACE(released ? "float pages released" : "float pages mapped");
+    auto owned = build();
+    ASSERT_TRUE(owned->quantizer_trained());
+    ASSERT_TRUE(owned->Save(*Env::Default(), path_, 1).ok());
+    auto opened = HnswIndex::Open(*Env::Default(), path_);
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    HnswIndex& mapped = **opened;
+    if (released) EXPECT_GT(mapped.ReleaseVectorPages(), 0u);
+    for (size_t i = kCount; i < kCount + kMore; ++i) {
+      ASSERT_TRUE(owned->Insert(int64_t(i), vec(i)).ok());
+      ASSERT_TRUE(mapped.Insert(int64_t(i), vec(i)).ok());
+    }
+    ASSERT_TRUE(owned->Remove(3).ok());
+    ASSERT_TRUE(mapped.Remove(3).ok());
+    EXPECT_FALSE(mapped.is_mapped());
+    expect_same(*owned, mapped);
+    auto saved = save_and_reopen(mapped, 2);
+    ASSERT_NE(saved, nullptr);
+    EXPECT_TRUE(saved->Verify().ok());
+    expect_same(*owned, *saved);
+
+    // The file's slots' floats were not in memory: a new vector for one of
+    // them brings all of them in.
+    const size_t before = mapped.MemoryUsage();
+    ASSERT_TRUE(owned->Update(5, vec(kCount + kMore - 1)).ok());
+    ASSERT_TRUE(mapped.Update(5, vec(kCount + kMore - 1)).ok());
+    // (the new slots' floats were in a vector with room to spare.)
+    EXPECT_GE(mapped.MemoryUsage(), before + kCount * kBigDim * sizeof(float) * 9 / 10);
+    expect_same(*owned, mapped);
+    auto resaved = save_and_reopen(mapped, 3);
+    ASSERT_NE(resaved, nullptr);
+    expect_same(*owned, *resaved);
+  }
+}
+
 TEST_F(HnswFileTest, HnswEmptyIndexRoundTrip) {
   HnswOptions opt;
   opt.dim = 8;

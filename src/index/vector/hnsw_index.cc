@@ -138,7 +138,7 @@ Result<std::unique_ptr<HnswIndex>> HnswIndex::Create(const HnswOptions& options)
 
 void HnswIndex::Reserve(size_t slots) {
   EnsureMutable();
-  own_vectors_.reserve(slots * options_.dim);
+  own_vectors_.reserve((slots > file_float_slots_ ? slots - file_float_slots_ : 0) * options_.dim);
   own_links0_.reserve(slots * (m0_ + 1));
   own_labels_.reserve(slots);
   own_levels_.reserve(slots);
@@ -166,7 +166,20 @@ void HnswIndex::RefreshViews() {
 void HnswIndex::EnsureMutable() {
   if (mapping_ == nullptr) return;
   const size_t n = slot_count_;
-  own_vectors_.assign(vectors_, vectors_ + n * options_.dim);
+  if (quantizer_.trained()) {
+    // The floats stay in the file (see file_floats_); new slots get theirs
+    // in memory. Released float pages stay released.
+    float_file_ = mapping_;
+    file_floats_ = vectors_;
+    file_float_slots_ = slot_count_;
+    file_floats_crc_ = mapped_sections_.size() > kSecVectors
+                           ? mapped_sections_[kSecVectors].crc
+                           : Crc32c(vectors_, n * options_.dim * sizeof(float));
+    own_vectors_.clear();
+  } else {
+    own_vectors_.assign(vectors_, vectors_ + n * options_.dim);
+    floats_released_ = false;
+  }
   own_links0_.assign(links0_, links0_ + n * (m0_ + 1));
   own_labels_.assign(labels_, labels_ + n);
   own_levels_.assign(levels_, levels_ + n);
@@ -191,6 +204,24 @@ void HnswIndex::EnsureMutable() {
   mapped_label_count_ = 0;
   mapped_sections_.clear();
   mapping_.reset();
+  RefreshViews();
+}
+
+void HnswIndex::OwnFileFloats() {
+  if (file_float_slots_ == 0) return;
+  const size_t dim = options_.dim;
+  std::vector<float> all(size_t{slot_count_} * dim);
+  for (uint32_t s = 0; s < file_float_slots_; ++s) {
+    float* into = all.data() + size_t{s} * dim;
+    const float* v = ReadVector(s, into);
+    if (v != into) std::copy(v, v + dim, into);
+  }
+  std::copy(own_vectors_.begin(), own_vectors_.end(),
+            all.begin() + static_cast<std::ptrdiff_t>(size_t{file_float_slots_} * dim));
+  own_vectors_ = std::move(all);
+  float_file_.reset();
+  file_floats_ = nullptr;
+  file_float_slots_ = 0;
   floats_released_ = false;
   RefreshViews();
 }
@@ -198,8 +229,14 @@ void HnswIndex::EnsureMutable() {
 const float* HnswIndex::ReadVector(uint32_t slot, float* scratch) const {
   const float* v = VectorAt(slot);
   if (!floats_released_.load(std::memory_order_relaxed)) return v;
+  // Released pages are those of the mapped index, or of the file that keeps
+  // the floats of a changed one; floats of later slots are in memory.
+  const MappedFile* file = mapping_ != nullptr        ? mapping_.get()
+                           : slot < file_float_slots_ ? float_file_.get()
+                                                      : nullptr;
+  if (file == nullptr) return v;
   const size_t bytes = options_.dim * sizeof(float);
-  return mapping_->ReadInto(reinterpret_cast<const uint8_t*>(v), bytes, scratch) ? scratch : v;
+  return file->ReadInto(reinterpret_cast<const uint8_t*>(v), bytes, scratch) ? scratch : v;
 }
 
 uint32_t HnswIndex::FindSlot(int64_t label) const {
@@ -314,8 +351,12 @@ uint32_t HnswIndex::AllocateSlot(int64_t label) {
 }
 
 void HnswIndex::StoreVector(uint32_t slot, const std::vector<float>& v) {
+  // A new vector for a slot whose floats are in the file (an update, or a
+  // freed slot reused): the file cannot take it, so memory takes them all.
+  if (slot < file_float_slots_) OwnFileFloats();
   std::copy(v.begin(), v.end(),
-            own_vectors_.begin() + static_cast<std::ptrdiff_t>(slot * options_.dim));
+            own_vectors_.begin() +
+                static_cast<std::ptrdiff_t>(size_t{slot - file_float_slots_} * options_.dim));
   if (quantizer_.trained()) {
     uint8_t* code = own_codes_.data() + size_t{slot} * options_.dim;
     quantizer_.Encode(v.data(), code);
@@ -655,6 +696,10 @@ Status HnswIndex::Compact() {
   slot_of_ = std::move(fresh.slot_of_);
   free_slots_ = std::move(fresh.free_slots_);
   own_vectors_.shrink_to_fit();
+  float_file_.reset();
+  file_floats_ = nullptr;
+  file_float_slots_ = 0;
+  floats_released_ = false;
   RefreshViews();
   return Status::OK();
 }
@@ -710,10 +755,16 @@ HnswIndex::WarmRanges HnswIndex::RangesToWarm() const {
 }
 
 size_t HnswIndex::ReleaseVectorPages() const {
-  if (mapping_ == nullptr || !quantizer_.trained()) return 0;
+  if (!quantizer_.trained()) return 0;
+  if (mapping_ != nullptr) {
+    floats_released_ = true;
+    return mapping_->ReleasePages(reinterpret_cast<const uint8_t*>(vectors_),
+                                  size_t{slot_count_} * options_.dim * sizeof(float));
+  }
+  if (file_float_slots_ == 0) return 0;
   floats_released_ = true;
-  return mapping_->ReleasePages(reinterpret_cast<const uint8_t*>(vectors_),
-                                size_t{slot_count_} * options_.dim * sizeof(float));
+  return float_file_->ReleasePages(reinterpret_cast<const uint8_t*>(file_floats_),
+                                   size_t{file_float_slots_} * options_.dim * sizeof(float));
 }
 
 // ---- search ---------------------------------------------------------------
@@ -942,8 +993,12 @@ Status HnswIndex::Save(Env& env, const std::string& path, uint64_t applied_seq) 
     const void* data;
     size_t length;
   };
+  // The float section is written from two places when the floats of the
+  // first file_float_slots_ slots are in the file this index was opened
+  // from (see file_floats_): those first, then the ones in memory.
+  const size_t file_float_bytes = size_t{file_float_slots_} * dim * sizeof(float);
   Out sections[kSectionCount] = {
-      {vectors_, n * dim * sizeof(float)},
+      {vectors_, n * dim * sizeof(float) - file_float_bytes},
       {links0_, n * (m0_ + 1) * sizeof(uint32_t)},
       {labels_, n * sizeof(int64_t)},
       {levels_, n},
@@ -984,10 +1039,13 @@ Status HnswIndex::Save(Env& env, const std::string& path, uint64_t applied_seq) 
     offset = (offset + kSectionAlign - 1) / kSectionAlign * kSectionAlign;
     offsets[i] = offset;
     uint8_t* e = header + kSectionTableOffset + i * kSectionEntrySize;
+    const size_t before = i == kSecVectors ? file_float_bytes : 0;
+    uint32_t crc = before > 0 ? file_floats_crc_ : 0;
+    if (sections[i].length > 0) crc = Crc32c(sections[i].data, sections[i].length, crc);
     PutU64(e, offset);
-    PutU64(e + 8, sections[i].length);
-    PutU32(e + 16, sections[i].length ? Crc32c(sections[i].data, sections[i].length) : 0);
-    offset += sections[i].length;
+    PutU64(e + 8, before + sections[i].length);
+    PutU32(e + 16, crc);
+    offset += before + sections[i].length;
   }
   PutU32(header + kHeaderCrcOffset, Crc32c(header, kHeaderCrcOffset));
 
@@ -1001,12 +1059,35 @@ Status HnswIndex::Save(Env& env, const std::string& path, uint64_t applied_seq) 
       NS_RETURN_IF_ERROR(w->Append(std::string_view(kZeros, offsets[i] - written)));
       written = offsets[i];
     }
+    if (i == kSecVectors && file_float_bytes > 0) {
+      NS_RETURN_IF_ERROR(AppendFileFloats(*w));
+      written += file_float_bytes;
+    }
     if (sections[i].length == 0) continue;
     NS_RETURN_IF_ERROR(w->Append(
         std::string_view(static_cast<const char*>(sections[i].data), sections[i].length)));
     written += sections[i].length;
   }
   return w->Commit();
+}
+
+Status HnswIndex::AppendFileFloats(AtomicFileWriter& w) const {
+  const auto* begin = reinterpret_cast<const uint8_t*>(file_floats_);
+  const size_t total = size_t{file_float_slots_} * options_.dim * sizeof(float);
+  if (!floats_released_.load(std::memory_order_relaxed)) {
+    return w.Append(std::string_view(reinterpret_cast<const char*>(begin), total));
+  }
+  // Released pages are read with pread, not faulted back into this process.
+  constexpr size_t kChunk = size_t{16} << 20;
+  std::vector<char> chunk(std::min(kChunk, total));
+  for (size_t done = 0; done < total; done += kChunk) {
+    const size_t length = std::min(kChunk, total - done);
+    if (!float_file_->ReadInto(begin + done, length, chunk.data())) {
+      return Status::IOError("vector index: reading the float vectors of its file failed");
+    }
+    NS_RETURN_IF_ERROR(w.Append(std::string_view(chunk.data(), length)));
+  }
+  return Status::OK();
 }
 
 Result<std::unique_ptr<HnswIndex>> HnswIndex::Open(Env& env, const std::string& path,

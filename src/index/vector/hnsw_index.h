@@ -230,7 +230,15 @@ class HnswIndex {
   // FindSlot for each of `sorted_labels` (ascending), skipping those not
   // stored, in their order.
   std::vector<uint32_t> SlotsOf(std::span<const int64_t> sorted_labels) const;
-  const float* VectorAt(uint32_t slot) const { return vectors_ + size_t{slot} * options_.dim; }
+  const float* VectorAt(uint32_t slot) const {
+    if (slot < file_float_slots_) return file_floats_ + size_t{slot} * options_.dim;
+    return vectors_ + size_t{slot - file_float_slots_} * options_.dim;
+  }
+  // Writes the floats kept in the file (file_float_slots_) to `w`.
+  Status AppendFileFloats(AtomicFileWriter& w) const;
+  // Copies the floats kept in the file (file_float_slots_) into
+  // own_vectors_: a slot whose floats are there gets a new vector.
+  void OwnFileFloats();
   // VectorAt, or a copy read into `scratch` (dim floats) once the float
   // pages were released (see ReleaseVectorPages).
   const float* ReadVector(uint32_t slot, float* scratch) const;
@@ -337,6 +345,15 @@ class HnswIndex {
   // Set while the index reads a mapped file; shared with warm-ups that may
   // outlive the index (RangesToWarm).
   std::shared_ptr<const MappedFile> mapping_;
+  // A quantized index changed after Open keeps the float vectors of the
+  // slots it was opened with in that file: its walks read codes, floats only
+  // to re-score a few candidates and to link new slots, so copying them all
+  // into memory (1.4 GB at 900K x 384) would buy nothing. Slots from
+  // file_float_slots_ on have theirs in own_vectors_ (vectors_ points there).
+  std::shared_ptr<const MappedFile> float_file_;
+  const float* file_floats_ = nullptr;
+  uint32_t file_float_slots_ = 0;
+  uint32_t file_floats_crc_ = 0;  // of those floats, from the file's header
   // The float section's pages were released: read floats with pread.
   mutable std::atomic<bool> floats_released_{false};
   struct MappedLabelEntry {

@@ -1,0 +1,42 @@
+// How the MemoryManager tier's memory is shared between SQLite and the rest.
+//
+// A tier names two figures, cache MB and vector cache MB. Together they are
+// the memory budget of the engine and its vector service (when one runs):
+// the growth benchmark judges the tier against both processes' resident
+// sets. SQLite's page caches are the one part of that memory the engine can
+// size at will, so SQLite gets what the budget leaves after the vector
+// service and the engine's other memory (text and hierarchy indexes, query
+// cache, vectors held in process, the heap's free space), never more than
+// the tier's cache MB and never less than a floor below which most queries
+// would re-read their index pages from the kernel.
+//
+// Thread safety: pure functions.
+#pragma once
+
+#include <cstdint>
+
+#include "nodespace/scaling.h"
+
+namespace nodespace::scaling {
+
+struct MemoryUse {
+  int64_t engine_resident_mb = 0;   // this process's resident set
+  int64_t sqlite_mb = 0;            // of which SQLite's heap (sqlite3_memory_used)
+  int64_t service_resident_mb = 0;  // the vector service's resident set, 0 when none runs
+};
+
+// cache MB + vector cache MB.
+int64_t TierBudgetMb(const MemoryConfig& tier);
+// The least SQLite's heap limit goes to: an eighth of the tier's cache.
+int64_t SqliteHeapFloorMb(const MemoryConfig& tier);
+// SQLite's soft heap limit for `use` under `tier`: the budget less the
+// service and the engine's memory besides SQLite, clamped to
+// [SqliteHeapFloorMb, cache MB].
+int64_t SqliteHeapLimitMb(const MemoryConfig& tier, const MemoryUse& use);
+// Whether to move the limit from `current_mb` to `wanted_mb`: down always
+// (it is what keeps the processes within the tier), up only by a sixteenth
+// of the cache or more (each move resizes every connection's page cache; a
+// smaller rise would chase measurement noise).
+bool SqliteHeapLimitShouldMove(const MemoryConfig& tier, int64_t current_mb, int64_t wanted_mb);
+
+}  // namespace nodespace::scaling

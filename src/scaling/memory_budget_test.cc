@@ -1,0 +1,50 @@
+#include "scaling/memory_budget.h"
+
+#include <gtest/gtest.h>
+
+namespace nodespace::scaling {
+namespace {
+
+const MemoryConfig kLarge = MemoryConfigForNodeCount(500000);  // 2,000 + 1,000 MB
+
+TEST(MemoryBudget, SqliteGetsTheTiersCacheWhileTheRestIsSmall) {
+  EXPECT_EQ(TierBudgetMb(kLarge), 3000);
+  EXPECT_EQ(SqliteHeapLimitMb(kLarge, {.engine_resident_mb = 900, .sqlite_mb = 600}), 2000);
+}
+
+TEST(MemoryBudget, TheServiceAndTheEnginesOtherMemoryComeOutOfSqlitesShare) {
+  // 1,600 MB of vector service and 350 MB of text and hierarchy indexes
+  // leave 1,050 MB of the 3,000 for SQLite, however much it holds now.
+  const MemoryUse use{.engine_resident_mb = 2350, .sqlite_mb = 2000, .service_resident_mb = 1600};
+  EXPECT_EQ(SqliteHeapLimitMb(kLarge, use), 1050);
+  MemoryUse less_sqlite = use;
+  less_sqlite.engine_resident_mb = 650;
+  less_sqlite.sqlite_mb = 300;
+  EXPECT_EQ(SqliteHeapLimitMb(kLarge, less_sqlite), 1050);
+}
+
+TEST(MemoryBudget, SqliteKeepsAFloorWhenTheRestTakesEverything) {
+  EXPECT_EQ(SqliteHeapFloorMb(kLarge), 250);
+  EXPECT_EQ(SqliteHeapLimitMb(kLarge, {.engine_resident_mb = 2500, .service_resident_mb = 1900}),
+            250);
+  const MemoryConfig small = MemoryConfigForNodeCount(10);  // 100 + 50 MB
+  EXPECT_EQ(SqliteHeapLimitMb(small, {.engine_resident_mb = 400, .sqlite_mb = 5}), 12);
+}
+
+TEST(MemoryBudget, UnknownOrOddReadingsDoNotRaiseTheLimitPastTheCache) {
+  // The resident set read before SQLite's count grew: no negative "other".
+  EXPECT_EQ(SqliteHeapLimitMb(kLarge, {.engine_resident_mb = 100, .sqlite_mb = 300}), 2000);
+  // A service whose size is unknown (-1) counts as none.
+  EXPECT_EQ(SqliteHeapLimitMb(kLarge, {.engine_resident_mb = 1500, .service_resident_mb = -1}),
+            1500);
+}
+
+TEST(MemoryBudget, TheLimitFallsAtOnceAndRisesBySizeableSteps) {
+  EXPECT_TRUE(SqliteHeapLimitShouldMove(kLarge, 2000, 1990));
+  EXPECT_FALSE(SqliteHeapLimitShouldMove(kLarge, 2000, 2000));
+  EXPECT_FALSE(SqliteHeapLimitShouldMove(kLarge, 1900, 2000));
+  EXPECT_TRUE(SqliteHeapLimitShouldMove(kLarge, 1875, 2000));
+}
+
+}  // namespace
+}  // namespace nodespace::scaling
