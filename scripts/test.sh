@@ -26,5 +26,5 @@ if [ "${NODESPACE_SKIP_ASAN:-0}" != "1" ]; then
   # these alone would take 4.5 minutes of the run. (So would the 65 MB vector
   # service that outgrows its vector cache.)
   ctest --test-dir build/asan --output-on-failure -j "$JOBS" -LE "slow|e2e" \
-    -E "OrderingSurvivesThousandsOfInsertsAtOneSpot|RecallAt10On5kRandom64dWithDefaults|ChurnReusesSlotsAndKeepsRecall|GraphSearchAgreesWithExactSearch|Int8RescoringKeepsFloatRecall|FiltersMatchBruteForceAtEverySelectivity|AServiceOverTheVectorCacheWalksOnInt8Codes|^crash\.split\$"
+    -E "OrderingSurvivesThousandsOfInsertsAtOneSpot|RecallAt10On5kRandom64dWithDefaults|ChurnReusesSlotsAndKeepsRecall|GraphSearchAgreesWithExactSearch|Int8RescoringKeepsFloatRecall|FiltersMatchBruteForceAtEverySelectivity|AServiceOverTheVectorCacheWalksOnInt8Codes|AFloatGraphNearTheVectorCacheWalksOnCodesBeforeTheServiceGrows|^crash\.split\$"
 fi

@@ -143,8 +143,24 @@ class Database::Impl {
   // system (malloc_trim); then sets SQLite's heap limit to what is left
   // after the service and the engine's other memory.
   void FitMemoryToTier(const ScalingMetrics& m);
+  // Every check brings the hierarchy and text indexes forward to the newest
+  // change when a query has built them (and nothing cleared them since),
+  // so that after a large write (an import) the next query does not catch
+  // up or rebuild inside itself: seconds for the hierarchy index at 1M
+  // nodes. Failures are logged; a query then catches up as before.
+  void BringDerivedIndexesForward();
   // The vector service's resident set in MB; 0 when none runs.
   int64_t VectorServiceResidentMb() const;
+  // Whether the vector service's graphs are to walk on int8 codes now under
+  // `tier` (scaling::GraphsShouldWalkOnCodes, and the database-wide tuning
+  // still on floats), with the sizes judged. Never when no service runs.
+  struct ServiceGraphsVerdict {
+    bool quantize = false;
+    int64_t service_mb = 0;
+    int64_t float_graph_mb = 0;
+  };
+  Result<ServiceGraphsVerdict> JudgeServiceGraphs(const MemoryConfig& tier,
+                                                  const ScalingMetrics& m);
   // Notes one finished query or search for the latency/rate metrics.
   void RecordOperation(double latency_ms, bool vector, bool cache_lookup, bool cache_hit);
   Result<ScalingMetrics> CollectScalingMetrics();

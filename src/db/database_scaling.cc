@@ -129,7 +129,8 @@ struct Database::Impl::ScalingState {
   int64_t last_seq_ms = 0;
   int64_t index_bytes = 0;
   int64_t vector_count = 0;
-  int64_t expensive_at_ms = -1;  // when index_bytes/vector_count were measured
+  int64_t vector_count_nodes = 0;  // the node count when vector_count was measured
+  int64_t expensive_at_ms = -1;    // when index_bytes/vector_count were measured
   int64_t last_compaction_ms = 0;
   // The most recent samples, oldest first (at most options.sample_history).
   std::deque<ScalingMetrics> samples;
@@ -279,6 +280,32 @@ int64_t Database::Impl::VectorServiceResidentMb() const {
   return bytes < 0 ? 0 : bytes / kMiB;
 }
 
+Result<Database::Impl::ServiceGraphsVerdict> Database::Impl::JudgeServiceGraphs(
+    const MemoryConfig& tier, const ScalingMetrics& m) {
+  ServiceGraphsVerdict v;
+  if (!std::atomic_load(&vector_service_)) return v;
+  v.service_mb = VectorServiceResidentMb();
+  // The vector count is measured every expensive_metrics_ms (10 minutes by
+  // default): a bulk import outgrows it long before. Counted again since,
+  // every node added may have brought a vector, which bounds it from above.
+  int64_t vectors = m.vector_count;
+  {
+    std::lock_guard lock(scaling_->mu);
+    if (scaling_->expensive_at_ms >= 0) {
+      vectors =
+          std::max(vectors, scaling_->vector_count +
+                                std::max<int64_t>(0, m.node_count - scaling_->vector_count_nodes));
+    }
+  }
+  NS_ASSIGN_OR_RETURN(ReaderLease conn, AcquireReader());
+  NS_ASSIGN_OR_RETURN(std::optional<std::string> dims, storage::ReadMeta(*conn, "embedding_dim"));
+  v.float_graph_mb =
+      scaling::FloatGraphMb(vectors, dims ? std::atoll(dims->c_str()) : 0, options_.hnsw_m);
+  if (!scaling::GraphsShouldWalkOnCodes(tier, v.float_graph_mb, v.service_mb)) return v;
+  NS_ASSIGN_OR_RETURN(v.quantize, vectors_->DefaultWalksOnFloats(*conn));
+  return v;
+}
+
 std::optional<MemoryConfig> Database::Impl::MemoryTierInForce() {
   if (!scaling_) return std::nullopt;
   std::lock_guard lock(scaling_->mu);
@@ -371,6 +398,7 @@ Result<ScalingMetrics> Database::Impl::CollectScalingMetrics() {
                          "FROM sqlite_master WHERE type = 'index' OR name LIKE 'nodes_fts%')"));
       std::lock_guard lock(s.mu);
       s.vector_count = vectors;
+      s.vector_count_nodes = m.node_count;
       s.index_bytes = index_pages;
       s.expensive_at_ms = m.sampled_at_ms;
     }
@@ -768,16 +796,19 @@ Result<Database::Impl::ActionOutcome> Database::Impl::PerformAction(Optimization
         s.tier = tier;
         s.tier_applied = true;
       }
-      if (const int64_t service_mb = VectorServiceResidentMb(); service_mb > tier.vector_cache_mb) {
-        // The vector service holds more than the vector cache: its graphs
-        // walk on int8 codes from now on and read floats only to re-score,
-        // from their files (the service releases them over its budget,
-        // which is this vector cache). The tuning is the database's, so the
-        // engine quantizes every graph (opening and catching it up here,
-        // then serving it from its file again) while the service is stopped
-        // (its exit must not save its float graph over the quantized one),
-        // and starts it again on what was saved.
-        out.detail["vector_service_resident_mb"] = service_mb;
+      NS_ASSIGN_OR_RETURN(const ServiceGraphsVerdict verdict, JudgeServiceGraphs(tier, m));
+      if (verdict.quantize) {
+        // The vector service's float graphs would fill most of the vector
+        // cache, or the service already holds more than all of it: its
+        // graphs walk on int8 codes from now on and read floats only to
+        // re-score, from their files (the service releases them over its
+        // budget, which is this vector cache). The tuning is the
+        // database's, so the engine quantizes every graph (opening and
+        // catching it up here, then serving it from its file again) while
+        // the service is stopped (its exit must not save its float graph
+        // over the quantized one), and starts it again on what was saved.
+        out.detail["vector_service_resident_mb"] = verdict.service_mb;
+        out.detail["float_graph_mb"] = verdict.float_graph_mb;
         StopVectorService();
         Result<int> quantized = [&]() -> Result<int> {
           NS_ASSIGN_OR_RETURN(auto conn, maintenance());
@@ -879,10 +910,24 @@ Result<ScalingEvent> Database::Impl::RunAction(OptimizationAction action, bool d
       action == A::kOptimizeIndexing || action == A::kRebuildVectorIndexes ||
       action == A::kOptimizeEmbeddings || action == A::kEnablePartitioning ||
       action == A::kEnableTieredStorage;
-  // It was also given the tier's vector cache as its memory budget (unless
-  // the action restarted it already).
-  const bool new_budget = action == A::kApplyMemoryTier && outcome.ok() &&
-                          !outcome->detail.contains("vector_service_restarted");
+  // A new tier also gives it the tier's vector cache as its memory budget
+  // (unless the action restarted it already): told, not restarted, as a
+  // restart would drop a catch-up in flight (minutes after a large import).
+  bool new_budget = action == A::kApplyMemoryTier && outcome.ok() && outcome->result == "applied" &&
+                    !dry_run && !outcome->detail.contains("vector_service_restarted");
+  if (new_budget) {
+    const std::shared_ptr<service::VectorServiceSupervisor> supervisor =
+        std::atomic_load(&vector_service_);
+    const std::optional<MemoryConfig> tier = MemoryTierInForce();
+    if (!supervisor || !tier) {
+      new_budget = false;
+    } else if (Status told = supervisor->SetMemoryBudget(tier->vector_cache_mb); told.ok()) {
+      outcome->detail["vector_service_memory_budget_mb"] = tier->vector_cache_mb;
+      new_budget = false;
+    } else {
+      Log("vector service not given its new memory budget (" + told.message() + "): restarting it");
+    }
+  }
   if (outcome.ok() && outcome->result == "applied" && !dry_run && (rebuilt_vectors || new_budget) &&
       std::atomic_load(&vector_service_)) {
     StopVectorService();
@@ -952,23 +997,30 @@ Result<std::vector<ScalingEvent>> Database::Impl::RunScalingCheck() {
                         " nodes",
                     m));
       events.push_back(std::move(e));
-    } else if (const int64_t service_mb = VectorServiceResidentMb();
-               !vectors_checked && service_mb > want.vector_cache_mb) {
-      // The vector service outgrew the vector cache since the tier was
-      // applied: applied again, it quantizes the service's graphs (once per
-      // tier; the service then keeps within the cache by itself).
-      {
-        std::lock_guard lock(s.mu);
-        s.service_over_vector_cache_handled = true;
+    } else if (!vectors_checked) {
+      NS_ASSIGN_OR_RETURN(const ServiceGraphsVerdict v, JudgeServiceGraphs(want, m));
+      if (v.quantize) {
+        // The vector service's graphs outgrew the vector cache, or are about
+        // to, since the tier was applied: applied again, it quantizes them
+        // (once per tier; the service then keeps within the cache by itself).
+        {
+          std::lock_guard lock(s.mu);
+          s.service_over_vector_cache_handled = true;
+        }
+        const std::string cache = std::to_string(want.vector_cache_mb) + " MB";
+        const bool over = v.service_mb > want.vector_cache_mb;
+        NS_ASSIGN_OR_RETURN(
+            ScalingEvent e,
+            RunAction(OptimizationAction::kApplyMemoryTier, false,
+                      over ? "vector service " + std::to_string(v.service_mb) + " MB"
+                           : "float graphs " + std::to_string(v.float_graph_mb) + " MB",
+                      over ? "vector service memory of " + std::to_string(v.service_mb) +
+                                 " MB over the vector cache of " + cache
+                           : "float vector graphs of " + std::to_string(v.float_graph_mb) +
+                                 " MB past three quarters of the vector cache of " + cache,
+                      m));
+        events.push_back(std::move(e));
       }
-      NS_ASSIGN_OR_RETURN(ScalingEvent e,
-                          RunAction(OptimizationAction::kApplyMemoryTier, false,
-                                    "vector service " + std::to_string(service_mb) + " MB",
-                                    "vector service memory of " + std::to_string(service_mb) +
-                                        " MB over the vector cache of " +
-                                        std::to_string(want.vector_cache_mb) + " MB",
-                                    m));
-      events.push_back(std::move(e));
     }
   }
 
@@ -1084,7 +1136,46 @@ Result<std::vector<ScalingEvent>> Database::Impl::RunScalingCheck() {
                                          m));
     events.push_back(std::move(e));
   }
+
+  // 5. The in-memory indexes queries use, brought to the newest change.
+  BringDerivedIndexesForward();
   return events;
+}
+
+void Database::Impl::BringDerivedIndexesForward() {
+  const bool tree = options_.hierarchy_index && hierarchy_.built();
+  const bool text = options_.text_index && text_index_.built();
+  if (!tree && !text) return;
+  auto log_failure = [this](const char* what, const Status& st) {
+    Log(std::string("derived indexes: could not bring the ") + what + " forward: " + st.ToString());
+  };
+  Result<ReaderLease> conn = AcquireReader();
+  if (!conn.ok()) return log_failure("indexes", conn.status());
+  if (Status st = (*conn)->Exec("BEGIN"); !st.ok()) return log_failure("indexes", st);
+  struct EndRead {
+    storage::Connection& c;
+    ~EndRead() { (void)c.Exec("COMMIT"); }
+  } end_read{**conn};
+  Result<int64_t> seq = (*conn)->QueryInt("SELECT ifnull(max(seq), 0) FROM changes");
+  if (!seq.ok()) return log_failure("indexes", seq.status());
+  if (tree) {
+    const int64_t before = hierarchy_.rebuilds();
+    const auto start = std::chrono::steady_clock::now();
+    // The view is let go at once: only the catch-up (or rebuild) matters.
+    if (auto view = hierarchy_.ViewAt(**conn, *seq); !view.ok()) {
+      log_failure("hierarchy index", view.status());
+    } else if (hierarchy_.rebuilds() != before) {
+      Log("derived indexes: hierarchy index brought forward to change " + std::to_string(*seq) +
+          " in " + std::to_string(static_cast<int64_t>(MsSince(start))) + " ms");
+    }
+  }
+  if (text) {
+    // Past its rebuild threshold this starts the background build; below
+    // it, the catch-up runs here.
+    if (auto view = text_index_.ViewAt(**conn, *seq); !view.ok()) {
+      log_failure("text index", view.status());
+    }
+  }
 }
 
 Result<ScalingStatus> Database::Impl::GetScalingStatus() {

@@ -36,6 +36,11 @@ class DedicatedVectorDbTest : public ::testing::Test {
     o.info_log = [](std::string_view) {};
     return o;
   }
+  static void ExpectApplied(Database& db, OptimizationAction action) {
+    Result<ScalingEvent> e = db.ApplyScalingAction(action);
+    ASSERT_TRUE(e.ok()) << e.status().ToString();
+    ASSERT_EQ(e->result, "applied") << e->message;
+  }
   std::unique_ptr<Database> Open(const Options& o = ServiceOptions()) {
     auto db = Database::Open(dir_.path(), o);
     EXPECT_TRUE(db.ok()) << db.status().ToString();
@@ -109,6 +114,31 @@ TEST_F(DedicatedVectorDbTest, TheServiceGetsTheTiersVectorCacheAsItsMemoryBudget
   ASSERT_TRUE(health);
   EXPECT_EQ(nlohmann::json::parse(health->body)["settings"]["memory_budget_mb"],
             MemoryConfigForNodeCount(50).vector_cache_mb);
+}
+
+// A new tier reaches the running service as its new budget: same process,
+// no restart (which would drop a catch-up in flight).
+TEST_F(DedicatedVectorDbTest, ANewTierGivesTheRunningServiceItsBudget) {
+  std::unique_ptr<Database> db = Open(ServiceOptions(/*memory_tiers=*/true));
+  Fill(*db, 0, 50);
+  ASSERT_OK(db->RunScalingCheck().status());  // the tier below 10K nodes
+  ExpectApplied(*db, OptimizationAction::kDedicatedVectorDB);
+  ASSERT_OK_AND_ASSIGN(PartitioningStatus before, db->GetPartitioningStatus());
+  Fill(*db, 50, 10050);
+  ASSERT_OK_AND_ASSIGN(ScalingEvent tier,
+                       db->ApplyScalingAction(OptimizationAction::kApplyMemoryTier));
+  ASSERT_EQ(tier.result, "applied") << tier.message;
+  const int64_t budget_mb = MemoryConfigForNodeCount(10050).vector_cache_mb;  // 200 MB
+  EXPECT_EQ(nlohmann::json::parse(tier.detail_json)["vector_service_memory_budget_mb"], budget_mb)
+      << tier.detail_json;
+  ASSERT_OK_AND_ASSIGN(PartitioningStatus after, db->GetPartitioningStatus());
+  EXPECT_EQ(after.vector_service.pid, before.vector_service.pid);
+  EXPECT_EQ(after.vector_service.restarts, before.vector_service.restarts);
+  httplib::Client c("127.0.0.1", after.vector_service.port);
+  auto health = c.Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(nlohmann::json::parse(health->body)["settings"]["memory_budget_mb"], budget_mb);
+  ExpectFinds(*db, 10049, "service: ");
 }
 
 // A vector service that outgrows the tier's vector cache (50 MB below 10K
@@ -195,11 +225,88 @@ TEST_P(ServiceOverTheVectorCacheTest, AServiceOverTheVectorCacheWalksOnInt8Codes
   const nlohmann::json detail = nlohmann::json::parse(applied->detail_json);
   EXPECT_GE(detail["vector_indexes_quantized"].get<int>(), 1) << detail.dump();
   EXPECT_EQ(detail["vector_service_restarted"], true) << detail.dump();
+  // 8,000 x (8,192 bytes of floats + 17 link words + 16).
+  EXPECT_EQ(detail["float_graph_mb"], 63) << detail.dump();
   // The restarted service opens the int8 graph and answers from it.
   for (int i : {7, 4321, kNodes - 1}) EXPECT_EQ(search(i), "n" + std::to_string(i));
   // Once per tier.
   ASSERT_OK_AND_ASSIGN(events, db->RunScalingCheck());
   for (const ScalingEvent& ev : events) EXPECT_NE(ev.action, OptimizationAction::kApplyMemoryTier);
+  // Applied again by hand, the tier finds the database's graphs on codes
+  // already: no second pass, no restart.
+  ASSERT_OK_AND_ASSIGN(ScalingEvent again,
+                       db->ApplyScalingAction(OptimizationAction::kApplyMemoryTier));
+  ASSERT_EQ(again.result, "applied") << again.message;
+  const nlohmann::json again_detail = nlohmann::json::parse(again.detail_json);
+  EXPECT_FALSE(again_detail.contains("vector_service_restarted")) << again_detail.dump();
+  EXPECT_EQ(search(4321), "n4321");
+}
+
+TEST_F(DedicatedVectorDbTest, AFloatGraphNearTheVectorCacheWalksOnCodesBeforeTheServiceGrows) {
+  // 5,000 x 2,048-d: a float graph of 39 MB, past three quarters of the
+  // 50 MB vector cache below 10K nodes, whatever the service holds yet.
+  constexpr int kNodes = 5000;
+  constexpr size_t kDim = 2048;
+  auto vector_for = [](int i) {
+    std::mt19937 rng(static_cast<uint32_t>(i) + 17);
+    std::normal_distribution<float> g;
+    std::vector<float> v(kDim);
+    for (float& x : v) x = g(rng);
+    return v;
+  };
+  Options o = ServiceOptions(/*memory_tiers=*/true);
+  o.hnsw_m = 8;
+  o.hnsw_ef_construction = 32;
+  o.exact_search_max_vectors = 100;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Database> db, Database::Open(dir_.path(), o));
+  auto fill = [&](int from, int to) {
+    WriteBatch batch;
+    for (int i = from; i < to; ++i) {
+      NewNode n;
+      n.id = "n" + std::to_string(i);
+      n.embedding = vector_for(i);
+      batch.Create(n);
+    }
+    ASSERT_OK(db->Write(batch).status());
+  };
+  fill(0, 1000);
+  // Tier applied while no service runs: nothing to judge yet. The vector
+  // count measured here (1,000) stays the metric for ten minutes.
+  ASSERT_OK_AND_ASSIGN(std::vector<ScalingEvent> events, db->RunScalingCheck());
+  for (const ScalingEvent& ev : events) {
+    if (ev.action != OptimizationAction::kApplyMemoryTier) continue;
+    EXPECT_FALSE(nlohmann::json::parse(ev.detail_json).contains("float_graph_mb"));
+  }
+  ExpectApplied(*db, OptimizationAction::kOptimizeIndexing);
+  ExpectApplied(*db, OptimizationAction::kDedicatedVectorDB);
+  // An import brings the rest: the check judges the graph by the nodes added
+  // since the count, not by the count alone (8 MB of floats).
+  fill(1000, kNodes);
+
+  ASSERT_OK_AND_ASSIGN(events, db->RunScalingCheck());
+  const ScalingEvent* applied = nullptr;
+  for (const ScalingEvent& ev : events) {
+    if (ev.action == OptimizationAction::kApplyMemoryTier) applied = &ev;
+  }
+  ASSERT_NE(applied, nullptr);
+  EXPECT_EQ(applied->result, "applied") << applied->message;
+  const nlohmann::json detail = nlohmann::json::parse(applied->detail_json);
+  EXPECT_EQ(detail["float_graph_mb"], 39) << detail.dump();
+  EXPECT_EQ(detail["vector_indexes_quantized"], 1) << detail.dump();
+  EXPECT_EQ(detail["vector_service_restarted"], true) << detail.dump();
+  if (detail["vector_service_resident_mb"].get<int64_t>() <= 50) {
+    EXPECT_NE(applied->message.find("float vector graphs of 39 MB past three quarters of the "
+                                    "vector cache of 50 MB"),
+              std::string::npos)
+        << applied->message;
+  }
+  VectorSearchOptions q;
+  q.vector = vector_for(2345);
+  q.k = 1;
+  ASSERT_OK_AND_ASSIGN(VectorSearchResult r, db->SearchVector(q));
+  ASSERT_EQ(r.hits.size(), 1u);
+  EXPECT_EQ(r.hits[0].node.id, "n2345");
+  EXPECT_EQ(r.plan.rfind("service: ", 0), 0u) << r.plan;
 }
 
 INSTANTIATE_TEST_SUITE_P(WholeAndPartitioned, ServiceOverTheVectorCacheTest, ::testing::Bool(),

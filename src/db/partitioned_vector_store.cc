@@ -278,19 +278,26 @@ Status PartitionedVectorStore::ReleaseMemory() {
 
 Result<int> PartitionedVectorStore::QuantizeAll(Connection& conn) {
   NS_ASSIGN_OR_RETURN(bool active, Refresh(conn));
+  int quantized = 0;
   if (!active) {
     NS_RETURN_IF_ERROR(whole_.Sync(conn));
-    return QuantizeStore(conn, whole_);
+    NS_ASSIGN_OR_RETURN(quantized, QuantizeStore(conn, whole_));
+  } else {
+    NS_ASSIGN_OR_RETURN(std::vector<int64_t> ids, PartitionIds(conn));
+    for (int64_t id : ids) {
+      NS_ASSIGN_OR_RETURN(std::shared_ptr<VectorIndexStore> store, StoreFor(id));
+      NS_RETURN_IF_ERROR(store->Sync(conn));
+      NS_ASSIGN_OR_RETURN(int n, QuantizeStore(conn, *store));
+      quantized += n;
+    }
   }
-  NS_ASSIGN_OR_RETURN(std::vector<int64_t> ids, PartitionIds(conn));
-  int quantized = 0;
-  for (int64_t id : ids) {
-    NS_ASSIGN_OR_RETURN(std::shared_ptr<VectorIndexStore> store, StoreFor(id));
-    NS_RETURN_IF_ERROR(store->Sync(conn));
-    NS_ASSIGN_OR_RETURN(int n, QuantizeStore(conn, *store));
-    quantized += n;
-  }
+  // Last: it marks the pass done (DefaultWalksOnFloats).
+  NS_RETURN_IF_ERROR(whole_.RecordInt8Tuning(conn));
   return quantized;
+}
+
+Result<bool> PartitionedVectorStore::DefaultWalksOnFloats(Connection& conn) const {
+  return whole_.WalksOnFloats(conn);
 }
 
 Result<int> PartitionedVectorStore::QuantizeLoaded(Connection& conn) {

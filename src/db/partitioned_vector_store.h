@@ -75,7 +75,12 @@ class PartitionedVectorStore : public VectorStore {
   Result<int> QuantizeLoaded(storage::Connection& conn);
   // QuantizeLoaded for every graph, loading (and catching up) those not in
   // memory first: for when another process (the vector service) holds them.
+  // Records int8 in the database-wide tuning too, so the graphs of
+  // partitions opened later (the time scheme's new ones) walk on codes.
   Result<int> QuantizeAll(storage::Connection& conn);
+  // Whether the database-wide tuning (meta) still walks on floats, that is
+  // QuantizeAll has not run since the graphs last went back to floats.
+  Result<bool> DefaultWalksOnFloats(storage::Connection& conn) const;
   void Invalidate();
   Status Verify();
   // Sums over what is loaded (kind and tuning: the first partition's).

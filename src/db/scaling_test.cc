@@ -107,6 +107,47 @@ class ScalingTest : public ::testing::Test {
   int filled_ = 0;
 };
 
+TEST_F(ScalingTest, EachCheckBringsTheHierarchyIndexToTheNewestChange) {
+  Open(Quiet());
+  Fill(50, /*with_vectors=*/false);
+  auto forwarded = [this] {
+    return std::count_if(log_.begin(), log_.end(), [](const std::string& line) {
+      return line.find("derived indexes: hierarchy index brought forward") != std::string::npos;
+    });
+  };
+  ASSERT_OK(db_->RunScalingCheck().status());
+  EXPECT_EQ(forwarded(), 0) << "no query has built it: the check does not either";
+
+  // A ranked query inside a subtree builds the index.
+  Query under;
+  under.text = "note";
+  under.filter = Filter::And({Filter::Under("root0")});
+  under.limit = 100;
+  under.use_cache = false;
+  ASSERT_OK_AND_ASSIGN(QueryResult built, db_->RunQuery(under));
+  EXPECT_EQ(built.hits.size(), 50u);
+  ASSERT_OK(db_->RunScalingCheck().status());
+  EXPECT_EQ(forwarded(), 0) << "already at the newest change";
+
+  // Written since: the check, not the next query, catches the index up.
+  ASSERT_OK(
+      db_->Create(NewNode{.id = "late", .parent_id = "root0", .content = "late note"}).status());
+  ASSERT_OK_AND_ASSIGN(DatabaseStats stats, db_->Stats());
+  ASSERT_OK(db_->RunScalingCheck().status());
+  ASSERT_EQ(forwarded(), 1);
+  EXPECT_NE(std::find_if(log_.begin(), log_.end(),
+                         [&](const std::string& line) {
+                           return line.find("brought forward to change " +
+                                            std::to_string(stats.change_seq) + " in ") !=
+                                  std::string::npos;
+                         }),
+            log_.end());
+  ASSERT_OK_AND_ASSIGN(QueryResult after, db_->RunQuery(under));
+  EXPECT_EQ(after.hits.size(), 51u);
+  ASSERT_OK(db_->RunScalingCheck().status());
+  EXPECT_EQ(forwarded(), 1);
+}
+
 TEST_F(ScalingTest, MetricsCoverEveryField) {
   Open(Quiet());
   Fill(200);

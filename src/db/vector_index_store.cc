@@ -830,6 +830,19 @@ Result<int64_t> VectorIndexStore::ReclaimTombstones(double min_fraction) {
   return reclaimed;
 }
 
+Result<bool> VectorIndexStore::WalksOnFloats(Connection& conn) const {
+  NS_ASSIGN_OR_RETURN(Settings settings, ReadSettings(conn));
+  return settings.kind == VectorIndexKind::kHnsw && !settings.hnsw.int8;
+}
+
+Status VectorIndexStore::RecordInt8Tuning(Connection& conn) {
+  if (options_.read_only) return Status::NotSupported("database is open read-only");
+  NS_ASSIGN_OR_RETURN(Settings settings, ReadSettings(conn));
+  const vector::HnswOptions& o = settings.hnsw;
+  return PutMeta(conn, TuningKey(),
+                 TuningToJson(VectorTuning{o.m, o.ef_construction, o.ef_search, true}));
+}
+
 Result<bool> VectorIndexStore::RetuneInPlace(const VectorTuning& tuning) {
   std::unique_lock lock(mu_);
   if (!opened_ || kind_ != VectorIndexKind::kHnsw || !index_) return false;

@@ -134,6 +134,13 @@ class VectorIndexStore : public VectorStore {
   // the float vectors' pages released.
   // InvalidArgument for parameters the graph cannot use.
   Status Retune(storage::Connection& conn, const VectorTuning& tuning);
+  // Whether meta says this store's graph walks on floats (kind hnsw, tuning
+  // without int8), read without opening or loading anything.
+  Result<bool> WalksOnFloats(storage::Connection& conn) const;
+  // Persists int8 codes in this store's tuning, leaving any graph in memory
+  // or on disk as it is: for the database-wide tuning (the whole store's),
+  // which the graphs of partitions without their own follow when built.
+  Status RecordInt8Tuning(storage::Connection& conn);
   // Hnsw: when more than `min_fraction` of the graph's slots are tombstones,
   // rebuilds the graph without them (HnswIndex::Compact, which blocks
   // searches for about a rebuild's time) and saves it. Returns the slots

@@ -36,6 +36,13 @@ class MappedFile {
   // page cache serves them, outside the process's resident set). False when
   // the read fails; the caller may read the mapping instead.
   virtual bool ReadInto(const uint8_t* begin, size_t length, void* out) const = 0;
+  // Asks the kernel to start reading [begin, begin + length) (inside data())
+  // of the file into the page cache, without waiting (POSIX_FADV_WILLNEED).
+  // Announced for a batch of scattered ReadInto calls that follows, it lets
+  // their disk reads overlap instead of each one waiting for the last: the
+  // difference when the page cache holds little of the file. A hint: does
+  // nothing when the range is outside the file.
+  virtual void WillRead(const uint8_t* begin, size_t length) const = 0;
   // Maps the pages of [begin, begin + length) (inside data()) into this
   // process now, reading from the file what the page cache lacks, so that
   // later reads do not fault them in one page at a time (a fault per 4 KiB

@@ -59,6 +59,15 @@ class PosixMappedFile final : public MappedFile {
     (void)::madvise(reinterpret_cast<void*>(from), to - from, MADV_WILLNEED);
     return 0;
   }
+  void WillRead(const uint8_t* begin, size_t length) const override {
+    const uint8_t* start = static_cast<const uint8_t*>(base_);
+    if (base_ == nullptr || fd_ < 0 || begin < start || length > size_ ||
+        static_cast<size_t>(begin - start) > size_ - length) {
+      return;
+    }
+    (void)::posix_fadvise(fd_, static_cast<off_t>(begin - start), static_cast<off_t>(length),
+                          POSIX_FADV_WILLNEED);
+  }
   bool ReadInto(const uint8_t* begin, size_t length, void* out) const override {
     const uint8_t* start = static_cast<const uint8_t*>(base_);
     if (base_ == nullptr || begin < start || length > size_ ||

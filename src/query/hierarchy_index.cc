@@ -140,6 +140,11 @@ int64_t HierarchyIndex::rebuilds() const {
   return rebuilds_;
 }
 
+bool HierarchyIndex::built() const {
+  std::shared_lock lock(mu_);
+  return built_;
+}
+
 int32_t HierarchyIndex::InternType(const std::string& type) {
   auto [it, added] = type_codes_.emplace(type, static_cast<int32_t>(type_names_.size()));
   if (added) type_names_.push_back(type);

@@ -127,6 +127,8 @@ class HierarchyIndex {
   size_t MemoryBytes() const;
   // Full rebuilds and catch-ups so far (tests and status).
   int64_t rebuilds() const;
+  // Whether a query built it and nothing cleared it since.
+  bool built() const;
 
  private:
   static constexpr uint32_t kNotOrdered = UINT32_MAX;

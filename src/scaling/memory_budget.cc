@@ -26,4 +26,16 @@ bool SqliteHeapLimitShouldMove(const MemoryConfig& tier, int64_t current_mb, int
   return wanted_mb - current_mb >= std::max<int64_t>(tier.cache_size_mb / 16, 1);
 }
 
+int64_t FloatGraphMb(int64_t vectors, int64_t dims, int64_t hnsw_m) {
+  if (vectors <= 0 || dims <= 0) return 0;
+  const int64_t per_vector = dims * 4 + (2 * std::max<int64_t>(hnsw_m, 1) + 1) * 4 + 16;
+  return vectors * per_vector / (int64_t{1} << 20);
+}
+
+bool GraphsShouldWalkOnCodes(const MemoryConfig& tier, int64_t float_graph_mb,
+                             int64_t service_resident_mb) {
+  return float_graph_mb * 4 > tier.vector_cache_mb * 3 ||
+         service_resident_mb > tier.vector_cache_mb;
+}
+
 }  // namespace nodespace::scaling

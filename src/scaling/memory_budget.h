@@ -39,4 +39,21 @@ int64_t SqliteHeapLimitMb(const MemoryConfig& tier, const MemoryUse& use);
 // smaller rise would chase measurement noise).
 bool SqliteHeapLimitShouldMove(const MemoryConfig& tier, int64_t current_mb, int64_t wanted_mb);
 
+// What an HNSW graph over `vectors` float vectors of `dims` dimensions with
+// `hnsw_m` links per node holds when it walks on floats: the vectors, the
+// level-0 links (2m and a count) and, on average, 16 bytes of upper levels
+// and slot maps. An estimate from the layout (docs/formats/vector-index.md),
+// not a measurement.
+int64_t FloatGraphMb(int64_t vectors, int64_t dims, int64_t hnsw_m);
+// Whether the vector service's graphs should walk on int8 codes (a quarter
+// of the floats' bytes) under `tier`: once a float graph would fill three
+// quarters of the vector cache, or the service's resident set is over the
+// whole of it. The quarter left is for what the service holds besides the
+// graph walk (new slots' floats during a catch-up, query buffers, its heap)
+// and for the vectors that arrive before the next check: switching before
+// the service grows costs nothing it would not cost later, while switching
+// after it has grown leaves the processes over the tier until then.
+bool GraphsShouldWalkOnCodes(const MemoryConfig& tier, int64_t float_graph_mb,
+                             int64_t service_resident_mb);
+
 }  // namespace nodespace::scaling

@@ -46,5 +46,22 @@ TEST(MemoryBudget, TheLimitFallsAtOnceAndRisesBySizeableSteps) {
   EXPECT_TRUE(SqliteHeapLimitShouldMove(kLarge, 1875, 2000));
 }
 
+TEST(MemoryBudget, AFloatGraphIsItsVectorsAndLinks) {
+  // 384 floats (1,536 bytes) + 33 link words (132) + 16 = 1,684 bytes.
+  EXPECT_EQ(FloatGraphMb(600000, 384, 16), 963);
+  EXPECT_EQ(FloatGraphMb(0, 384, 16), 0);
+  EXPECT_EQ(FloatGraphMb(1000, 0, 16), 0);
+}
+
+TEST(MemoryBudget, GraphsWalkOnCodesBeforeTheServiceOutgrowsTheVectorCache) {
+  // 1,000 MB of vector cache: codes from 750 MB of float graph (~467K
+  // vectors of 384 dimensions), or from a service resident over 1,000 MB.
+  EXPECT_FALSE(GraphsShouldWalkOnCodes(kLarge, FloatGraphMb(400000, 384, 16), 700));
+  EXPECT_TRUE(GraphsShouldWalkOnCodes(kLarge, FloatGraphMb(500000, 384, 16), 300));
+  EXPECT_FALSE(GraphsShouldWalkOnCodes(kLarge, 750, 0));
+  EXPECT_TRUE(GraphsShouldWalkOnCodes(kLarge, 751, 0));
+  EXPECT_TRUE(GraphsShouldWalkOnCodes(kLarge, 100, 1001));
+}
+
 }  // namespace
 }  // namespace nodespace::scaling

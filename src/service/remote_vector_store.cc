@@ -154,8 +154,9 @@ Result<std::string> RemoteVectorStore::Call(const std::string& path, const std::
   const auto took = std::chrono::steady_clock::now() - start;
   if (!res && lease.reused && took < std::chrono::milliseconds(options_.read_timeout_ms / 2)) {
     // The service closes connections idle for a second; one it closed just
-    // as we sent fails at once, like a dead service would. Both requests
-    // only read, so one try on a new connection tells the two apart. (A
+    // as we sent fails at once, like a dead service would. Every request
+    // only reads or sets a value, so one try on a new connection tells the
+    // two apart. (A
     // failure that took a timeout is not tried again: that would double it.)
     lease = Take(/*fresh=*/true);
     res = send(lease);
@@ -202,6 +203,16 @@ Result<VectorServiceHealth> RemoteVectorStore::Health() {
     health.applied_seq = j["applied_seq"].get<int64_t>();
   }
   return health;
+}
+
+Status RemoteVectorStore::SetMemoryBudget(int64_t mb) {
+  const std::string body = nlohmann::json{{"memory_budget_mb", mb}}.dump();
+  NS_ASSIGN_OR_RETURN(std::string answer, Call("/settings", &body));
+  const auto j = nlohmann::json::parse(answer, nullptr, false);
+  if (!j.is_object() || j.value("memory_budget_mb", nlohmann::json()) != mb) {
+    return Status::IOError(Describe() + ": /settings answered '" + answer.substr(0, 200) + "'");
+  }
+  return Status::OK();
 }
 
 }  // namespace nodespace::service

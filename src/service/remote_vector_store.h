@@ -66,6 +66,9 @@ class RemoteVectorStore : public VectorStore {
   // change the service's snapshot had reached.
   Result<SearchReply> SearchAt(const VectorQuery& query, int64_t min_seq);
   Result<VectorServiceHealth> Health();
+  // Gives the service a new memory budget (POST /settings), which it uses
+  // from its next memory check on; 0: none.
+  Status SetMemoryBudget(int64_t mb);
 
   // Sends later requests to `port` (a restarted service); requests in
   // flight finish against the old one.

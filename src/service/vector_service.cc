@@ -152,7 +152,12 @@ void ReplyError(httplib::Response& res, int http_status, const std::string& mess
 class Service {
  public:
   Service(const VectorServiceOptions& options, VectorStore& store, ConnectionPool& pool)
-      : options_(options), store_(store), pool_(pool) {}
+      : options_(options),
+        store_(store),
+        pool_(pool),
+        memory_budget_mb_(options.memory_budget_mb) {}
+
+  int64_t memory_budget_mb() const { return memory_budget_mb_.load(); }
 
   void Health(const httplib::Request&, httplib::Response& res) {
     const Options& o = options_.options;
@@ -165,8 +170,27 @@ class Service {
                                 {"hnsw_ef_construction", o.hnsw_ef_construction},
                                 {"hnsw_ef_search", o.hnsw_ef_search},
                                 {"vector_index_save_every", o.vector_index_save_every},
-                                {"memory_budget_mb", options_.memory_budget_mb}}}};
+                                {"memory_budget_mb", memory_budget_mb_.load()}}}};
     res.set_content(j.dump(), "application/json");
+  }
+
+  // POST /settings {"memory_budget_mb": N}: the engine's new vector cache
+  // tier, taken without a restart (which would drop a catch-up in flight
+  // and make the next one start over from the file).
+  void Settings(const httplib::Request& req, httplib::Response& res) {
+    const auto j = nlohmann::json::parse(req.body, nullptr, false);
+    if (!j.is_object() || !j.contains("memory_budget_mb") ||
+        !j["memory_budget_mb"].is_number_integer() || j["memory_budget_mb"].get<int64_t>() < 0) {
+      return ReplyError(res, 400,
+                        "expected a JSON object {\"memory_budget_mb\": N}, N >= 0 (0: no budget)");
+    }
+    const int64_t budget = j["memory_budget_mb"].get<int64_t>();
+    const int64_t before = memory_budget_mb_.exchange(budget);
+    if (before != budget) {
+      Log(options_,
+          "memory budget " + std::to_string(before) + " -> " + std::to_string(budget) + " MB");
+    }
+    res.set_content(nlohmann::json{{"memory_budget_mb", budget}}.dump(), "application/json");
   }
 
   void Search(const httplib::Request& req, httplib::Response& res) {
@@ -224,7 +248,8 @@ class Service {
   const VectorServiceOptions& options_;
   VectorStore& store_;
   ConnectionPool& pool_;
-  std::atomic<int64_t> applied_seq_{0};  // highest snapshot a search has caught up to
+  std::atomic<int64_t> memory_budget_mb_;  // 0: none; POST /settings changes it
+  std::atomic<int64_t> applied_seq_{0};    // highest snapshot a search has caught up to
 };
 
 // Bodies for the answers httplib makes itself (unknown path, body over the
@@ -292,6 +317,9 @@ Status RunVectorService(const VectorServiceOptions& options) {
   });
   server.Post("/search", [&service](const httplib::Request& req, httplib::Response& res) {
     service.Search(req, res);
+  });
+  server.Post("/settings", [&service](const httplib::Request& req, httplib::Response& res) {
+    service.Settings(req, res);
   });
 
   int port = options.port;
@@ -366,17 +394,18 @@ Status RunVectorService(const VectorServiceOptions& options) {
       // (each release saves the graph: during an import it would save it
       // again and again).
       const auto now = std::chrono::steady_clock::now();
-      if (options.memory_budget_mb > 0 && quiet && now - memory_checked >= kMemoryCheckEvery) {
+      const int64_t budget_mb = service.memory_budget_mb();
+      if (budget_mb > 0 && quiet && now - memory_checked >= kMemoryCheckEvery) {
         memory_checked = now;
         const int64_t before = scaling::ResidentBytes();
-        if (before > options.memory_budget_mb * kMiB) {
+        if (before > budget_mb * kMiB) {
           Status st = store->ReleaseMemory();
           const int64_t after = scaling::ResidentBytes();
           // Said when it freed something or failed, not every time a walk's
           // own pages keep the process over.
           if (!st.ok() || after + kMiB < before) {
             Log(options, "resident " + std::to_string(before / kMiB) + " MB over the budget of " +
-                             std::to_string(options.memory_budget_mb) + " MB: " +
+                             std::to_string(budget_mb) + " MB: " +
                              (st.ok() ? "indexes served from their files, now " +
                                             std::to_string(after / kMiB) + " MB"
                                       : "releasing memory failed: " + st.message()));

@@ -208,6 +208,14 @@ void VectorServiceSupervisor::Stop() {
   Log("vector service (pid " + std::to_string(pid) + ") stopped: " + how);
 }
 
+Status VectorServiceSupervisor::SetMemoryBudget(int64_t mb) {
+  if (mb < 0) return Status::InvalidArgument("a memory budget is 0 (none) or more MB");
+  memory_budget_mb_ = mb;
+  RemoteVectorStore* service = client();
+  if (service == nullptr) return Status::IOError("the vector service is not running");
+  return service->SetMemoryBudget(mb);
+}
+
 bool VectorServiceSupervisor::WaitForStop(int ms) {
   std::unique_lock lock(mu_);
   return stop_cv_.wait_for(lock, std::chrono::milliseconds(ms), [this] { return stopping_; });
@@ -222,7 +230,18 @@ Result<pid_t> VectorServiceSupervisor::Spawn() {
   std::vector<std::string> args = {
       binary_,       "vector-service", "--db",         options_.db_dir,
       "--port-file", port_file(),      "--parent-pid", std::to_string(::getpid())};
-  args.insert(args.end(), options_.service_args.begin(), options_.service_args.end());
+  const int64_t budget_mb = memory_budget_mb_.load();
+  for (size_t i = 0; i < options_.service_args.size(); ++i) {
+    if (budget_mb >= 0 && options_.service_args[i] == "--memory-budget-mb") {
+      ++i;  // and its value: the budget set since is passed below
+      continue;
+    }
+    args.push_back(options_.service_args[i]);
+  }
+  if (budget_mb >= 0) {
+    args.push_back("--memory-budget-mb");
+    args.push_back(std::to_string(budget_mb));
+  }
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

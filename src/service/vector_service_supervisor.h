@@ -100,6 +100,11 @@ class VectorServiceSupervisor {
   // fail if the service dies meanwhile: kIOError, as for any failure.
   RemoteVectorStore* client() const { return healthy_.load() ? client_.get() : nullptr; }
   State state() const;
+  // A new memory budget (`vector-service --memory-budget-mb`): sent to the
+  // running service, and given to every one started from now on in place
+  // of the one in service_args. An error when the running service did not
+  // take it (none runs, or the request failed); later starts use it anyway.
+  Status SetMemoryBudget(int64_t mb);
   // <db_dir>/vector-service.port
   std::string port_file() const;
 
@@ -129,6 +134,8 @@ class VectorServiceSupervisor {
   // search in flight neither delays a check nor is delayed by one.
   const std::unique_ptr<RemoteVectorStore> health_client_;
   std::atomic<bool> healthy_{false};  // client() reads it on every search
+  // Set by SetMemoryBudget: replaces service_args' --memory-budget-mb.
+  std::atomic<int64_t> memory_budget_mb_{-1};
 
   std::mutex lifecycle_mu_;  // Start and Stop
   mutable std::mutex mu_;

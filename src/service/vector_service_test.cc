@@ -416,6 +416,40 @@ TEST_F(VectorServiceTest, OverItsMemoryBudgetTheStoreReleasesWhatItCanReadAgain)
   }
 }
 
+// The engine's tier changes reach a running service as a new budget, not a
+// restart: from its next memory check on it releases over the new one.
+TEST_F(VectorServiceTest, ARunningServiceTakesANewMemoryBudget) {
+  Fill(0, 50);
+  auto releases = std::make_shared<std::atomic<int>>(0);
+  InProcessService service(
+      dir_.path(), 1000, /*memory_budget_mb=*/0,
+      [releases](const std::string& dir, const Options& o) -> std::unique_ptr<VectorStore> {
+        return std::make_unique<CountingReleases>(dir, o, releases);
+      });
+  ASSERT_GT(service.port(), 0) << service.Stop().ToString();
+  httplib::Client c("127.0.0.1", service.port());
+  for (const char* bad : {"{}", "nope", R"({"memory_budget_mb": -1})",
+                          R"({"memory_budget_mb": "1"})", R"({"memory_budget_mb": 1.5})"}) {
+    auto res = c.Post("/settings", bad, "application/json");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 400) << bad;
+    EXPECT_NE(res->body.find("memory_budget_mb"), std::string::npos) << res->body;
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  EXPECT_EQ(releases->load(), 0) << "no budget yet";
+
+  RemoteVectorStore client({.port = service.port()});
+  ASSERT_OK(client.SetMemoryBudget(1));  // any process is over 1 MB
+  auto health = c.Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(nlohmann::json::parse(health->body)["settings"]["memory_budget_mb"], 1);
+  EXPECT_TRUE(Eventually([&] { return releases->load() > 0; }));
+  ASSERT_OK(client.SetMemoryBudget(0));
+  health = c.Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(nlohmann::json::parse(health->body)["settings"]["memory_budget_mb"], 0);
+}
+
 TEST_F(VectorServiceTest, NoServiceIsAnIOErrorNamingIt) {
   // A port nobody listens on: bound and released by us just now.
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);

@@ -512,6 +512,11 @@ int64_t TextIndex::rebuilds() const {
   return rebuilds_;
 }
 
+bool TextIndex::built() const {
+  std::shared_lock lock(mu_);
+  return built_;
+}
+
 uint32_t TextIndex::InternTerm(const std::string& term) {
   auto [it, added] = term_ids_.emplace(term, static_cast<uint32_t>(terms_.size()));
   if (added) terms_.emplace_back();

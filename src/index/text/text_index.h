@@ -137,6 +137,8 @@ class TextIndex {
   size_t MemoryBytes() const;
   // Full builds so far (tests and status).
   int64_t rebuilds() const;
+  // Whether a build was installed and nothing cleared it since.
+  bool built() const;
   // The error that ended the last background build (OK: none); builds are
   // not retried after one until Clear.
   Status background_error() const;

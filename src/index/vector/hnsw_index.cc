@@ -226,14 +226,25 @@ void HnswIndex::OwnFileFloats() {
   RefreshViews();
 }
 
+const MappedFile* HnswIndex::FloatFileOf(uint32_t slot) const {
+  // Released pages are those of the mapped index, or of the file that keeps
+  // the floats of a changed one; floats of later slots are in memory.
+  return mapping_ != nullptr        ? mapping_.get()
+         : slot < file_float_slots_ ? float_file_.get()
+                                    : nullptr;
+}
+
+void HnswIndex::AnnounceVectorRead(uint32_t slot) const {
+  if (!floats_released_.load(std::memory_order_relaxed)) return;
+  if (const MappedFile* file = FloatFileOf(slot)) {
+    file->WillRead(reinterpret_cast<const uint8_t*>(VectorAt(slot)), options_.dim * sizeof(float));
+  }
+}
+
 const float* HnswIndex::ReadVector(uint32_t slot, float* scratch) const {
   const float* v = VectorAt(slot);
   if (!floats_released_.load(std::memory_order_relaxed)) return v;
-  // Released pages are those of the mapped index, or of the file that keeps
-  // the floats of a changed one; floats of later slots are in memory.
-  const MappedFile* file = mapping_ != nullptr        ? mapping_.get()
-                           : slot < file_float_slots_ ? float_file_.get()
-                                                      : nullptr;
+  const MappedFile* file = FloatFileOf(slot);
   if (file == nullptr) return v;
   const size_t bytes = options_.dim * sizeof(float);
   return file->ReadInto(reinterpret_cast<const uint8_t*>(v), bytes, scratch) ? scratch : v;
@@ -858,6 +869,7 @@ Result<SearchResult> HnswIndex::Search(std::span<const float> query, size_t k, s
     std::sort(found.begin(), found.end(), CloserFirst);
     // Re-score the best candidates with the float vectors.
     found.resize(std::min(found.size(), rescore));
+    for (const Candidate& c : found) AnnounceVectorRead(c.slot);
     std::vector<float> scratch(dim);
     for (Candidate& c : found) {
       c.distance = dist_(q.data(), ReadVector(c.slot, scratch.data()), dim);
@@ -935,7 +947,9 @@ Result<SearchResult> HnswIndex::SearchExactAllowed(std::span<const float> query,
       ++result.stats.int8_distances;
     }
     internal::TopK top(k);
-    for (const Neighbor& c : by_code.Take()) {
+    const std::vector<Neighbor> candidates = by_code.Take();
+    for (const Neighbor& c : candidates) AnnounceVectorRead(static_cast<uint32_t>(c.label));
+    for (const Neighbor& c : candidates) {
       const uint32_t s = static_cast<uint32_t>(c.label);
       top.Push(labels_[s], dist_(q.data(), ReadVector(s, scratch.data()), dim));
       ++result.stats.distances_computed;

@@ -242,6 +242,14 @@ class HnswIndex {
   // VectorAt, or a copy read into `scratch` (dim floats) once the float
   // pages were released (see ReleaseVectorPages).
   const float* ReadVector(uint32_t slot, float* scratch) const;
+  // Called for each of a search's candidates before it re-scores them with
+  // ReadVector: once the float pages are released, asks the kernel to read
+  // the slot's floats ahead (MappedFile::WillRead), so that the candidates'
+  // reads overlap.
+  void AnnounceVectorRead(uint32_t slot) const;
+  // The file whose pages hold `slot`'s floats once they are released; null
+  // when they are in memory.
+  const MappedFile* FloatFileOf(uint32_t slot) const;
   const uint32_t* LinksAt(uint32_t slot, int level) const {
     return level == 0 ? links0_ + size_t{slot} * (m0_ + 1)
                       : upper_links_ + upper_offsets_[slot] + size_t(level - 1) * (options_.m + 1);
