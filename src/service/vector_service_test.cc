@@ -450,6 +450,40 @@ TEST_F(VectorServiceTest, ARunningServiceTakesANewMemoryBudget) {
   EXPECT_EQ(nlohmann::json::parse(health->body)["settings"]["memory_budget_mb"], 0);
 }
 
+// A service the supervisor restarts (after a crash) starts with the budget
+// set since, not the one it was first given.
+TEST_F(VectorServiceTest, ARestartedServiceKeepsTheBudgetSetSinceTheFirstStart) {
+  Fill(0, 20);
+  VectorServiceSupervisorOptions options;
+  options.binary = NODESPACE_BIN;
+  options.db_dir = dir_.path();
+  options.log = [](std::string_view) {};
+  options.restart_backoff_ms = 100;
+  options.service_args = {"--memory-budget-mb", "50"};
+  VectorServiceSupervisor supervisor(options);
+  ASSERT_OK(supervisor.Start());
+  auto budget = [&]() -> int64_t {
+    httplib::Client c("127.0.0.1", supervisor.state().port);
+    auto health = c.Get("/health");
+    if (!health || health->status != 200) return -1;
+    return nlohmann::json::parse(health->body)["settings"]["memory_budget_mb"].get<int64_t>();
+  };
+  EXPECT_EQ(budget(), 50);
+  ASSERT_OK(supervisor.SetMemoryBudget(200));
+  EXPECT_EQ(budget(), 200);
+  EXPECT_EQ(supervisor.SetMemoryBudget(-1).code(), StatusCode::kInvalidArgument);
+
+  const auto first = supervisor.state().pid;
+  ASSERT_EQ(::kill(static_cast<pid_t>(first), SIGKILL), 0);
+  ASSERT_TRUE(Eventually([&] {
+    return supervisor.state().restarts == 1 && supervisor.client() != nullptr;
+  })) << supervisor.state().last_error;
+  EXPECT_NE(supervisor.state().pid, first);
+  EXPECT_EQ(budget(), 200);
+  supervisor.Stop();
+  EXPECT_EQ(supervisor.SetMemoryBudget(100).code(), StatusCode::kIOError) << "none running";
+}
+
 TEST_F(VectorServiceTest, NoServiceIsAnIOErrorNamingIt) {
   // A port nobody listens on: bound and released by us just now.
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
