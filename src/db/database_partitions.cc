@@ -260,11 +260,8 @@ Result<Database::Impl::SplitReport> Database::Impl::SplitIntoPartitions() {
     std::vector<Root> roots;
     {
       NS_ASSIGN_OR_RETURN(ReaderLease conn, AcquireReader());
-      NS_RETURN_IF_ERROR(conn->Exec("BEGIN"));
-      struct EndRead {
-        Connection& c;
-        ~EndRead() { (void)c.Exec("COMMIT"); }
-      } end_read{*conn};
+      storage::ReadTransaction snapshot(*conn);
+      NS_RETURN_IF_ERROR(snapshot.Begin());
       std::map<int64_t, size_t> index;
       {
         NS_ASSIGN_OR_RETURN(Statement * stmt,
@@ -563,11 +560,8 @@ Result<std::vector<int64_t>> Database::Impl::UnloadPartitionsOverBudget(int64_t 
 Result<PartitioningStatus> Database::Impl::GetPartitioningStatus() {
   PartitioningStatus out;
   NS_ASSIGN_OR_RETURN(ReaderLease conn, AcquireReader());
-  NS_RETURN_IF_ERROR(conn->Exec("BEGIN"));
-  struct EndRead {
-    Connection& c;
-    ~EndRead() { (void)c.Exec("COMMIT"); }
-  } end_read{*conn};
+  storage::ReadTransaction snapshot(*conn);
+  NS_RETURN_IF_ERROR(snapshot.Begin());
   NS_ASSIGN_OR_RETURN(std::optional<std::string> v, storage::ReadMeta(*conn, kPartitioningKey));
   const Layout l = ParseLayout(v);
   out.state = l.state;

@@ -72,11 +72,8 @@ Result<QueryResult> Database::Impl::RunQuery(const nodespace::Query& query) {
 
   // One read transaction: statistics, filters, indexes and rows all see the
   // same snapshot, and the cache entry is stamped with its sequence.
-  NS_RETURN_IF_ERROR(conn->Exec("BEGIN"));
-  struct EndRead {
-    storage::Connection& c;
-    ~EndRead() { (void)c.Exec("COMMIT"); }
-  } end_read{*conn};
+  storage::ReadTransaction snapshot(*conn);
+  NS_RETURN_IF_ERROR(snapshot.Begin());
   NS_ASSIGN_OR_RETURN(int64_t seq, conn->QueryInt("SELECT ifnull(max(seq), 0) FROM changes"));
 
   auto resolve = [this, &conn](const std::string& path) -> Result<std::string> {

@@ -373,11 +373,8 @@ Result<ScalingMetrics> Database::Impl::CollectScalingMetrics() {
   bool refresh_expensive = false;
   {
     NS_ASSIGN_OR_RETURN(ReaderLease conn, AcquireReader());
-    NS_RETURN_IF_ERROR(conn->Exec("BEGIN"));
-    struct EndRead {
-      storage::Connection& c;
-      ~EndRead() { (void)c.Exec("COMMIT"); }
-    } end_read{*conn};
+    storage::ReadTransaction snapshot(*conn);
+    NS_RETURN_IF_ERROR(snapshot.Begin());
     // count(*) walks the smallest index (node_type): ~1 ms per 100K nodes warm.
     NS_ASSIGN_OR_RETURN(m.node_count, conn->QueryInt("SELECT count(*) FROM nodes"));
     NS_ASSIGN_OR_RETURN(seq, conn->QueryInt("SELECT ifnull(max(seq), 0) FROM changes"));
@@ -1151,11 +1148,8 @@ void Database::Impl::BringDerivedIndexesForward() {
   };
   Result<ReaderLease> conn = AcquireReader();
   if (!conn.ok()) return log_failure("indexes", conn.status());
-  if (Status st = (*conn)->Exec("BEGIN"); !st.ok()) return log_failure("indexes", st);
-  struct EndRead {
-    storage::Connection& c;
-    ~EndRead() { (void)c.Exec("COMMIT"); }
-  } end_read{**conn};
+  storage::ReadTransaction snapshot(**conn);
+  if (Status st = snapshot.Begin(); !st.ok()) return log_failure("indexes", st);
   Result<int64_t> seq = (*conn)->QueryInt("SELECT ifnull(max(seq), 0) FROM changes");
   if (!seq.ok()) return log_failure("indexes", seq.status());
   if (tree) {

@@ -93,11 +93,8 @@ Result<VectorSearchResult> Database::Impl::SearchVector(const VectorSearchOption
   NS_ASSIGN_OR_RETURN(ReaderLease conn, AcquireReader());
   // One read transaction: the filter, the catch-up and the rows all see the
   // same snapshot.
-  NS_RETURN_IF_ERROR(conn->Exec("BEGIN"));
-  struct EndRead {
-    Connection& c;
-    ~EndRead() { (void)c.Exec("COMMIT"); }
-  } end_read{*conn};
+  storage::ReadTransaction snapshot(*conn);
+  NS_RETURN_IF_ERROR(snapshot.Begin());
 
   VectorQuery q;
   q.vector = query;

@@ -24,6 +24,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using storage::Connection;
+using storage::ReadTransaction;
 
 // How often the service applies the engine's writes to its indexes.
 constexpr auto kCatchUpEvery = std::chrono::milliseconds(250);
@@ -112,31 +113,6 @@ class ConnectionPool {
   const int busy_timeout_ms_;
   std::mutex mu_;
   std::vector<std::unique_ptr<Connection>> idle_;  // guarded by mu_
-};
-
-// BEGIN ... COMMIT around a request, so that the freshness check and the
-// search read one snapshot. (BEGIN is deferred: the snapshot is taken by the
-// first read.)
-class ReadTransaction {
- public:
-  explicit ReadTransaction(Connection& conn) : conn_(conn) {}
-  ~ReadTransaction() { End(); }
-  ReadTransaction(const ReadTransaction&) = delete;
-  ReadTransaction& operator=(const ReadTransaction&) = delete;
-
-  Status Begin() {
-    NS_RETURN_IF_ERROR(conn_.Exec("BEGIN"));
-    active_ = true;
-    return Status::OK();
-  }
-  void End() {
-    if (active_) (void)conn_.Exec("COMMIT");
-    active_ = false;
-  }
-
- private:
-  Connection& conn_;
-  bool active_ = false;
 };
 
 void ReplyError(httplib::Response& res, int http_status, const std::string& message) {

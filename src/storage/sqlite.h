@@ -136,4 +136,28 @@ class Transaction {
   bool active_ = false;
 };
 
+// BEGIN ... COMMIT around reads that must see one snapshot; committed on
+// destruction. (BEGIN is deferred: the snapshot is taken by the first read.)
+class ReadTransaction {
+ public:
+  explicit ReadTransaction(Connection& conn) : conn_(conn) {}
+  ~ReadTransaction() { End(); }
+  ReadTransaction(const ReadTransaction&) = delete;
+  ReadTransaction& operator=(const ReadTransaction&) = delete;
+
+  Status Begin() {
+    NS_RETURN_IF_ERROR(conn_.Exec("BEGIN"));
+    active_ = true;
+    return Status::OK();
+  }
+  void End() {
+    if (active_) (void)conn_.Exec("COMMIT");
+    active_ = false;
+  }
+
+ private:
+  Connection& conn_;
+  bool active_ = false;
+};
+
 }  // namespace nodespace::storage
