@@ -65,14 +65,16 @@ Status Database::Impl::Open() {
   }
   db_file_ = (fs::path(path_) / "nodespace.db").string();
   // Large full-text index builds read through a connection of their own
-  // while FTS5 answers searches.
+  // while FTS5 answers searches; the memory fit follows each (the old index
+  // and the build's scratch are freed, the new index may be larger).
   text_index_.BuildInBackground(
       [file = db_file_,
        busy_ms = options_.busy_timeout_ms]() -> Result<std::unique_ptr<storage::Connection>> {
         NS_ASSIGN_OR_RETURN(auto conn, storage::Connection::Open(file, true, false));
         NS_RETURN_IF_ERROR(conn->Exec("PRAGMA busy_timeout = " + std::to_string(busy_ms)));
         return conn;
-      });
+      },
+      text::TextIndex::kBackgroundBuildRows, [this] { FitMemoryToTier(); });
   const bool file_exists = fs::exists(db_file_, ec);
   if (file_exists && options_.error_if_exists) {
     return Status::AlreadyExists("database '" + path_ + "' already exists");

@@ -137,12 +137,15 @@ class Database::Impl {
   void RequestScalingCheck();
   // The MemoryManager tier applied in this process, if any.
   std::optional<MemoryConfig> MemoryTierInForce();
-  // Each check keeps the engine and its vector service within the tier
-  // (cache + vector cache MB, scaling/memory_budget.h): when this process is
-  // over what the service leaves it, returns the heap it freed to the
-  // system (malloc_trim); then sets SQLite's heap limit to what is left
-  // after the service and the engine's other memory.
-  void FitMemoryToTier(const ScalingMetrics& m);
+  // Keeps the engine and its vector service within the tier (cache + vector
+  // cache MB, scaling/memory_budget.h), measured now: when this process is
+  // over what the service leaves it, returns the heap it freed to the system
+  // (malloc_trim); then sets SQLite's heap limit to what is left after the
+  // service and the engine's other memory. Every check ends with it, and a
+  // background text index build runs it when it installs its index: the
+  // build's scratch and the index it replaced are freed then, and the new
+  // index may be larger than the one SQLite's limit was fitted around.
+  void FitMemoryToTier();
   // Every check brings the hierarchy and text indexes forward to the newest
   // change when a query has built them (and nothing cleared them since),
   // so that after a large write (an import) the next query does not catch
@@ -334,6 +337,7 @@ class Database::Impl {
   std::atomic<int64_t> page_cache_kib_{0};
   // SQLite's soft heap limit set by ApplyPageCacheBudget, MB (0: none set).
   std::atomic<int64_t> sqlite_heap_limit_mb_{0};
+  std::mutex memory_fit_mu_;  // one FitMemoryToTier at a time
   // Shared so that its (incomplete here) type may be destroyed in database.cc.
   std::shared_ptr<ScalingState> scaling_;
 };

@@ -237,14 +237,19 @@ void Database::Impl::StartScaling() {
                                 [this] { RequestScalingCheck(); });
 }
 
-void Database::Impl::FitMemoryToTier(const ScalingMetrics& m) {
+void Database::Impl::FitMemoryToTier() {
   const std::optional<MemoryConfig> tier = MemoryTierInForce();
-  if (!tier || m.memory_usage_mb < 0) return;
+  if (!tier) return;
+  std::lock_guard fitting(memory_fit_mu_);
+  const int64_t resident_bytes = scaling::ResidentBytes();
+  if (resident_bytes < 0) return;
   scaling::MemoryUse use;
+  const auto service = std::atomic_load(&vector_service_);
+  use.service_running = service && service->state().running;
   use.service_resident_mb = VectorServiceResidentMb();
-  use.engine_resident_mb = m.memory_usage_mb;
+  use.engine_resident_mb = resident_bytes / kMiB;
   use.sqlite_mb = sqlite3_memory_used() / kMiB;
-  const int64_t share_mb = scaling::TierBudgetMb(*tier) - use.service_resident_mb;
+  const int64_t share_mb = scaling::TierBudgetMb(*tier) - scaling::ServiceShareMb(*tier, use);
   int64_t wanted_mb = scaling::SqliteHeapLimitMb(*tier, use);
   if (use.engine_resident_mb > share_mb || wanted_mb < tier->cache_size_mb) {
     // Over its share, or about to squeeze SQLite: first hand back the heap
@@ -266,7 +271,8 @@ void Database::Impl::FitMemoryToTier(const ScalingMetrics& m) {
   if (wanted_mb < current_mb) malloc_trim(0);
   Log("memory tier: SQLite heap limit " + std::to_string(current_mb) + " -> " +
       std::to_string(wanted_mb) + " MB (tier " + std::to_string(scaling::TierBudgetMb(*tier)) +
-      " MB; vector service " + std::to_string(use.service_resident_mb) + " MB, engine " +
+      " MB; vector service " + std::to_string(use.service_resident_mb) + " MB, " +
+      std::to_string(scaling::ServiceShareMb(*tier, use)) + " MB kept for it; engine " +
       std::to_string(use.engine_resident_mb) + " MB of which SQLite " +
       std::to_string(use.sqlite_mb) + " MB)");
 }
@@ -971,6 +977,13 @@ Result<std::vector<ScalingEvent>> Database::Impl::RunScalingCheck() {
   if (options_.read_only) return Status::NotSupported("database is open read-only");
   ScalingState& s = *scaling_;
   std::lock_guard check_lock(s.check_mu);
+  // Last of all, on every way out (an action's failure included): the
+  // engine and its vector service within the tier, measured after
+  // everything this check built (a hierarchy rebuild: hundreds of MB at 1M).
+  struct FitMemoryOnExit {
+    Impl& impl;
+    ~FitMemoryOnExit() { impl.FitMemoryToTier(); }
+  } fit_memory_on_exit{*this};
   NS_ASSIGN_OR_RETURN(ScalingMetrics m, CollectScalingMetrics());
   const int64_t now = m.sampled_at_ms;
   std::vector<ScalingEvent> events;
@@ -1020,9 +1033,6 @@ Result<std::vector<ScalingEvent>> Database::Impl::RunScalingCheck() {
       }
     }
   }
-
-  // 1b. The engine and its vector service within the tier.
-  FitMemoryToTier(m);
 
   // 2. The strategy's triggers (state survives restarts in meta).
   std::vector<scaling::FiredTrigger> fired;
@@ -1136,6 +1146,7 @@ Result<std::vector<ScalingEvent>> Database::Impl::RunScalingCheck() {
 
   // 5. The in-memory indexes queries use, brought to the newest change.
   BringDerivedIndexesForward();
+  // 6. The memory fit: FitMemoryOnExit, as this returns.
   return events;
 }
 

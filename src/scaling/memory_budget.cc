@@ -12,10 +12,14 @@ int64_t SqliteHeapFloorMb(const MemoryConfig& tier) {
   return std::max<int64_t>(tier.cache_size_mb / 8, 1);
 }
 
+int64_t ServiceShareMb(const MemoryConfig& tier, const MemoryUse& use) {
+  if (!use.service_running) return 0;
+  return std::max(use.service_resident_mb, tier.vector_cache_mb);
+}
+
 int64_t SqliteHeapLimitMb(const MemoryConfig& tier, const MemoryUse& use) {
   const int64_t engine_other_mb = std::max<int64_t>(use.engine_resident_mb - use.sqlite_mb, 0);
-  const int64_t left_mb =
-      TierBudgetMb(tier) - std::max<int64_t>(use.service_resident_mb, 0) - engine_other_mb;
+  const int64_t left_mb = TierBudgetMb(tier) - ServiceShareMb(tier, use) - engine_other_mb;
   return std::clamp(left_mb, SqliteHeapFloorMb(tier), std::max<int64_t>(tier.cache_size_mb, 1));
 }
 

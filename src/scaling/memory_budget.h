@@ -22,15 +22,23 @@ namespace nodespace::scaling {
 struct MemoryUse {
   int64_t engine_resident_mb = 0;   // this process's resident set
   int64_t sqlite_mb = 0;            // of which SQLite's heap (sqlite3_memory_used)
-  int64_t service_resident_mb = 0;  // the vector service's resident set, 0 when none runs
+  int64_t service_resident_mb = 0;  // the vector service's resident set (-1: unknown)
+  bool service_running = false;
 };
 
 // cache MB + vector cache MB.
 int64_t TierBudgetMb(const MemoryConfig& tier);
+// What the budget keeps for a running vector service: its resident set, and
+// never less than its own budget, the tier's vector cache MB (the engine
+// sends it that). A service grows after the moment it is measured (a restart
+// starts it small, a catch-up adds vectors), while SQLite's page cache fills
+// up to its limit within seconds of queries: fitted around the service's
+// size of the moment, the two together went past the tier. 0 when none runs.
+int64_t ServiceShareMb(const MemoryConfig& tier, const MemoryUse& use);
 // The least SQLite's heap limit goes to: an eighth of the tier's cache.
 int64_t SqliteHeapFloorMb(const MemoryConfig& tier);
 // SQLite's soft heap limit for `use` under `tier`: the budget less the
-// service and the engine's memory besides SQLite, clamped to
+// service's share and the engine's memory besides SQLite, clamped to
 // [SqliteHeapFloorMb, cache MB].
 int64_t SqliteHeapLimitMb(const MemoryConfig& tier, const MemoryUse& use);
 // Whether to move the limit from `current_mb` to `wanted_mb`: down always

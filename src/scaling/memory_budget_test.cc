@@ -15,7 +15,10 @@ TEST(MemoryBudget, SqliteGetsTheTiersCacheWhileTheRestIsSmall) {
 TEST(MemoryBudget, TheServiceAndTheEnginesOtherMemoryComeOutOfSqlitesShare) {
   // 1,600 MB of vector service and 350 MB of text and hierarchy indexes
   // leave 1,050 MB of the 3,000 for SQLite, however much it holds now.
-  const MemoryUse use{.engine_resident_mb = 2350, .sqlite_mb = 2000, .service_resident_mb = 1600};
+  const MemoryUse use{.engine_resident_mb = 2350,
+                      .sqlite_mb = 2000,
+                      .service_resident_mb = 1600,
+                      .service_running = true};
   EXPECT_EQ(SqliteHeapLimitMb(kLarge, use), 1050);
   MemoryUse less_sqlite = use;
   less_sqlite.engine_resident_mb = 650;
@@ -25,7 +28,9 @@ TEST(MemoryBudget, TheServiceAndTheEnginesOtherMemoryComeOutOfSqlitesShare) {
 
 TEST(MemoryBudget, SqliteKeepsAFloorWhenTheRestTakesEverything) {
   EXPECT_EQ(SqliteHeapFloorMb(kLarge), 250);
-  EXPECT_EQ(SqliteHeapLimitMb(kLarge, {.engine_resident_mb = 2500, .service_resident_mb = 1900}),
+  EXPECT_EQ(SqliteHeapLimitMb(
+                kLarge,
+                {.engine_resident_mb = 2500, .service_resident_mb = 1900, .service_running = true}),
             250);
   const MemoryConfig small = MemoryConfigForNodeCount(10);  // 100 + 50 MB
   EXPECT_EQ(SqliteHeapLimitMb(small, {.engine_resident_mb = 400, .sqlite_mb = 5}), 12);
@@ -34,9 +39,32 @@ TEST(MemoryBudget, SqliteKeepsAFloorWhenTheRestTakesEverything) {
 TEST(MemoryBudget, UnknownOrOddReadingsDoNotRaiseTheLimitPastTheCache) {
   // The resident set read before SQLite's count grew: no negative "other".
   EXPECT_EQ(SqliteHeapLimitMb(kLarge, {.engine_resident_mb = 100, .sqlite_mb = 300}), 2000);
-  // A service whose size is unknown (-1) counts as none.
-  EXPECT_EQ(SqliteHeapLimitMb(kLarge, {.engine_resident_mb = 1500, .service_resident_mb = -1}),
-            1500);
+  // A running service whose size is unknown (-1) counts as its budget.
+  EXPECT_EQ(
+      SqliteHeapLimitMb(
+          kLarge, {.engine_resident_mb = 1000, .service_resident_mb = -1, .service_running = true}),
+      1000);
+}
+
+TEST(MemoryBudget, ARunningServiceKeepsItsWholeBudgetHoweverSmallItIsNow) {
+  // Just restarted, 100 MB: SQLite still gets only what the vector cache
+  // (1,000 MB) leaves, since the service grows back to it.
+  const MemoryUse small{.engine_resident_mb = 700,
+                        .sqlite_mb = 300,
+                        .service_resident_mb = 100,
+                        .service_running = true};
+  EXPECT_EQ(ServiceShareMb(kLarge, small), 1000);
+  EXPECT_EQ(SqliteHeapLimitMb(kLarge, small), 1600);
+  // Past its budget it is counted at its size.
+  MemoryUse large = small;
+  large.service_resident_mb = 1400;
+  EXPECT_EQ(ServiceShareMb(kLarge, large), 1400);
+  EXPECT_EQ(SqliteHeapLimitMb(kLarge, large), 1200);
+  // None running: nothing kept.
+  MemoryUse none = small;
+  none.service_running = false;
+  EXPECT_EQ(ServiceShareMb(kLarge, none), 0);
+  EXPECT_EQ(SqliteHeapLimitMb(kLarge, none), 2000);
 }
 
 TEST(MemoryBudget, TheLimitFallsAtOnceAndRisesBySizeableSteps) {

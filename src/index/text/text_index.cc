@@ -417,10 +417,12 @@ TextIndex::~TextIndex() {
   StopBackgroundBuild();
 }
 
-void TextIndex::BuildInBackground(OpenConnection open, int64_t min_rows) {
+void TextIndex::BuildInBackground(OpenConnection open, int64_t min_rows,
+                                  std::function<void()> installed) {
   std::unique_lock lock(mu_);
   open_ = std::move(open);
   background_min_rows_ = min_rows;
+  installed_ = std::move(installed);
 }
 
 void TextIndex::StopBackgroundBuild() {
@@ -460,14 +462,19 @@ void TextIndex::RunBackgroundBuild(int64_t generation) {
     if (at.ok()) seq = *at;
     return read;
   }();
+  std::function<void()> installed;
   {
     std::unique_lock lock(mu_);
     if (!status.ok()) {
       if (!stop_) background_error_ = status;
     } else if (generation == generation_ && (!built_ || seq > seq_)) {
       Install(std::move(built), seq);
+      installed = installed_;
     }
   }
+  // Still "building" while it runs, so that no ViewAt waits on this thread
+  // (StartBackgroundBuild joins the last one) while `installed` runs.
+  if (installed) installed();
   building_ = false;
 }
 

@@ -120,7 +120,10 @@ class TextIndex {
   // on a thread of its own, reading through a connection from `open` in one
   // read transaction; until it is done, ViewAt returns null (callers use
   // FTS5). Without this, every build runs inside the ViewAt that needs it.
-  void BuildInBackground(OpenConnection open, int64_t min_rows = kBackgroundBuildRows);
+  // `installed` (when set) runs on the build's thread once its index is in
+  // place and the one it replaced is freed, outside the index's lock.
+  void BuildInBackground(OpenConnection open, int64_t min_rows = kBackgroundBuildRows,
+                         std::function<void()> installed = nullptr);
   // Ends a background build at its next slice of rows, waits for it, and
   // starts no other; for shutdown.
   void StopBackgroundBuild();
@@ -191,6 +194,7 @@ class TextIndex {
   // Background builds (guarded by mu_ unless atomic). Clear moves the
   // generation on, so a build started before it is not installed after.
   OpenConnection open_;
+  std::function<void()> installed_;
   int64_t background_min_rows_ = 0;
   int64_t generation_ = 0;
   Status background_error_;

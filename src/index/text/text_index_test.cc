@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <map>
 #include <random>
@@ -261,7 +262,14 @@ TEST_F(TextIndexTest, AnOlderSnapshotGetsNoView) {
 TEST_F(TextIndexTest, LargeBuildsRunInTheBackgroundWhileSearchesUseFts5) {
   for (int i = 0; i < 60; ++i) Create("n" + std::to_string(i));
   const std::string file = dir_.Sub("nodespace.db");
-  index_.BuildInBackground([file] { return Connection::Open(file, true, false); }, 10);
+  // What runs once the index is in place (the database fits its memory).
+  std::atomic<int> installed{0};
+  std::atomic<bool> built_when_installed{false};
+  index_.BuildInBackground([file] { return Connection::Open(file, true, false); }, 10,
+                           [this, &installed, &built_when_installed] {
+                             built_when_installed = index_.built();
+                             ++installed;
+                           });
   auto first = index_.ViewAt(*conn_, Seq());
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   EXPECT_EQ(*first, nullptr) << "the build runs on its own thread; FTS5 answers meanwhile";
@@ -275,6 +283,11 @@ TEST_F(TextIndexTest, LargeBuildsRunInTheBackgroundWhileSearchesUseFts5) {
   ASSERT_NE(view, nullptr) << "the background build never finished";
   view.reset();
   EXPECT_EQ(index_.rebuilds(), 1);
+  for (int wait = 0; wait < 2000 && installed == 0; ++wait) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(installed, 1);
+  EXPECT_TRUE(built_when_installed) << "it runs after the install, not before";
   ExpectAgreesWithFts5(60);
   // A small change is caught up at once, in the query's own ViewAt.
   Create("one_more");
@@ -289,17 +302,19 @@ TEST_F(TextIndexTest, LargeBuildsRunInTheBackgroundWhileSearchesUseFts5) {
   ASSERT_TRUE(stopped.ok());
   EXPECT_EQ(*stopped, nullptr);
   EXPECT_EQ(index_.rebuilds(), 1);
+  EXPECT_EQ(installed, 1) << "a catch-up in the query's own ViewAt is no background install";
 }
 
 TEST_F(TextIndexTest, AFailedBackgroundBuildIsReportedAndNotRetried) {
   for (int i = 0; i < 20; ++i) Create("n" + std::to_string(i));
   int opens = 0;
+  std::atomic<int> installed{0};
   index_.BuildInBackground(
       [&opens]() -> Result<std::unique_ptr<Connection>> {
         ++opens;
         return Status::IOError("disk went away");
       },
-      1);
+      1, [&installed] { ++installed; });
   for (int wait = 0; wait < 2000 && index_.background_error().ok(); ++wait) {
     auto v = index_.ViewAt(*conn_, Seq());
     ASSERT_TRUE(v.ok());
@@ -314,6 +329,7 @@ TEST_F(TextIndexTest, AFailedBackgroundBuildIsReportedAndNotRetried) {
   }
   index_.StopBackgroundBuild();
   EXPECT_EQ(opens, 1);
+  EXPECT_EQ(installed, 0) << "nothing was installed";
 }
 
 // Database::SearchText with and without the index: the same hits and scores.
