@@ -258,9 +258,15 @@ void Database::Impl::FitMemoryToTier() {
     // benchmark the engine held 1 GB resident with 250 MB of it SQLite's.
     malloc_trim(0);
     const int64_t after_mb = scaling::ResidentBytes() / kMiB;
-    Log("memory tier: resident " + std::to_string(use.engine_resident_mb) +
-        " MB (this process's share of the tier: " + std::to_string(share_mb) +
-        " MB); freed heap returned to the system, now " + std::to_string(after_mb) + " MB");
+    // Logged when it was over or the trim gave back something worth a line
+    // (a fit runs at every check; most find little to return).
+    constexpr int64_t kWorthLoggingMb = 16;
+    if (use.engine_resident_mb > share_mb ||
+        (after_mb >= 0 && use.engine_resident_mb - after_mb >= kWorthLoggingMb)) {
+      Log("memory tier: resident " + std::to_string(use.engine_resident_mb) +
+          " MB (this process's share of the tier: " + std::to_string(share_mb) +
+          " MB); freed heap returned to the system, now " + std::to_string(after_mb) + " MB");
+    }
     if (after_mb >= 0) use.engine_resident_mb = after_mb;
     wanted_mb = scaling::SqliteHeapLimitMb(*tier, use);
   }

@@ -5,6 +5,7 @@
 #include <httplib.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -139,6 +140,43 @@ TEST_F(DedicatedVectorDbTest, ANewTierGivesTheRunningServiceItsBudget) {
   ASSERT_TRUE(health);
   EXPECT_EQ(nlohmann::json::parse(health->body)["settings"]["memory_budget_mb"], budget_mb);
   ExpectFinds(*db, 10049, "service: ");
+}
+
+// SQLite's heap limit leaves a running service at least its budget, the
+// tier's vector cache (50 MB below 10K nodes), however small the service is
+// when measured: it grows back to it (a restart, a catch-up) while SQLite
+// fills whatever limit it gets within seconds.
+TEST_F(DedicatedVectorDbTest, SqlitesShareLeavesARunningServiceItsWholeBudget) {
+  std::vector<std::string> log;
+  std::mutex log_mu;
+  Options o = ServiceOptions(/*memory_tiers=*/true);
+  o.info_log = [&](std::string_view line) {
+    std::lock_guard lock(log_mu);
+    log.emplace_back(line);
+  };
+  std::unique_ptr<Database> db = Open(o);
+  Fill(*db, 0, 50);
+  ASSERT_OK(db->RunScalingCheck().status());  // the tier below 10K nodes
+  ExpectApplied(*db, OptimizationAction::kDedicatedVectorDB);
+  ASSERT_OK(db->RunScalingCheck().status());
+  ASSERT_OK_AND_ASSIGN(ScalingStatus st, db->GetScalingStatus());
+  const MemoryConfig tier = MemoryConfigForNodeCount(50);
+  ASSERT_LT(st.vector_service_resident_mb, tier.vector_cache_mb) << "50 nodes' service is small";
+  // The second check moved the limit down by the service's budget, unless
+  // this process alone (a sanitizer's shadow memory) had already taken
+  // SQLite to its floor.
+  ASSERT_OK_AND_ASSIGN(ScalingMetrics m, db->CollectScalingMetrics());
+  if (tier.cache_size_mb - m.memory_usage_mb <= tier.cache_size_mb / 8) {
+    GTEST_SKIP() << "this process alone (" << m.memory_usage_mb << " MB) leaves SQLite its floor";
+  }
+  std::lock_guard lock(log_mu);
+  const auto fitted = std::find_if(log.rbegin(), log.rend(), [](const std::string& line) {
+    return line.find("memory tier: SQLite heap limit") != std::string::npos;
+  });
+  ASSERT_NE(fitted, log.rend());
+  EXPECT_NE(fitted->find(", " + std::to_string(tier.vector_cache_mb) + " MB kept for it"),
+            std::string::npos)
+      << *fitted;
 }
 
 // A vector service that outgrows the tier's vector cache (50 MB below 10K
