@@ -102,6 +102,7 @@ Result<VectorAnswer> PartitionedVectorStore::Search(Connection& conn, const Vect
   NS_ASSIGN_OR_RETURN(std::vector<Range> ranges, ReadRanges(conn));
   VectorAnswer out;
   std::vector<vector::Neighbor> merged;
+  size_t widest = 0;  // the most neighbours one partition answered
   std::string plans;
   const int64_t now = ids::NowMs();
   for (const Range& r : ranges) {
@@ -120,13 +121,19 @@ Result<VectorAnswer> PartitionedVectorStore::Search(Connection& conn, const Vect
     ++out.partitions_searched;
     out.index_size += part.index_size;
     out.result.stats.distances_computed += part.result.stats.distances_computed;
+    // Partitions on floats and on codes side by side: the caller re-scores.
+    out.result.stats.code_distances |= part.result.stats.code_distances;
+    widest = std::max(widest, part.result.neighbors.size());
     merged.insert(merged.end(), part.result.neighbors.begin(), part.result.neighbors.end());
     if (plans.find(part.plan) == std::string::npos) {
       if (!plans.empty()) plans += '+';
       plans += part.plan;
     }
   }
-  const size_t keep = std::min(query.k, merged.size());
+  // Code-ranked answers carry more than k (the candidates a re-score would
+  // take); as many as one partition gave are kept for the caller's re-score.
+  const size_t keep = std::min(
+      out.result.stats.code_distances ? std::max(query.k, widest) : query.k, merged.size());
   std::partial_sort(merged.begin(), merged.begin() + static_cast<ptrdiff_t>(keep), merged.end(),
                     [](const vector::Neighbor& a, const vector::Neighbor& b) {
                       return a.distance != b.distance ? a.distance < b.distance : a.label < b.label;

@@ -581,6 +581,34 @@ TEST_F(ScalingTest, MemoryTriggerQuantizesTheVectorGraph) {
   ASSERT_OK_AND_ASSIGN(VectorSearchResult r, db_->SearchVector(q));
   EXPECT_EQ(r.hits.size(), 10u);
   EXPECT_EQ(r.plan, "graph");
+  // A filtered query that walks first ranks the walk's candidates by code
+  // and re-scores only what passes the filter: the hits and scores of
+  // filter_first, which scans every allowed code and re-scores the best.
+  std::vector<std::vector<std::string>> ids;
+  std::vector<std::vector<double>> scores;
+  for (QueryStrategy strategy : {QueryStrategy::kVectorFirst, QueryStrategy::kFilterFirst}) {
+    Query fq = StatusQuery("done");
+    fq.vector = SomeVector();
+    fq.limit = 10;
+    fq.explain = true;
+    fq.use_cache = false;
+    fq.strategy = strategy;
+    ASSERT_OK_AND_ASSIGN(QueryResult hits, db_->RunQuery(fq));
+    ASSERT_EQ(hits.hits.size(), 10u);
+    ids.emplace_back();
+    scores.emplace_back();
+    for (const QueryHit& h : hits.hits) {
+      ids.back().push_back(h.node.id);
+      scores.back().push_back(h.score);
+    }
+    const std::string explain = hits.explain.ToString();
+    if (strategy == QueryStrategy::kVectorFirst) {
+      EXPECT_NE(explain.find("graph on codes"), std::string::npos) << explain;
+      EXPECT_NE(explain.find("passing re-scored: exact_filtered"), std::string::npos) << explain;
+    }
+  }
+  EXPECT_EQ(ids[0], ids[1]);
+  EXPECT_EQ(scores[0], scores[1]);
   // Already quantized: the next time over budget has nothing to quantize.
   ASSERT_OK_AND_ASSIGN(e, db_->ApplyScalingAction(OptimizationAction::kOptimizeMemoryUsage));
   EXPECT_EQ(json::parse(e.detail_json)["vector_indexes_quantized"], 0) << e.detail_json;

@@ -749,8 +749,13 @@ Result<VectorIndexStore::Answer> VectorIndexStore::Search(const Query& query) co
     out.plan = "exact";
     NS_ASSIGN_OR_RETURN(out.result, index_->SearchExact(q.vector, q.k));
   } else {
-    out.plan = "graph";
-    NS_ASSIGN_OR_RETURN(out.result, index_->Search(q.vector, q.k, ef));
+    out.plan = q.codes_only && index_->options().int8 && index_->quantizer_trained()
+                   ? "graph on codes"
+                   : "graph";
+    NS_ASSIGN_OR_RETURN(out.result,
+                        index_->Search(q.vector, q.k, ef, nullptr, nullptr,
+                                       q.codes_only ? vector::HnswIndex::Rescore::kNone
+                                                    : vector::HnswIndex::Rescore::kBest));
   }
   return out;
 }

@@ -38,6 +38,11 @@ struct VectorQuery {
   // hint: the caller still applies its filter.
   std::optional<int64_t> created_min;
   std::optional<int64_t> created_max;
+  // For a caller that filters the answer and re-scores what passes (a
+  // search with `allowed` = those rows and `exact`): a quantized graph walk
+  // ranks by its int8 codes and reads no float vectors
+  // (HnswIndex::Rescore::kNone; the answer's stats say code_distances).
+  bool codes_only = false;
 };
 
 struct VectorAnswer {

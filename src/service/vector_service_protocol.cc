@@ -69,6 +69,7 @@ VectorQuery SearchRequest::Query() const {
   q.k = k;
   q.ef = ef;
   q.exact = exact;
+  q.codes_only = codes_only;
   q.allowed = allowed ? &*allowed : nullptr;
   q.created_min = created_min;
   q.created_max = created_max;
@@ -80,6 +81,7 @@ std::string EncodeSearchRequest(const VectorQuery& query, int64_t min_seq) {
       {"k", query.k},
       {"ef", query.ef},
       {"exact", query.exact},
+      {"codes_only", query.codes_only},
       {"min_seq", min_seq},
       {"dim", query.vector.size()},
       {"allowed_count", query.allowed ? static_cast<int64_t>(query.allowed->size()) : int64_t{-1}}};
@@ -136,6 +138,10 @@ Result<SearchRequest> DecodeSearchRequest(std::string_view body) {
     if (!header["exact"].is_boolean()) return BadRequest("'exact' must be true or false");
     r.exact = header["exact"].get<bool>();
   }
+  if (header.contains("codes_only") && !header["codes_only"].is_null()) {
+    if (!header["codes_only"].is_boolean()) return BadRequest("'codes_only' must be true or false");
+    r.codes_only = header["codes_only"].get<bool>();
+  }
   r.k = static_cast<size_t>(k);
   r.ef = static_cast<size_t>(ef);
 
@@ -188,6 +194,7 @@ std::string EncodeSearchReply(const SearchReply& reply) {
             {"filtered_out", s.filtered_out},
             {"ef_used", s.ef_used},
             {"exact", s.exact},
+            {"code_distances", s.code_distances},
             {"applied_seq", reply.applied_seq}};
   return j.dump();
 }
@@ -232,6 +239,8 @@ Result<SearchReply> DecodeSearchReply(std::string_view text) {
   s.ef_used = static_cast<uint32_t>(ef_used);
   auto exact = j.find("exact");
   s.exact = exact != j.end() && exact->is_boolean() && exact->get<bool>();
+  auto codes = j.find("code_distances");
+  s.code_distances = codes != j.end() && codes->is_boolean() && codes->get<bool>();
   NS_ASSIGN_OR_RETURN(reply.applied_seq, AnswerInt(j, "applied_seq"));
   return reply;
 }

@@ -33,6 +33,7 @@ struct SearchRequest {
   size_t k = 10;
   size_t ef = 0;
   bool exact = false;
+  bool codes_only = false;
   int64_t min_seq = 0;
   std::optional<int64_t> created_min;
   std::optional<int64_t> created_max;

@@ -201,6 +201,7 @@ TEST(VectorServiceProtocol, RequestRoundTrips) {
   q.k = 7;
   q.ef = 99;
   q.exact = true;
+  q.codes_only = true;
   q.allowed = &allowed;
   q.created_min = -5;
   q.created_max = 1234567890123;
@@ -211,15 +212,19 @@ TEST(VectorServiceProtocol, RequestRoundTrips) {
   EXPECT_EQ(r.k, 7u);
   EXPECT_EQ(r.ef, 99u);
   EXPECT_TRUE(r.exact);
+  EXPECT_TRUE(r.codes_only);
+  EXPECT_TRUE(r.Query().codes_only);
   EXPECT_EQ(r.min_seq, 42);
   EXPECT_EQ(r.created_min, -5);
   EXPECT_EQ(r.created_max, 1234567890123);
 
   q.allowed = nullptr;
+  q.codes_only = false;
   q.created_min.reset();
   q.created_max.reset();
   ASSERT_OK_AND_ASSIGN(SearchRequest unfiltered, DecodeSearchRequest(EncodeSearchRequest(q, 0)));
   EXPECT_FALSE(unfiltered.allowed.has_value());
+  EXPECT_FALSE(unfiltered.codes_only);
   EXPECT_FALSE(unfiltered.created_min.has_value());
 
   // An empty filter is a filter that allows nothing, not the absence of one.
@@ -237,6 +242,7 @@ TEST(VectorServiceProtocol, ReplyRoundTrips) {
   reply.answer.result.stats.nodes_visited = 17;
   reply.answer.result.stats.ef_used = 64;
   reply.answer.result.stats.exact = true;
+  reply.answer.result.stats.code_distances = true;
   reply.answer.plan = "graph_filtered";
   reply.answer.index_size = 1000;
   reply.answer.partitions_searched = 3;
@@ -251,6 +257,7 @@ TEST(VectorServiceProtocol, ReplyRoundTrips) {
   EXPECT_EQ(back.answer.result.stats.nodes_visited, 17u);
   EXPECT_EQ(back.answer.result.stats.ef_used, 64u);
   EXPECT_TRUE(back.answer.result.stats.exact);
+  EXPECT_TRUE(back.answer.result.stats.code_distances);
   EXPECT_EQ(back.answer.plan, "graph_filtered");
   EXPECT_EQ(back.answer.index_size, 1000);
   EXPECT_EQ(back.answer.partitions_searched, 3);
@@ -571,6 +578,8 @@ TEST_F(VectorServiceTest, MalformedRequestsGet400) {
       {"k huge", with_header(R"({"k":18446744073709551615,"min_seq":0,"dim":16})", 64)},
       {"negative min_seq", with_header(R"({"k":1,"min_seq":-1,"dim":16})", 64)},
       {"exact not a boolean", with_header(R"({"k":1,"min_seq":0,"dim":16,"exact":1})", 64)},
+      {"codes_only not a boolean",
+       with_header(R"({"k":1,"min_seq":0,"dim":16,"codes_only":"yes"})", 64)},
       {"vector shorter than dim", with_header(R"({"k":1,"min_seq":0,"dim":16})", 60)},
       {"bytes after the vector", good + "x"},
       {"rowids missing", with_header(R"({"k":1,"min_seq":0,"dim":16,"allowed_count":2})", 64)},

@@ -826,7 +826,8 @@ size_t HnswIndex::EffectiveEf(size_t k, size_t ef, double admitted) const {
 }
 
 Result<SearchResult> HnswIndex::Search(std::span<const float> query, size_t k, size_t ef,
-                                       const Filter* filter, SearchContext* context) const {
+                                       const Filter* filter, SearchContext* context,
+                                       Rescore rescore_with_floats) const {
   NS_ASSIGN_OR_RETURN(std::vector<float> q, CheckQuery(query));
   SearchResult result;
   if (k == 0 || live_count_ == 0 || entry_point_ == kNoSlot) return result;
@@ -867,8 +868,14 @@ Result<SearchResult> HnswIndex::Search(std::span<const float> query, size_t k, s
                 stats);
     found.assign(ctx.results_.begin(), ctx.results_.end());
     std::sort(found.begin(), found.end(), CloserFirst);
-    // Re-score the best candidates with the float vectors.
     found.resize(std::min(found.size(), rescore));
+    if (rescore_with_floats == Rescore::kNone) {
+      stats.code_distances = true;
+      result.neighbors.reserve(found.size());
+      for (const Candidate& c : found) result.neighbors.push_back({labels_[c.slot], c.distance});
+      return result;
+    }
+    // Re-score the best candidates with the float vectors.
     for (const Candidate& c : found) AnnounceVectorRead(c.slot);
     std::vector<float> scratch(dim);
     for (Candidate& c : found) {

@@ -163,11 +163,19 @@ class HnswIndex {
   // beside concurrent searches.
   size_t ReleaseVectorPages() const;
 
+  // Whether an int8 search re-scores its best candidates with floats.
+  // kNone is for a caller that filters many candidates afterwards and
+  // re-scores only the few it keeps (SearchExactAllowed over them): a walk
+  // of k = 2,000 would otherwise read 2,256 float vectors, each a disk read
+  // once their pages are released. It answers the RescoreCount(k) best by
+  // code (the candidates kBest would re-score), with their code distances
+  // (stats.code_distances). Ignored on floats.
+  enum class Rescore { kBest, kNone };
   // The k nearest allowed labels. ef = 0 uses options().ef_search; ef is
   // raised to at least k and widened for selective filters. filter may be null.
   Result<SearchResult> Search(std::span<const float> query, size_t k, size_t ef = 0,
-                              const Filter* filter = nullptr,
-                              SearchContext* context = nullptr) const;
+                              const Filter* filter = nullptr, SearchContext* context = nullptr,
+                              Rescore rescore = Rescore::kBest) const;
   // Exact: scores every live vector the filter allows (filter may be null).
   Result<SearchResult> SearchExact(std::span<const float> query, size_t k,
                                    const Filter* filter = nullptr) const;

@@ -159,6 +159,26 @@ TEST(HnswIndex, Int8RescoringKeepsFloatRecall) {
   ASSERT_TRUE(wide.ok());
   EXPECT_EQ(wide->neighbors.size(), 300u);
   EXPECT_EQ(wide->stats.distances_computed, 300u + HnswIndex::kMaxRescoreMargin);
+  EXPECT_FALSE(wide->stats.code_distances);
+  // Without re-scoring (a caller that filters them and re-scores the few it
+  // keeps): the candidates the re-score would take, by code, no float read,
+  // said so.
+  auto coded = quantized->Search({queries.data(), dim}, 300, 1000, nullptr, nullptr,
+                                 HnswIndex::Rescore::kNone);
+  ASSERT_TRUE(coded.ok());
+  EXPECT_EQ(coded->neighbors.size(), 300u + HnswIndex::kMaxRescoreMargin);
+  EXPECT_EQ(coded->stats.distances_computed, 0u);
+  EXPECT_TRUE(coded->stats.code_distances);
+  EXPECT_TRUE(
+      std::is_sorted(coded->neighbors.begin(), coded->neighbors.end(),
+                     [](const Neighbor& a, const Neighbor& b) { return a.distance < b.distance; }));
+  // The float answer's 300 are all among them (the same walk).
+  EXPECT_DOUBLE_EQ(Recall(coded->neighbors, wide->neighbors), 1.0);
+  // On floats there is nothing to skip.
+  auto floats =
+      plain->Search({queries.data(), dim}, 10, 64, nullptr, nullptr, HnswIndex::Rescore::kNone);
+  ASSERT_TRUE(floats.ok());
+  EXPECT_FALSE(floats->stats.code_distances);
 
   // A scan of an allowed list scores the codes of every allowed vector and
   // re-scores the best 4k with floats: the float scan's answer, nearly always.

@@ -25,6 +25,9 @@ struct SearchStats {
   uint64_t filtered_out = 0;        // nodes reached but rejected by the filter or deleted
   uint32_t ef_used = 0;             // the beam width after adaptive widening (graph only)
   bool exact = false;               // true when every allowed vector was scored
+  // Distances from int8 codes only, not re-scored with floats (a search
+  // with Rescore::kNone on a quantized graph): an order, not exact values.
+  bool code_distances = false;
 };
 
 struct SearchResult {
