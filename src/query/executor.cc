@@ -1035,9 +1035,9 @@ Result<std::vector<Ranked>> QueryRun::VectorCandidates(size_t depth) {
       k = std::min(k * 4, static_cast<size_t>(answer.index_size));
     }
     if (rescore_passing && !out.empty()) {
-      // The passing candidates in code order; the best of them by code
-      // (RescoreCount(depth)) re-scored with floats, as an unfiltered walk
-      // of depth would.
+      // The passing candidates as the allowed rows of an exact search: the
+      // best of them by code (HnswIndex::RescoreCount(depth)) are re-scored
+      // with floats, as an unfiltered walk of depth would re-score its own.
       std::vector<int64_t> passing;
       passing.reserve(out.size());
       for (const Ranked& r : out) passing.push_back(r.rowid);
