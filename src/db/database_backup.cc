@@ -382,26 +382,6 @@ Result<bool> PrepareBackupDir(const std::string& db_dir, const std::string& dest
   return true;
 }
 
-// Ends a read transaction when it goes out of scope.
-class ReadTxn {
- public:
-  explicit ReadTxn(storage::Connection& conn) : conn_(conn) {}
-  ~ReadTxn() {
-    if (active_) (void)conn_.Exec("COMMIT");
-  }
-  ReadTxn(const ReadTxn&) = delete;
-  ReadTxn& operator=(const ReadTxn&) = delete;
-  Status Begin() {
-    NS_RETURN_IF_ERROR(conn_.Exec("BEGIN"));
-    active_ = true;
-    return Status::OK();
-  }
-
- private:
-  storage::Connection& conn_;
-  bool active_ = false;
-};
-
 // FNV-1a over a sequence of typed values. Each value is fed with its type
 // and, for text and blobs, its length, so different rows cannot run
 // together into the same bytes ("ab","c" vs "a","bc").
@@ -497,7 +477,7 @@ Result<BackupReport> Database::Impl::Backup(const std::string& dest_dir) {
     // One read transaction around the whole copy: its first read fixes the
     // snapshot, and every backup step reads that snapshot, so writers on
     // other connections go on without forcing the copy to restart.
-    ReadTxn txn(*conn);
+    storage::ReadTransaction txn(*conn);
     NS_RETURN_IF_ERROR(txn.Begin());
     NS_ASSIGN_OR_RETURN(report.change_seq,
                         conn->QueryInt("SELECT ifnull(max(seq), 0) FROM changes"));
@@ -659,7 +639,7 @@ Status Database::Impl::RestoreInPlace(const std::string& backup_dir) {
 
 Result<DatabaseFingerprint> Database::Impl::Fingerprint() {
   NS_ASSIGN_OR_RETURN(ReaderLease conn, AcquireReader());
-  ReadTxn txn(*conn);
+  storage::ReadTransaction txn(*conn);
   NS_RETURN_IF_ERROR(txn.Begin());
   DatabaseFingerprint fp;
   NS_ASSIGN_OR_RETURN(fp.node_count, conn->QueryInt("SELECT count(*) FROM nodes"));

@@ -19,24 +19,6 @@ std::string Quote(const std::string& s) {
   return "'" + s + "'";
 }
 
-// Ends a read transaction when it goes out of scope.
-class ReadSnapshot {
- public:
-  explicit ReadSnapshot(Connection& conn) : conn_(conn) {}
-  ~ReadSnapshot() {
-    if (active_) (void)conn_.Exec("COMMIT");
-  }
-  Status Begin() {
-    NS_RETURN_IF_ERROR(conn_.Exec("BEGIN"));
-    active_ = true;
-    return Status::OK();
-  }
-
- private:
-  Connection& conn_;
-  bool active_ = false;
-};
-
 // Every row a NodeSelect statement yields, as nodes.
 Result<std::vector<Node>> ReadNodeRows(Statement& s) {
   std::vector<Node> out;
@@ -94,7 +76,7 @@ Result<std::vector<Node>> Database::Impl::ListNodes(const std::string& sql, cons
 Result<std::vector<Node>> Database::Impl::ListChildren(const std::string& parent_id,
                                                        const ListOptions& options) {
   NS_ASSIGN_OR_RETURN(ReaderLease conn, AcquireReader());
-  ReadSnapshot snapshot(*conn);
+  storage::ReadTransaction snapshot(*conn);
   NS_RETURN_IF_ERROR(snapshot.Begin());
   if (!parent_id.empty()) {
     NS_ASSIGN_OR_RETURN(std::optional<Node> parent, LoadNode(*conn, parent_id));
@@ -152,7 +134,7 @@ Result<int64_t> Database::Impl::CountChildren(const std::string& parent_id, bool
 Status Database::Impl::VisitSubtree(const std::string& id, const SubtreeOptions& options,
                                     const SubtreeVisitor& visitor) {
   NS_ASSIGN_OR_RETURN(ReaderLease conn, AcquireReader());
-  ReadSnapshot snapshot(*conn);
+  storage::ReadTransaction snapshot(*conn);
   NS_RETURN_IF_ERROR(snapshot.Begin());
   NS_ASSIGN_OR_RETURN(std::optional<Node> root, LoadNode(*conn, id));
   if (!root) return Status::NotFound("node " + Quote(id) + " not found");
@@ -196,7 +178,7 @@ Status Database::Impl::VisitSubtree(const std::string& id, const SubtreeOptions&
 
 Result<std::vector<Node>> Database::Impl::Ancestors(const std::string& id) {
   NS_ASSIGN_OR_RETURN(ReaderLease conn, AcquireReader());
-  ReadSnapshot snapshot(*conn);
+  storage::ReadTransaction snapshot(*conn);
   NS_RETURN_IF_ERROR(snapshot.Begin());
   NS_ASSIGN_OR_RETURN(std::optional<Node> node, LoadNode(*conn, id));
   if (!node) return Status::NotFound("node " + Quote(id) + " not found");
@@ -243,7 +225,7 @@ Result<std::vector<Edge>> Database::Impl::Edges(const std::string& id, bool outg
 
 Result<std::vector<std::string>> Database::Impl::CollectionsOf(const std::string& id) {
   NS_ASSIGN_OR_RETURN(ReaderLease conn, AcquireReader());
-  ReadSnapshot snapshot(*conn);
+  storage::ReadTransaction snapshot(*conn);
   NS_RETURN_IF_ERROR(snapshot.Begin());
   NS_ASSIGN_OR_RETURN(Statement * up,
                       conn->Prepare("SELECT n.id, n.content FROM edges e JOIN nodes n ON n.id = "
@@ -328,7 +310,7 @@ Result<int64_t> Database::Impl::NodeCount() {
 
 Result<DatabaseStats> Database::Impl::Stats() {
   NS_ASSIGN_OR_RETURN(ReaderLease conn, AcquireReader());
-  ReadSnapshot snapshot(*conn);
+  storage::ReadTransaction snapshot(*conn);
   NS_RETURN_IF_ERROR(snapshot.Begin());
   DatabaseStats st;
   NS_ASSIGN_OR_RETURN(st.node_count, conn->QueryInt("SELECT count(*) FROM nodes"));
@@ -350,7 +332,7 @@ Result<DatabaseStats> Database::Impl::Stats() {
 
 Status Database::Impl::CheckIntegrity() {
   NS_ASSIGN_OR_RETURN(ReaderLease conn, AcquireReader());
-  ReadSnapshot snapshot(*conn);
+  storage::ReadTransaction snapshot(*conn);
   NS_RETURN_IF_ERROR(snapshot.Begin());
   {
     NS_ASSIGN_OR_RETURN(Statement * stmt, conn->Prepare("PRAGMA integrity_check"));

@@ -62,34 +62,6 @@ double MillisSince(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
-// One read snapshot for a sequence of statements on `conn`: begins a
-// transaction when the connection is idle, and joins the caller's otherwise
-// (its snapshot is what the caller wants us to see).
-class ReadSnapshot {
- public:
-  explicit ReadSnapshot(Connection& conn) : conn_(conn) {}
-  ~ReadSnapshot() {
-    if (began_) (void)conn_.Exec("COMMIT");
-  }
-  ReadSnapshot(const ReadSnapshot&) = delete;
-  ReadSnapshot& operator=(const ReadSnapshot&) = delete;
-  Status Begin() {
-    if (sqlite3_get_autocommit(conn_.raw()) == 0) return Status::OK();
-    NS_RETURN_IF_ERROR(conn_.Exec("BEGIN"));
-    began_ = true;
-    return Status::OK();
-  }
-  // Ends the snapshot if this object began it (a joined one goes on).
-  void End() {
-    if (began_) (void)conn_.Exec("COMMIT");
-    began_ = false;
-  }
-
- private:
-  Connection& conn_;
-  bool began_ = false;
-};
-
 // The maintenance methods commit their setting before building, so that a
 // crash during a long build still leaves the decision on disk; that needs a
 // connection with no transaction of the caller's around it.
@@ -287,8 +259,8 @@ Result<VectorIndexStore::Built> VectorIndexStore::Build(Connection& conn, Vector
   // checkpointed while writers go on. Rows written after the first slice
   // may be read already; the catch-up from `seq` then finds them in place.
   const bool joined = sqlite3_get_autocommit(conn.raw()) == 0;
-  ReadSnapshot snapshot(conn);
-  NS_RETURN_IF_ERROR(snapshot.Begin());
+  storage::ReadTransaction snapshot(conn);
+  NS_RETURN_IF_ERROR(snapshot.JoinOrBegin());
   Built b;
   b.kind = kind;
   NS_ASSIGN_OR_RETURN(b.settings, ReadSettings(conn));
@@ -322,7 +294,7 @@ Result<VectorIndexStore::Built> VectorIndexStore::Build(Connection& conn, Vector
   std::vector<int64_t> rowids;
   std::vector<float> vectors;
   for (bool first = true;; first = false) {
-    if (!first) NS_RETURN_IF_ERROR(snapshot.Begin());
+    if (!first) NS_RETURN_IF_ERROR(snapshot.JoinOrBegin());
     ScopedStatement s(*stmt);
     s->Bind(1, after).Bind(2, slice);
     rowids.clear();
@@ -404,8 +376,8 @@ Status VectorIndexStore::Sync(Connection& conn, const std::atomic<bool>* stop) {
   const bool joined = sqlite3_get_autocommit(conn.raw()) == 0;
   const int64_t slice = static_cast<int64_t>(std::max<size_t>(1, options_.vector_catch_up_slice));
   for (bool first = true;; first = false) {
-    ReadSnapshot snapshot(conn);
-    NS_RETURN_IF_ERROR(snapshot.Begin());
+    storage::ReadTransaction snapshot(conn);
+    NS_RETURN_IF_ERROR(snapshot.JoinOrBegin());
     NS_ASSIGN_OR_RETURN(last, LastSeq(conn));
     if (!opened_) {
       // Opening may build the whole index (a missing or damaged file): the
@@ -414,7 +386,7 @@ Status VectorIndexStore::Sync(Connection& conn, const std::atomic<bool>* stop) {
       snapshot.End();
       NS_RETURN_IF_ERROR(OpenLocked(conn));
       opened_ = true;
-      NS_RETURN_IF_ERROR(snapshot.Begin());
+      NS_RETURN_IF_ERROR(snapshot.JoinOrBegin());
       NS_ASSIGN_OR_RETURN(last, LastSeq(conn));
     }
     if (applied_seq_ >= last) break;
@@ -468,8 +440,8 @@ Status VectorIndexStore::OpenOrRebuildGraph(Connection& conn, const Settings& se
     if (want.dim == 0) {  // no vectors yet: nothing to build
       // The dimension and the log position from one snapshot, so that a
       // first vector written in between is not skipped.
-      ReadSnapshot snapshot(conn);
-      NS_RETURN_IF_ERROR(snapshot.Begin());
+      storage::ReadTransaction snapshot(conn);
+      NS_RETURN_IF_ERROR(snapshot.JoinOrBegin());
       NS_ASSIGN_OR_RETURN(Settings now, ReadSettings(conn));
       if (now.hnsw.dim == 0) {
         NS_ASSIGN_OR_RETURN(applied_seq_, LastSeq(conn));

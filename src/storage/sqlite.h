@@ -138,6 +138,8 @@ class Transaction {
 
 // BEGIN ... COMMIT around reads that must see one snapshot; committed on
 // destruction. (BEGIN is deferred: the snapshot is taken by the first read.)
+// JoinOrBegin reads inside the caller's transaction when the connection is
+// in one (its snapshot is what the caller wants read) and leaves it open.
 class ReadTransaction {
  public:
   explicit ReadTransaction(Connection& conn) : conn_(conn) {}
@@ -150,6 +152,11 @@ class ReadTransaction {
     active_ = true;
     return Status::OK();
   }
+  Status JoinOrBegin() {
+    if (sqlite3_get_autocommit(conn_.raw()) == 0) return Status::OK();
+    return Begin();
+  }
+  // Commits what this object began (a joined transaction goes on).
   void End() {
     if (active_) (void)conn_.Exec("COMMIT");
     active_ = false;
