@@ -90,14 +90,16 @@ int Session::Run(const std::vector<std::string>& args) {
   int64_t version = kAnyVersion;
   int depth = -1;
   bool first = false, root = false, all = false, report_commits = false, no_embeddings = false;
-  size_t batch_size = 5000, limit = 100;
+  size_t batch_size = io::kDefaultBatchSize, limit = 100;
   int64_t since = 0;
 
   auto* init = app.add_subcommand("init", "create an empty database");
   auto* imp = app.add_subcommand("import", "import nodes from JSONL (FILE or - for stdin)");
   imp->add_option("file", file, "JSONL file, - for stdin")->required();
-  imp->add_option("--batch-size", batch_size, "nodes per transaction")
-      ->check(CLI::Range(1, 1000000));
+  auto* batch_option =
+      imp->add_option("--batch-size", batch_size,
+                      "nodes per transaction (default 5000; 50000 when the import bulk loads)")
+          ->check(CLI::Range(1, 1000000));
   imp->add_option("--on-error", on_error,
                   "skip: report bad lines and go on; abort: stop at the first")
       ->check(CLI::IsMember({"skip", "abort"}));
@@ -316,6 +318,9 @@ int Session::Run(const std::vector<std::string>& args) {
       options.bulk_load = held == 0 || (total > 0 && held < total / 2048);
     } else {
       options.bulk_load = bulk == "on";
+    }
+    if (options.bulk_load && batch_option->count() == 0) {
+      options.batch_size = io::kBulkLoadBatchSize;
     }
     ProgressBar bar(err_, total, terminal_ && !json);
     io::ImportCallbacks cb;

@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -69,7 +71,12 @@ std::string QueryPlan(const std::string& db_dir, const std::string& sql) {
 class BulkLoadTest : public ::testing::Test {
  protected:
   std::unique_ptr<Database> OpenDb() {
-    auto r = Database::Open(dir_.path(), Options{});
+    Options options;
+    options.info_log = [this](std::string_view line) {
+      std::lock_guard lock(log_mu_);
+      log_.emplace_back(line);
+    };
+    auto r = Database::Open(dir_.path(), options);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? std::move(r).value() : nullptr;
   }
@@ -99,8 +106,25 @@ class BulkLoadTest : public ::testing::Test {
     return ids;
   }
 
+  // Whether a logged line contains `text`.
+  bool Logged(const std::string& text) {
+    std::lock_guard lock(log_mu_);
+    return std::any_of(log_.begin(), log_.end(), [&](const std::string& line) {
+      return line.find(text) != std::string::npos;
+    });
+  }
+
+  bool ScratchFileExists() const {
+    return std::filesystem::exists(dir_.path() + "/bulk_text.scratch");
+  }
+
   TempDir dir_;
+  std::mutex log_mu_;
+  std::vector<std::string> log_;
 };
+
+// What the fallback logs when the text built during a load cannot be used.
+constexpr char kRebuildLogged[] = "rebuilding the full-text index";
 
 TEST_F(BulkLoadTest, FinishRebuildsTheFullTextIndexAndEveryDeferredIndex) {
   auto db = OpenDb();
@@ -141,6 +165,10 @@ TEST_F(BulkLoadTest, FinishRebuildsTheFullTextIndexAndEveryDeferredIndex) {
   Add(*db, "task-1", "basalt task", "task");
   ASSERT_OK_AND_ASSIGN(bool finished, db->FinishBulkLoad());
   EXPECT_TRUE(finished);
+  // The edit and the delete are changes the text built during the load
+  // cannot have followed: the load rebuilt it from the table instead.
+  EXPECT_TRUE(Logged(kRebuildLogged));
+  EXPECT_FALSE(ScratchFileExists());
 
   EXPECT_EQ(SchemaObjects(dir_.path()), before);
   ASSERT_OK_AND_ASSIGN(pending, db->BulkLoadPending());
@@ -187,12 +215,69 @@ TEST_F(BulkLoadTest, FinishLeavesOneTextSegmentAndTheMergeSettingAsItWas) {
   EXPECT_EQ(TextIds(*db, "t7999x9"), std::vector<std::string>{"new-7999"});
   EXPECT_OK(db->CheckIntegrity());
 
-  // A database that never set it gets FTS5's default back.
+  EXPECT_FALSE(Logged(kRebuildLogged));  // built while the rows committed
+
+  // The rebuild after an edit during the load (see the test above) merges
+  // into one segment too, and gives a database that never set the merge
+  // setting FTS5's default back.
   RawScalar(dir_.path(), "DELETE FROM nodes_fts_config WHERE k = 'automerge'");
   ASSERT_OK(db->BeginBulkLoad());
   Add(*db, "late", "scoria");
+  ASSERT_OK_AND_ASSIGN(Node old0, db->Get("old-0"));
+  NodePatch patch;
+  patch.content = "pumice dust";
+  ASSERT_TRUE(db->Update("old-0", patch, old0.version).ok());
+  for (int i = 0; i < 8000; ++i) Add(*db, "more-" + std::to_string(i), "q" + std::to_string(i));
   ASSERT_OK_AND_ASSIGN(finished, db->FinishBulkLoad());
+  EXPECT_TRUE(Logged(kRebuildLogged));
+  EXPECT_EQ(RawScalar(dir_.path(), kSegments), "1");
   EXPECT_EQ(RawScalar(dir_.path(), kAutomerge), "4");
+  EXPECT_EQ(TextIds(*db, "dust"), std::vector<std::string>{"old-0"});
+  EXPECT_OK(db->CheckIntegrity());
+}
+
+TEST_F(BulkLoadTest, TextBuiltWhileTheRowsCommitIsTheIndexOfTheTable) {
+  auto db = OpenDb();
+  ASSERT_TRUE(db);
+  Add(*db, "old-1", "granite quarry");
+  Add(*db, "old-2", "granite boulder");
+  ASSERT_OK(db->BeginBulkLoad());
+  // Batches committed over time, as an import commits them: the build
+  // follows while they arrive and after the last one.
+  for (int b = 0; b < 6; ++b) {
+    WriteBatch batch;
+    for (int i = 0; i < 3000; ++i) {
+      NewNode n;
+      n.id = "b" + std::to_string(b) + "-" + std::to_string(i);
+      n.node_type = "text";
+      n.content = "basalt layer " + std::to_string(b) + " item w" + std::to_string(i);
+      batch.Create(std::move(n));
+    }
+    ASSERT_OK(db->Write(batch).status());
+    if (b % 2 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  }
+  EXPECT_TRUE(ScratchFileExists());
+  ASSERT_OK_AND_ASSIGN(bool finished, db->FinishBulkLoad());
+  EXPECT_TRUE(finished);
+  EXPECT_FALSE(Logged(kRebuildLogged));
+  EXPECT_FALSE(ScratchFileExists());
+  // FTS5's integrity check reads every row of the content table and
+  // compares its tokens with the index.
+  EXPECT_OK(db->CheckIntegrity());
+  EXPECT_EQ(RawScalar(dir_.path(), "SELECT count(DISTINCT segid) FROM nodes_fts_idx"), "1");
+  // The handle that copied the index in is gone; this one (and the writer
+  // it searched through during the load) sees the new index.
+  EXPECT_EQ(TextIds(*db, "granite"), (std::vector<std::string>{"old-1", "old-2"}));
+  EXPECT_EQ(TextIds(*db, "w2999").size(), 6u);
+  EXPECT_EQ(TextIds(*db, "basalt").size(), 100u);  // the search's limit
+  // Titles (derived for roots) are indexed as the rows hold them.
+  EXPECT_EQ(RawScalar(dir_.path(),
+                      "SELECT count(*) FROM nodes_fts WHERE nodes_fts MATCH 'title : basalt'"),
+            "18000");
+  // Later writes go through the triggers again, into the copied index.
+  Add(*db, "after", "obsidian");
+  EXPECT_EQ(TextIds(*db, "obsidian"), std::vector<std::string>{"after"});
+  EXPECT_OK(db->CheckIntegrity());
 }
 
 TEST_F(BulkLoadTest, TheNextOpenFinishesALoadWhoseHandleWentAway) {
@@ -209,6 +294,7 @@ TEST_F(BulkLoadTest, TheNextOpenFinishesALoadWhoseHandleWentAway) {
     // (the crash test kills real importers).
   }
   EXPECT_NE(SchemaObjects(dir_.path()), before);
+  EXPECT_FALSE(ScratchFileExists());  // the handle stopped its text build
   auto db = OpenDb();
   ASSERT_TRUE(db);
   ASSERT_OK_AND_ASSIGN(bool pending, db->BulkLoadPending());

@@ -25,6 +25,10 @@ Database::Impl::Impl(std::string path, Options options)
       page_cache_kib_(int64_t{options_.page_cache_mib} * 1024) {}
 
 Database::Impl::~Impl() {
+  {
+    std::lock_guard lock(bulk_mu_);
+    bulk_text_build_.reset();  // an unfinished load: the next open rebuilds
+  }
   text_index_.StopBackgroundBuild();
   StopScaling();
   StopVectorService();

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "db/bulk_text_build.h"
 #include "db/partitioned_vector_store.h"
 #include "db/service_or_local_vector_store.h"
 #include "embed/lsa_embedder.h"
@@ -187,6 +188,10 @@ class Database::Impl {
   // flock on <db>/bulk_load.lock, held from BeginBulkLoad to FinishBulkLoad.
   bool LockBulkLoad();
   void UnlockBulkLoad();
+  // Ends a load with the index `built` made (one transaction on a connection
+  // of its own): true when done, false when nothing was pending, NotFound
+  // when the table changed in a way the build cannot have followed.
+  Result<bool> FinishBulkLoadWithBuiltText(const BuiltTextIndex& built);
 
   // A reader connection lent for the duration of one read.
   class ReaderLease {
@@ -307,6 +312,9 @@ class Database::Impl {
 
   std::mutex bulk_mu_;
   int bulk_lock_fd_ = -1;  // guarded by bulk_mu_
+  // The load's full-text index, built as its rows commit (BeginBulkLoad to
+  // FinishBulkLoad; guarded by bulk_mu_).
+  std::unique_ptr<BulkTextBuild> bulk_text_build_;
 
   std::mutex reader_mu_;
   std::vector<std::unique_ptr<storage::Connection>> idle_readers_;  // guarded by reader_mu_

@@ -17,8 +17,17 @@ namespace nodespace::io {
 
 enum class OnError { kSkip, kAbort };
 
+// Rows per transaction: the default, and the command line's default for a
+// bulk load. A load's batches write the table and its unique indexes only,
+// whose random keys (ids, parents) make every batch dirty pages all over
+// them, each written to the WAL and fsynced once per commit: ten times the
+// rows per commit made a 1M-node load 1.3 times as fast (docs/BENCHMARKS.md),
+// for 100 MB more memory.
+constexpr size_t kDefaultBatchSize = 5000;
+constexpr size_t kBulkLoadBatchSize = 50000;
+
 struct ImportOptions {
-  size_t batch_size = 5000;
+  size_t batch_size = kDefaultBatchSize;
   OnError on_error = OnError::kSkip;
   bool with_embeddings = true;  // false: ignore "embedding" fields
   size_t max_line_bytes = 16 << 20;

@@ -1,0 +1,128 @@
+#include "db/bulk_text_build.h"
+
+#include <chrono>
+#include <cstdio>
+#include <utility>
+
+#include "storage/sqlite.h"
+
+namespace nodespace {
+
+using storage::Connection;
+using storage::ScopedStatement;
+using storage::Statement;
+
+namespace {
+
+// Rows per read of the main file: each read is a short read transaction of
+// its own, so that the loader's checkpoints are never held back for long.
+constexpr int kRowsPerRead = 4096;
+
+// How long the thread sleeps when it has read every committed row and the
+// load goes on: about the time the loader needs for a few hundred rows.
+constexpr auto kIdleWait = std::chrono::milliseconds(20);
+
+// Scratch pages kept in memory. The index is written once, appending.
+constexpr char kScratchCache[] = "PRAGMA cache_size = -16384";
+
+}  // namespace
+
+BulkTextBuild::BulkTextBuild(std::string db_file, std::string scratch_file, std::string fts_sql,
+                             int64_t start_seq, int busy_timeout_ms)
+    : db_file_(std::move(db_file)),
+      scratch_file_(std::move(scratch_file)),
+      fts_sql_(std::move(fts_sql)),
+      busy_timeout_ms_(busy_timeout_ms) {
+  built_.scratch_file = scratch_file_;
+  built_.start_seq = start_seq;
+  thread_ = std::thread([this] { result_ = Run(); });
+}
+
+BulkTextBuild::~BulkTextBuild() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+    cancel_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  std::remove(scratch_file_.c_str());
+}
+
+Result<BuiltTextIndex> BulkTextBuild::Finish() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  NS_RETURN_IF_ERROR(result_);
+  return built_;
+}
+
+Status BulkTextBuild::Run() {
+  std::remove(scratch_file_.c_str());
+  Status st = Follow();
+  if (!st.ok()) std::remove(scratch_file_.c_str());
+  return st;
+}
+
+Status BulkTextBuild::Follow() {
+  NS_ASSIGN_OR_RETURN(std::unique_ptr<Connection> source,
+                      Connection::Open(db_file_, /*read_only=*/true, /*create=*/false));
+  NS_RETURN_IF_ERROR(source->Exec("PRAGMA busy_timeout = " + std::to_string(busy_timeout_ms_)));
+  NS_ASSIGN_OR_RETURN(std::unique_ptr<Connection> scratch,
+                      Connection::Open(scratch_file_, /*read_only=*/false, /*create=*/true));
+  // Nothing here needs to survive a crash: a load that dies is finished by
+  // 'rebuild' on the next open, and the scratch file is discarded.
+  NS_RETURN_IF_ERROR(scratch->Exec("PRAGMA journal_mode = OFF"));
+  NS_RETURN_IF_ERROR(scratch->Exec("PRAGMA synchronous = OFF"));
+  NS_RETURN_IF_ERROR(scratch->Exec(kScratchCache));
+  NS_RETURN_IF_ERROR(scratch->Exec(fts_sql_));
+  // As FinishBulkLoad's 'rebuild': no merging while rows arrive, one merge
+  // into a single segment at the end.
+  NS_RETURN_IF_ERROR(
+      scratch->Exec("INSERT INTO nodes_fts(nodes_fts, rank) VALUES ('automerge', 0)"));
+  NS_RETURN_IF_ERROR(scratch->Exec("BEGIN"));
+  NS_ASSIGN_OR_RETURN(Statement * read,
+                      source->Prepare("SELECT rowid, title, content FROM nodes WHERE rowid > ?1 "
+                                      "ORDER BY rowid LIMIT " +
+                                      std::to_string(kRowsPerRead)));
+  NS_ASSIGN_OR_RETURN(Statement * insert,
+                      scratch->Prepare("INSERT INTO nodes_fts(rowid, title, content) "
+                                       "VALUES (?1, ?2, ?3)"));
+  while (true) {
+    bool stopping;
+    {
+      std::lock_guard lock(mu_);
+      if (cancel_) return Status::Internal("the bulk load's text index build was cancelled");
+      stopping = stop_;
+    }
+    int read_rows = 0;
+    {
+      ScopedStatement s(*read);
+      s->Bind(1, built_.max_rowid);
+      while (true) {
+        NS_ASSIGN_OR_RETURN(bool row, s->Step());
+        if (!row) break;
+        const int64_t rowid = s->ColumnInt(0);
+        NS_RETURN_IF_ERROR(
+            insert->Bind(1, rowid).Bind(2, s->ColumnText(1)).Bind(3, s->ColumnText(2)).Run());
+        built_.max_rowid = rowid;
+        ++built_.rows;
+        ++read_rows;
+      }
+    }
+    if (read_rows == kRowsPerRead) continue;
+    // Every committed row is in. Once the loader has said it is done (before
+    // this read began), nothing more can come from it.
+    if (stopping) break;
+    std::unique_lock lock(mu_);
+    wake_.wait_for(lock, kIdleWait, [this] { return stop_; });
+  }
+  NS_RETURN_IF_ERROR(scratch->Exec("COMMIT"));
+  NS_RETURN_IF_ERROR(scratch->Exec("INSERT INTO nodes_fts(nodes_fts) VALUES ('optimize')"));
+  return Status::OK();
+}
+
+}  // namespace nodespace
