@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <set>
 #include <sstream>
 #include <string>
@@ -357,6 +358,159 @@ TEST_F(BulkLoadTest, TheScalingManagerWaitsForTheLoadToFinish) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_TRUE(optimized());
+}
+
+// Every node's place in the tree: id, parent and sibling order key, by id.
+std::vector<std::string> Placement(const std::string& db_dir) {
+  return RawColumn(db_dir,
+                   "SELECT id || ' ' || parent_id || ' ' || order_key || ' ' || node_type "
+                   "FROM nodes ORDER BY id");
+}
+
+// An import with a real shape: parents before and after their children,
+// date parents made on demand, duplicate ids, unknown parents, bad lines.
+std::string MixedImport(int nodes, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::ostringstream in;
+  for (int i = 0; i < nodes; ++i) {
+    const uint32_t r = rng() % 100;
+    std::string parent;
+    if (i > 0 && r < 70) {
+      parent = "n" + std::to_string(rng() % i);  // an earlier node (maybe a rejected one)
+    } else if (r < 75) {
+      parent = "2024-05-0" + std::to_string(1 + rng() % 3);  // created on first use
+    } else if (r < 78) {
+      parent = "n" + std::to_string(i + 1 + rng() % 50);  // later in the file: unknown now
+    } else if (r < 80) {
+      parent = "nowhere";
+    }
+    const std::string id = r >= 97 && i > 0 ? "n" + std::to_string(rng() % i)  // a duplicate
+                                            : "n" + std::to_string(i);
+    if (r == 96) {
+      in << "{not json\n";
+      continue;
+    }
+    in << R"({"id":")" << id << R"(",)";
+    if (!parent.empty()) in << R"("parent_id":")" << parent << R"(",)";
+    in << R"("content":"granite note )" << i << R"("})"
+       << "\n";
+  }
+  return in.str();
+}
+
+TEST_F(BulkLoadTest, ABulkLoadPlacesAndRejectsExactlyWhatARowByRowImportDoes) {
+  for (const bool prefilled : {false, true}) {
+    SCOPED_TRACE(prefilled ? "into a database that holds nodes" : "into an empty database");
+    const std::string input = MixedImport(3000, prefilled ? 7 : 3);
+    std::vector<std::vector<std::string>> placements, errors;
+    for (const bool bulk : {false, true}) {
+      TempDir dir;
+      auto opened = Database::Open(dir.path(), Options{});
+      ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+      std::unique_ptr<Database> db = std::move(opened).value();
+      if (prefilled) {
+        // Nodes the load's memory never saw: it must ask the table.
+        for (int i = 0; i < 200; i += 3) Add(*db, "n" + std::to_string(i * 7), "pre");
+        Add(*db, "2024-05-02", "made before", "date");
+      }
+      io::ImportOptions options;
+      options.bulk_load = bulk;
+      options.batch_size = 450;
+      io::ImportCallbacks cb;
+      std::vector<std::string> reported;
+      cb.on_error = [&](const std::string& msg) { reported.push_back(msg); };
+      std::istringstream in(input);
+      ASSERT_OK(io::ImportJsonl(*db, in, options, cb).status());
+      EXPECT_OK(db->CheckIntegrity());
+      placements.push_back(Placement(dir.path()));
+      errors.push_back(reported);
+    }
+    EXPECT_GT(errors[0].size(), 100u);
+    EXPECT_EQ(placements[0], placements[1]);
+    EXPECT_EQ(errors[0], errors[1]);
+  }
+}
+
+TEST_F(BulkLoadTest, WritesTheLoadDidNotMakeAreSeenByItsLaterCreates) {
+  auto loader = OpenDb();
+  ASSERT_TRUE(loader);
+  ASSERT_OK(loader->BeginBulkLoad());
+  auto create_batch = [&](std::vector<std::pair<std::string, std::string>> nodes) {
+    WriteBatch batch;
+    for (auto& [id, parent] : nodes) {
+      NewNode n;
+      n.id = id;
+      n.parent_id = parent;
+      n.content = id;
+      batch.Create(std::move(n));
+    }
+    WriteOptions o;
+    o.atomic = false;
+    auto r = loader->Write(batch, o);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    std::vector<StatusCode> codes;
+    if (r.ok()) {
+      for (const auto& op : r->results) codes.push_back(op.status.code());
+    }
+    return codes;
+  };
+  create_batch({{"p", ""}, {"q", ""}, {"a", "p"}, {"b", "p"}});
+
+  // Another handle (as another process would) deletes a node the load wrote
+  // and appends a child to one of its parents.
+  {
+    auto other = OpenDb();
+    ASSERT_TRUE(other);
+    ASSERT_OK_AND_ASSIGN(Node q, other->Get("q"));
+    ASSERT_OK(other->Delete("q", q.version).status());
+    NewNode late;
+    late.id = "late";
+    late.parent_id = "p";
+    late.content = "appended by another writer";
+    ASSERT_OK(other->Create(late).status());
+  }
+  EXPECT_EQ(create_batch({{"c", "p"}, {"under-q", "q"}, {"q", ""}}),
+            (std::vector<StatusCode>{StatusCode::kOk, StatusCode::kNotFound, StatusCode::kOk}));
+  auto children_of_p = [&] {
+    auto children = loader->Children("p");
+    EXPECT_TRUE(children.ok()) << children.status().ToString();
+    std::vector<std::string> order;
+    if (children.ok()) {
+      for (const Node& n : *children) order.push_back(n.id);
+    }
+    return order;
+  };
+  EXPECT_EQ(children_of_p(), (std::vector<std::string>{"a", "b", "late", "c"}));
+
+  // Only this process writes now: a move of b behind d, which the load
+  // remembered as p's last child, then an append.
+  EXPECT_EQ(create_batch({{"d", "p"}}), std::vector<StatusCode>{StatusCode::kOk});
+  ASSERT_OK_AND_ASSIGN(Node b, loader->Get("b"));
+  WriteBatch move_b;
+  move_b.Move("b", "p", Position::Last(), b.version);
+  ASSERT_OK(loader->Write(move_b).status());
+  EXPECT_EQ(create_batch({{"e", "p"}}), std::vector<StatusCode>{StatusCode::kOk});
+  EXPECT_EQ(children_of_p(), (std::vector<std::string>{"a", "late", "c", "d", "b", "e"}));
+
+  ASSERT_OK_AND_ASSIGN(bool finished, loader->FinishBulkLoad());
+  EXPECT_TRUE(finished);
+  EXPECT_OK(loader->CheckIntegrity());
+}
+
+TEST_F(BulkLoadTest, ANodeMadeOutsideABatchIsSeenByTheLoadsLaterCreates) {
+  auto db = OpenDb();
+  ASSERT_TRUE(db);
+  ASSERT_OK(db->BeginBulkLoad());  // into an empty table: the load knows every row
+  Add(*db, "r1", "first root");
+  // A collection root, created by a write that is not a batch of creates.
+  ASSERT_OK(db->AddToCollection("r1", "work"));
+  Add(*db, "r2", "second root");
+  ASSERT_OK(db->FinishBulkLoad().status());
+  ASSERT_OK_AND_ASSIGN(std::vector<Node> roots, db->Roots());
+  std::vector<std::string> order;
+  for (const Node& n : roots) order.push_back(n.node_type == "collection" ? "work" : n.id);
+  EXPECT_EQ(order, (std::vector<std::string>{"r1", "work", "r2"}));
+  EXPECT_OK(db->CheckIntegrity());
 }
 
 TEST_F(BulkLoadTest, ImportWithBulkLoadEndsSearchableEvenWithBadLines) {

@@ -621,6 +621,7 @@ Status Database::Impl::RestoreInPlace(const std::string& backup_dir) {
     // One step, one write transaction: other connections see the old
     // content or the restored one, never a mix. The copy bumps the schema
     // cookie, so every connection re-reads the schema before its next read.
+    bulk_memo_.Forget();  // the rows it remembers are replaced
     NS_RETURN_IF_ERROR(CopyPages(source.get(), writer_->raw(), -1,
                                  "restoring " + Quote(backup_dir) + " into " + Quote(path_)));
   }

@@ -128,16 +128,26 @@ Status Database::Impl::BeginBulkLoad() {
     // before, 57.8 s after; docs/BENCHMARKS.md). FinishBulkLoad restores
     // the default.
     NS_RETURN_IF_ERROR(ctx.conn.Exec(kBulkLoadAutocheckpoint));
+    bool table_empty = false;
     {
       NS_ASSIGN_OR_RETURN(
           storage::OwnedStatement s,
           ctx.conn.PrepareOnce("SELECT (SELECT coalesce(max(seq), 0) FROM changes), "
-                               "(SELECT sql FROM sqlite_master WHERE name = 'nodes_fts')"));
+                               "(SELECT sql FROM sqlite_master WHERE name = 'nodes_fts'), "
+                               "NOT EXISTS (SELECT 1 FROM nodes)"));
       NS_ASSIGN_OR_RETURN(bool row, s->Step());
       if (!row || s->ColumnIsNull(1)) return Status::Corruption("nodes_fts is missing");
       start_seq = s->ColumnInt(0);
       fts_sql = s->ColumnString(1);
+      table_empty = s->ColumnInt(2) != 0;
     }
+    // What the load's creates remember (BulkLoadMemo). Started here, under
+    // the write lock, so that no write of this process comes between what it
+    // is told and its start; this transaction writes no node, so it keeps
+    // the memo true. Another connection's commit moves the data version.
+    NS_ASSIGN_OR_RETURN(const int64_t data_version, ctx.conn.QueryInt("PRAGMA data_version"));
+    if (!bulk_memo_.active()) bulk_memo_.Start(table_empty, data_version);
+    ctx.bulk_memo = &bulk_memo_;
     NS_ASSIGN_OR_RETURN(std::optional<std::string> pending,
                         storage::ReadMeta(ctx.conn, kBulkLoadKey));
     if (pending) return Status::OK();  // one already running (or interrupted): it covers this
@@ -164,6 +174,10 @@ Status Database::Impl::BeginBulkLoad() {
     return s->Bind(1, kBulkLoadKey).Bind(2, saved.dump()).Run();
   });
   if (!st.ok()) {
+    {
+      std::lock_guard lock(write_mu_);
+      bulk_memo_.Stop();
+    }
     UnlockBulkLoad();
     return st;
   }
@@ -235,6 +249,10 @@ Result<bool> Database::Impl::FinishBulkLoad() {
   if (options_.read_only) return false;
   // Only the process that began the load, or any process once it died.
   if (!LockBulkLoad()) return Status::Busy("another process is bulk loading this database");
+  {
+    std::lock_guard lock(write_mu_);
+    bulk_memo_.Stop();
+  }
   std::unique_ptr<BulkTextBuild> build;
   {
     std::lock_guard lock(bulk_mu_);

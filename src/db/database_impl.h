@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "db/bulk_load_memo.h"
 #include "db/bulk_text_build.h"
 #include "db/partitioned_vector_store.h"
 #include "db/service_or_local_vector_store.h"
@@ -223,6 +224,9 @@ class Database::Impl {
     // Meta `partitioning`, read once per transaction ("" when absent).
     std::optional<std::string> partitioning;
     std::set<int64_t> touched_partitions;  // written into; touched at commit
+    // Set by writes that keep the bulk load's memo true (creates and edges
+    // in a batch); WithWriteTxn forgets the memo after any other.
+    BulkLoadMemo* bulk_memo = nullptr;
   };
   // Runs `fn` inside one write transaction and commits.
   template <typename Fn>
@@ -245,6 +249,8 @@ class Database::Impl {
 
   Result<std::optional<Node>> LoadNode(storage::Connection& conn, const std::string& id);
   Result<Node> LoadForWrite(WriteContext& ctx, const std::string& id, int64_t expected_version);
+  // Whether a node with `id` exists (the bulk load's memo, else the table).
+  Result<bool> NodeExists(WriteContext& ctx, const std::string& id);
   Status EnsureParent(WriteContext& ctx, const std::string& parent_id);
   Result<std::string> KeyForPosition(WriteContext& ctx, const std::string& parent_id,
                                      const Position& position, const std::string& exclude_id);
@@ -309,6 +315,7 @@ class Database::Impl {
   // steps it runs take it again.
   std::recursive_mutex write_mu_;
   std::unique_ptr<storage::Connection> writer_;  // guarded by write_mu_
+  BulkLoadMemo bulk_memo_;                       // guarded by write_mu_
 
   std::mutex bulk_mu_;
   int bulk_lock_fd_ = -1;  // guarded by bulk_mu_
@@ -358,11 +365,21 @@ auto Database::Impl::WithWriteTxn(const WriteOptions& options, Fn&& fn)
   std::lock_guard lock(write_mu_);
   storage::Transaction txn(*writer_);
   NS_RETURN_IF_ERROR(txn.Begin());
+  if (bulk_memo_.active()) {
+    NS_ASSIGN_OR_RETURN(const int64_t data_version, writer_->QueryInt("PRAGMA data_version"));
+    bulk_memo_.CheckDataVersion(data_version);
+  }
   WriteContext ctx{*writer_,     options,      ids::NowMs(), options.origin,
                    std::nullopt, std::nullopt, std::nullopt, {}};
   auto result = fn(ctx);
+  // A write that did not keep the memo, or one rolled back, may have made
+  // what it remembers untrue.
+  if (ctx.bulk_memo == nullptr || !result.ok()) bulk_memo_.Forget();
   if (!result.ok()) return result;  // txn rolls back
-  NS_RETURN_IF_ERROR(txn.Commit());
+  if (Status committed = txn.Commit(); !committed.ok()) {
+    bulk_memo_.Forget();
+    return committed;
+  }
   for (int64_t partition : ctx.touched_partitions) vectors_->Touch(partition, ctx.now);
   return result;
 }

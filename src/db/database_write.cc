@@ -242,15 +242,22 @@ Status Database::Impl::SyncMentions(WriteContext& ctx, const std::string& id,
   return Status::OK();
 }
 
+Result<bool> Database::Impl::NodeExists(WriteContext& ctx, const std::string& id) {
+  if (ctx.bulk_memo != nullptr) {
+    const BulkLoadMemo::Answer known = ctx.bulk_memo->Exists(id);
+    if (known != BulkLoadMemo::Answer::kUnknown) return known == BulkLoadMemo::Answer::kYes;
+  }
+  NS_ASSIGN_OR_RETURN(Statement * stmt, ctx.conn.Prepare("SELECT 1 FROM nodes WHERE id = ?1"));
+  ScopedStatement s(*stmt);
+  s->Bind(1, id);
+  NS_ASSIGN_OR_RETURN(bool exists, s->Step());
+  if (exists && ctx.bulk_memo != nullptr) ctx.bulk_memo->Found(id);
+  return exists;
+}
+
 Status Database::Impl::EnsureParent(WriteContext& ctx, const std::string& parent_id) {
   if (parent_id.empty()) return Status::OK();
-  NS_ASSIGN_OR_RETURN(Statement * stmt, ctx.conn.Prepare("SELECT 1 FROM nodes WHERE id = ?1"));
-  bool exists;
-  {
-    ScopedStatement s(*stmt);
-    s->Bind(1, parent_id);
-    NS_ASSIGN_OR_RETURN(exists, s->Step());
-  }
+  NS_ASSIGN_OR_RETURN(const bool exists, NodeExists(ctx, parent_id));
   if (exists) return Status::OK();
   if (!ids::IsDateId(parent_id)) {
     return Status::NotFound("parent " + Quote(parent_id) + " not found");
@@ -334,6 +341,9 @@ Result<std::string> Database::Impl::KeyForPosition(WriteContext& ctx, const std:
   if (key.ok() && key->size() <= options_.max_order_key_length) return key;
   if (!key.ok() && key.status().code() != StatusCode::kResourceExhausted) return key;
   // Keys have grown long from repeated inserts at one spot: renumber once.
+  // (The bulk load's memo of last keys would be out of date: rare enough to
+  // forget it all.)
+  if (ctx.bulk_memo != nullptr) ctx.bulk_memo->Forget();
   NS_RETURN_IF_ERROR(RenumberSiblings(ctx, parent_id));
   return ComputeKey(ctx, parent_id, pos, exclude_id);
 }
@@ -405,10 +415,7 @@ Result<Node> Database::Impl::CreateNode(WriteContext& ctx, const NewNode& in) {
   NS_RETURN_IF_ERROR(ValidateContent(n.content));
   NS_RETURN_IF_ERROR(ValidateProperties(ctx, n.id, n.node_type, n.properties));
   {
-    NS_ASSIGN_OR_RETURN(Statement * stmt, ctx.conn.Prepare("SELECT 1 FROM nodes WHERE id = ?1"));
-    ScopedStatement s(*stmt);
-    s->Bind(1, n.id);
-    NS_ASSIGN_OR_RETURN(bool exists, s->Step());
+    NS_ASSIGN_OR_RETURN(const bool exists, NodeExists(ctx, n.id));
     if (exists) return Status::AlreadyExists("node " + Quote(n.id) + " already exists");
   }
   if (!n.parent_id.empty() && (!ids::IsValidId(n.parent_id, options_.max_id_bytes))) {
@@ -416,7 +423,15 @@ Result<Node> Database::Impl::CreateNode(WriteContext& ctx, const NewNode& in) {
   }
   NS_RETURN_IF_ERROR(ValidateEmbedding(ctx, n.embedding));  // may record the dimension
   NS_RETURN_IF_ERROR(EnsureParent(ctx, n.parent_id));
-  NS_ASSIGN_OR_RETURN(n.order_key, KeyForPosition(ctx, n.parent_id, in.position, ""));
+  const bool append = in.position.kind == Position::Kind::kLast;
+  const std::string* known_last =
+      append && ctx.bulk_memo != nullptr ? ctx.bulk_memo->LastChildKey(n.parent_id) : nullptr;
+  if (known_last != nullptr) {
+    NS_ASSIGN_OR_RETURN(n.order_key, order_key::Between(*known_last, ""));
+  }
+  if (known_last == nullptr || n.order_key.size() > options_.max_order_key_length) {
+    NS_ASSIGN_OR_RETURN(n.order_key, KeyForPosition(ctx, n.parent_id, in.position, ""));
+  }
   if (DerivesTitle(n.parent_id, n.node_type)) n.title = content::DeriveTitle(n.content);
 
   NS_ASSIGN_OR_RETURN(const int64_t partition, PartitionForNewNode(ctx, n.parent_id));
@@ -449,6 +464,7 @@ Result<Node> Database::Impl::CreateNode(WriteContext& ctx, const NewNode& in) {
   NS_RETURN_IF_ERROR(SyncMentions(ctx, n.id, n.content, /*had_content=*/false));
   NS_RETURN_IF_ERROR(AppendChange(ctx, ChangeOp::kCreate, n.id, n.version,
                                   CreatePayload(n.parent_id, n.order_key)));
+  if (ctx.bulk_memo != nullptr) ctx.bulk_memo->Created(n.id, n.parent_id, n.order_key, append);
   return n;
 }
 
@@ -748,8 +764,21 @@ Result<std::string> Database::Impl::ResolveCollection(Connection& conn, const st
 Result<BatchResult> Database::Impl::Write(const WriteBatch& batch, const WriteOptions& options) {
   return WithWriteTxn(options, [&](WriteContext& ctx) -> Result<BatchResult> {
     const std::vector<WriteBatch::Op>& ops = batch.ops();
+    // Creates and edges keep a bulk load's memo true; any other operation
+    // ends its use for this transaction (and WithWriteTxn forgets it).
+    if (bulk_memo_.active()) ctx.bulk_memo = &bulk_memo_;
+    auto stop_memo = [&] {
+      if (ctx.bulk_memo == nullptr) return;
+      ctx.bulk_memo->Forget();
+      ctx.bulk_memo = nullptr;
+    };
     auto apply = [&](size_t index) {
       const WriteBatch::Op& any_op = ops[index];
+      if (!std::holds_alternative<WriteBatch::CreateOp>(any_op) &&
+          !std::holds_alternative<WriteBatch::AddEdgeOp>(any_op) &&
+          !std::holds_alternative<WriteBatch::RemoveEdgeOp>(any_op)) {
+        stop_memo();
+      }
       const std::string& op_origin = batch.origin(index);
       ctx.origin = op_origin.empty() ? std::string_view(options.origin) : op_origin;
       BatchResult::OpResult r;
@@ -850,6 +879,7 @@ Result<BatchResult> Database::Impl::Write(const WriteBatch& batch, const WriteOp
         if (options.stop_at_first_error) break;
       }
       if (replay) {
+        stop_memo();  // it may hold rows the rollback removes
         NS_RETURN_IF_ERROR(ctx.conn.Exec("ROLLBACK"));
         NS_RETURN_IF_ERROR(ctx.conn.Exec("BEGIN IMMEDIATE"));
         ctx.user_schemas.reset();  // may describe writes just rolled back
