@@ -216,7 +216,10 @@ class Database {
   // writes skip the full-text index and the non-unique secondary indexes
   // (dates, partitions, backlinks, hot property indexes; not types), which
   // FinishBulkLoad then builds in one pass, the full-text index merged into
-  // one segment. Meanwhile text search does not see nodes written since,
+  // one segment. The full-text index is built on a thread of its own as the
+  // load's transactions commit, and creates take what the load itself wrote
+  // (ids, parents, last sibling keys) from memory instead of the table's
+  // indexes. Meanwhile text search does not see nodes written since,
   // and filters those indexes served scan the table; every other read and
   // write stays correct. Durable: a process
   // that dies before FinishBulkLoad leaves it for the next writable open,
