@@ -3,10 +3,11 @@
 //
 // Why: every create looks three things up in B-trees of up to a million
 // random keys: whether its id exists, whether its parent exists, and its
-// parent's last child's order key (for an append). At 1M nodes these
-// lookups took about 9 of the 28 CPU seconds the load's rows cost. During a
-// load nearly every row the lookups would find was written by the load
-// itself, so it can remember them instead.
+// parent's last child's order key (for an append). During a load nearly
+// every row those lookups find was written by the load itself, so it can
+// remember them instead: a 1M-node load took 29.6-31.6 s with the memo and
+// 34.6-38.4 s without (docs/BENCHMARKS.md). The rows' own inserts still
+// walk the same B-trees; what is saved is the second walk.
 //
 // When it may be trusted: only while every write to the table goes through
 // writes that keep it up to date. Database::Impl forgets it (Forget) at the
