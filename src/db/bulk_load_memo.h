@@ -20,6 +20,7 @@
 // and nothing was forgotten since), so an id it does not know is absent.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <unordered_map>
@@ -29,6 +30,13 @@ namespace nodespace {
 
 class BulkLoadMemo {
  public:
+  // Ids remembered at most (about 100 bytes each with their share of the
+  // last-key map): past it the memo forgets and starts over, so a load of
+  // any size holds a bounded amount of memory; the writes ask the table.
+  static constexpr size_t kDefaultMaxIds = 2'000'000;
+
+  explicit BulkLoadMemo(size_t max_ids = kDefaultMaxIds) : max_ids_(max_ids) {}
+
   // Starts remembering. `table_empty`: the nodes table has no row now;
   // `data_version`: the writer's PRAGMA data_version in the same transaction.
   void Start(bool table_empty, int64_t data_version) {
@@ -76,12 +84,12 @@ class BulkLoadMemo {
 
   // Records a node that exists (found in the table, or written in the
   // current transaction).
-  void Found(const std::string& id) { ids_.insert(id); }
+  void Found(const std::string& id) { Remember(id); }
   // Records a create. `appended`: its key was made after the parent's last
   // child's (known from the memo or the table), so it is the last one now.
   void Created(const std::string& id, const std::string& parent, const std::string& order_key,
                bool appended) {
-    ids_.insert(id);
+    Remember(id);
     auto it = last_child_key_.find(parent);
     if (it != last_child_key_.end()) {
       if (it->second < order_key) it->second = order_key;
@@ -91,6 +99,12 @@ class BulkLoadMemo {
   }
 
  private:
+  void Remember(const std::string& id) {
+    if (ids_.size() >= max_ids_) Forget();
+    ids_.insert(id);
+  }
+
+  const size_t max_ids_;
   bool active_ = false;
   bool complete_ = false;
   int64_t data_version_ = 0;

@@ -1,0 +1,59 @@
+// BulkLoadMemo: what it answers from what it was told, and when it stops.
+#include "db/bulk_load_memo.h"
+
+#include <gtest/gtest.h>
+
+namespace nodespace {
+namespace {
+
+using Answer = BulkLoadMemo::Answer;
+
+TEST(BulkLoadMemo, AnEmptyTableMakesEveryUnknownIdAbsent) {
+  BulkLoadMemo memo;
+  memo.Start(/*table_empty=*/true, /*data_version=*/5);
+  EXPECT_EQ(memo.Exists("a"), Answer::kNo);
+  ASSERT_NE(memo.LastChildKey("p"), nullptr);
+  EXPECT_EQ(*memo.LastChildKey("p"), "");
+  memo.Created("p", "", "a0", /*appended=*/true);
+  memo.Created("c1", "p", "a0", true);
+  memo.Created("c0", "p", "Z", /*appended=*/false);  // placed first: not the last
+  EXPECT_EQ(memo.Exists("c0"), Answer::kYes);
+  EXPECT_EQ(*memo.LastChildKey("p"), "a0");
+  memo.Created("c2", "p", "a1", false);  // placed after the last: the last now
+  EXPECT_EQ(*memo.LastChildKey("p"), "a1");
+
+  memo.CheckDataVersion(5);  // nobody else wrote
+  EXPECT_EQ(memo.Exists("c2"), Answer::kYes);
+  memo.CheckDataVersion(6);  // another connection committed
+  EXPECT_EQ(memo.Exists("c2"), Answer::kUnknown);
+  EXPECT_EQ(memo.LastChildKey("p"), nullptr);
+}
+
+TEST(BulkLoadMemo, ATableWithRowsLeavesUnknownIdsToTheTable) {
+  BulkLoadMemo memo;
+  memo.Start(/*table_empty=*/false, 1);
+  EXPECT_EQ(memo.Exists("old"), Answer::kUnknown);
+  memo.Found("old");
+  EXPECT_EQ(memo.Exists("old"), Answer::kYes);
+  memo.Created("x", "old", "b", /*appended=*/false);
+  EXPECT_EQ(memo.LastChildKey("old"), nullptr);  // its other children are unknown
+  memo.Created("y", "old", "c", /*appended=*/true);
+  ASSERT_NE(memo.LastChildKey("old"), nullptr);
+  EXPECT_EQ(*memo.LastChildKey("old"), "c");
+}
+
+TEST(BulkLoadMemo, PastItsLimitItForgetsAndStopsClaimingToKnowEverything) {
+  BulkLoadMemo memo(/*max_ids=*/3);
+  memo.Start(/*table_empty=*/true, 1);
+  for (const char* id : {"a", "b", "c"}) memo.Created(id, "", id, true);
+  EXPECT_EQ(memo.Exists("a"), Answer::kYes);
+  memo.Created("d", "", "d", true);
+  EXPECT_EQ(memo.Exists("a"), Answer::kUnknown);  // forgotten, and no longer complete
+  EXPECT_EQ(memo.Exists("zz"), Answer::kUnknown);
+  EXPECT_EQ(memo.Exists("d"), Answer::kYes);
+  memo.Stop();
+  EXPECT_FALSE(memo.active());
+}
+
+}  // namespace
+}  // namespace nodespace
