@@ -8,14 +8,16 @@
 //
 // How it stays crash-safe: BeginBulkLoad saves the SQL of every object it
 // drops in meta `bulk_load` in the same transaction that drops them, and
-// FinishBulkLoad rebuilds the full-text index, re-creates the objects and
+// FinishBulkLoad installs the full-text index (the one BulkTextBuild made
+// while the rows committed, or else a rebuild), re-creates the objects and
 // deletes the key in one transaction. A process killed in between leaves the
 // key, and the next writable open finishes the load before anything else.
 // The loading process holds an flock on <db>/bulk_load.lock meanwhile, so
 // that an open by another process tells a load that is running (left
 // alone) from one whose process died (finished).
 // Unique indexes stay: they enforce ids and sibling order keys, and the
-// write path looks rows up through them. `nodes_by_type` stays too: every
+// write path looks rows up through them whenever the load's memo
+// (BulkLoadMemo) does not know the answer. `nodes_by_type` stays too: every
 // write transaction reads the user schema nodes through it (ValidateProperties),
 // and without it each batch of the load scanned the whole table, which made
 // a 1M-node load quadratic. Its keys (a handful of types, rowids ascending)
