@@ -203,10 +203,10 @@ Result<bool> Database::Impl::FinishBulkLoadWithBuiltText(const BuiltTextIndex& b
                       storage::Connection::Open(db_file_, /*read_only=*/false, /*create=*/false));
   NS_RETURN_IF_ERROR(ConfigureConnection(*conn, /*writer=*/true));
   // What this connection does is sort rows into new indexes and append
-  // pages. SQLite's own defaults (a 2 MB cache, sort runs in temporary
-  // files) with a second sorting thread built the deferred indexes of a 1M
-  // load in 1.9 s where the engine's settings (a 64 MB cache, temporary
-  // data in memory) took 4.9 s (docs/BENCHMARKS.md).
+  // pages. With two sorting threads, SQLite's own defaults (a 2 MB cache,
+  // sort runs in temporary files) re-created the deferred indexes of a 1M
+  // load and committed in 1.9 s where the engine's settings (a 64 MB cache,
+  // temporary data in memory) took 5.0 s (docs/BENCHMARKS.md).
   NS_RETURN_IF_ERROR(conn->Exec("PRAGMA threads = 2"));
   NS_RETURN_IF_ERROR(conn->Exec("PRAGMA cache_size = -2000"));
   NS_RETURN_IF_ERROR(conn->Exec("PRAGMA temp_store = DEFAULT"));
