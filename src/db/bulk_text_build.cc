@@ -4,8 +4,6 @@
 #include <cstdio>
 #include <utility>
 
-#include "storage/sqlite.h"
-
 namespace nodespace {
 
 using storage::Connection;
@@ -27,12 +25,11 @@ constexpr char kScratchCache[] = "PRAGMA cache_size = -16384";
 
 }  // namespace
 
-BulkTextBuild::BulkTextBuild(std::string db_file, std::string scratch_file, std::string fts_sql,
-                             int64_t start_seq, int busy_timeout_ms)
-    : db_file_(std::move(db_file)),
+BulkTextBuild::BulkTextBuild(OpenSource open_source, std::string scratch_file, std::string fts_sql,
+                             int64_t start_seq)
+    : open_source_(std::move(open_source)),
       scratch_file_(std::move(scratch_file)),
-      fts_sql_(std::move(fts_sql)),
-      busy_timeout_ms_(busy_timeout_ms) {
+      fts_sql_(std::move(fts_sql)) {
   built_.scratch_file = scratch_file_;
   built_.start_seq = start_seq;
   thread_ = std::thread([this] { result_ = Run(); });
@@ -68,9 +65,7 @@ Status BulkTextBuild::Run() {
 }
 
 Status BulkTextBuild::Follow() {
-  NS_ASSIGN_OR_RETURN(std::unique_ptr<Connection> source,
-                      Connection::Open(db_file_, /*read_only=*/true, /*create=*/false));
-  NS_RETURN_IF_ERROR(source->Exec("PRAGMA busy_timeout = " + std::to_string(busy_timeout_ms_)));
+  NS_ASSIGN_OR_RETURN(std::unique_ptr<Connection> source, open_source_());
   NS_ASSIGN_OR_RETURN(std::unique_ptr<Connection> scratch,
                       Connection::Open(scratch_file_, /*read_only=*/false, /*create=*/true));
   // Nothing here needs to survive a crash: a load that dies is finished by

@@ -21,12 +21,14 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 
 #include "nodespace/status.h"
+#include "storage/sqlite.h"
 
 namespace nodespace {
 
@@ -40,11 +42,15 @@ struct BuiltTextIndex {
 
 class BulkTextBuild {
  public:
+  // Opens the read-only connection to the main file the thread reads
+  // through (on the thread).
+  using OpenSource = std::function<Result<std::unique_ptr<storage::Connection>>()>;
+
   // Starts the thread. `fts_sql` is the CREATE VIRTUAL TABLE statement of
   // the main file's nodes_fts; `start_seq` the change log's last seq,
   // read before any row the build may miss was written.
-  BulkTextBuild(std::string db_file, std::string scratch_file, std::string fts_sql,
-                int64_t start_seq, int busy_timeout_ms);
+  BulkTextBuild(OpenSource open_source, std::string scratch_file, std::string fts_sql,
+                int64_t start_seq);
   // Stops the thread if Finish did not, and removes the scratch file.
   ~BulkTextBuild();
   BulkTextBuild(const BulkTextBuild&) = delete;
@@ -58,10 +64,9 @@ class BulkTextBuild {
   Status Run();
   Status Follow();  // the thread's loop, until stop_ and nothing left to read
 
-  const std::string db_file_;
+  const OpenSource open_source_;
   const std::string scratch_file_;
   const std::string fts_sql_;
-  const int busy_timeout_ms_;
   BuiltTextIndex built_;  // written by the thread; read after join
 
   std::mutex mu_;

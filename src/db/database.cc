@@ -56,6 +56,14 @@ Status Database::Impl::ConfigureConnection(storage::Connection& conn, bool write
   return Status::OK();
 }
 
+Result<std::unique_ptr<storage::Connection>> Database::Impl::OpenBackgroundReader() const {
+  NS_ASSIGN_OR_RETURN(auto conn,
+                      storage::Connection::Open(db_file_, /*read_only=*/true, /*create=*/false));
+  NS_RETURN_IF_ERROR(
+      conn->Exec("PRAGMA busy_timeout = " + std::to_string(options_.busy_timeout_ms)));
+  return conn;
+}
+
 Status Database::Impl::Open() {
   NS_RETURN_IF_ERROR(vector::ParseMetric(options_.vector_metric).status());
   vectors_ = std::make_unique<PartitionedVectorStore>(path_, options_);
@@ -71,14 +79,9 @@ Status Database::Impl::Open() {
   // Large full-text index builds read through a connection of their own
   // while FTS5 answers searches; the memory fit follows each (the old index
   // and the build's scratch are freed, the new index may be larger).
-  text_index_.BuildInBackground(
-      [file = db_file_,
-       busy_ms = options_.busy_timeout_ms]() -> Result<std::unique_ptr<storage::Connection>> {
-        NS_ASSIGN_OR_RETURN(auto conn, storage::Connection::Open(file, true, false));
-        NS_RETURN_IF_ERROR(conn->Exec("PRAGMA busy_timeout = " + std::to_string(busy_ms)));
-        return conn;
-      },
-      text::TextIndex::kBackgroundBuildRows, [this] { FitMemoryToTier(); });
+  text_index_.BuildInBackground([this] { return OpenBackgroundReader(); },
+                                text::TextIndex::kBackgroundBuildRows,
+                                [this] { FitMemoryToTier(); });
   const bool file_exists = fs::exists(db_file_, ec);
   if (file_exists && options_.error_if_exists) {
     return Status::AlreadyExists("database '" + path_ + "' already exists");

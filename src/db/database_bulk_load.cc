@@ -187,8 +187,9 @@ Status Database::Impl::BeginBulkLoad() {
   query_cache_->Clear();
   std::lock_guard lock(bulk_mu_);
   if (!bulk_text_build_) {
-    bulk_text_build_ = std::make_unique<BulkTextBuild>(
-        db_file_, path_ + "/" + kScratchTextFile, fts_sql, start_seq, options_.busy_timeout_ms);
+    bulk_text_build_ =
+        std::make_unique<BulkTextBuild>([this] { return OpenBackgroundReader(); },
+                                        path_ + "/" + kScratchTextFile, fts_sql, start_seq);
   }
   return st;
 }

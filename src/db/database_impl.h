@@ -210,6 +210,9 @@ class Database::Impl {
   };
   Result<ReaderLease> AcquireReader();
   Status ConfigureConnection(storage::Connection& conn, bool writer);
+  // A read-only connection of its own for a background thread (the text
+  // index's builds, a bulk load's text build): the busy timeout only.
+  Result<std::unique_ptr<storage::Connection>> OpenBackgroundReader() const;
 
   // State of one write transaction.
   struct WriteContext {
