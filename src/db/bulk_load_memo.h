@@ -24,15 +24,15 @@
 #include <cstdint>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
+#include <utility>
 
 namespace nodespace {
 
 class BulkLoadMemo {
  public:
-  // Ids remembered at most (about 100 bytes each with their share of the
-  // last-key map): past it the memo forgets and starts over, so a load of
-  // any size holds a bounded amount of memory; the writes ask the table.
+  // Ids remembered at most (about 100 bytes each with their last child's
+  // key): past it the memo forgets and starts over, so a load of any size
+  // holds a bounded amount of memory; the writes ask the table.
   static constexpr size_t kDefaultMaxIds = 2'000'000;
 
   explicit BulkLoadMemo(size_t max_ids = kDefaultMaxIds) : max_ids_(max_ids) {}
@@ -47,8 +47,7 @@ class BulkLoadMemo {
   }
   void Stop() {
     Forget();
-    ids_ = {};  // clear() keeps the buckets of up to millions of entries
-    last_child_key_ = {};
+    nodes_ = {};  // clear() keeps the buckets of up to millions of entries
     active_ = false;
   }
   bool active() const { return active_; }
@@ -56,8 +55,9 @@ class BulkLoadMemo {
   // Drops everything remembered; later writes ask the table again.
   void Forget() {
     complete_ = false;
-    ids_.clear();
-    last_child_key_.clear();
+    nodes_.clear();
+    roots_ = Node{};
+    last_ = nullptr;
   }
   // Forgets when the writer's data version moved (another connection
   // committed) since the last call.
@@ -69,16 +69,16 @@ class BulkLoadMemo {
 
   // Whether `id` exists: true, false, or unknown (ask the table).
   enum class Answer { kYes, kNo, kUnknown };
-  Answer Exists(const std::string& id) const {
-    if (ids_.count(id) != 0) return Answer::kYes;
+  Answer Exists(const std::string& id) {
+    if (Find(id) != nullptr) return Answer::kYes;
     return complete_ ? Answer::kNo : Answer::kUnknown;
   }
-  // The largest order key among `parent`'s children ("" for none), when
-  // known.
-  const std::string* LastChildKey(const std::string& parent) const {
+  // The largest order key among `parent`'s children ("" for none; `parent`
+  // "" for the roots), when known.
+  const std::string* LastChildKey(const std::string& parent) {
     static const std::string kNone;
-    auto it = last_child_key_.find(parent);
-    if (it != last_child_key_.end()) return &it->second;
+    const Node* node = parent.empty() ? &roots_ : Find(parent);
+    if (node != nullptr && node->last_child_known) return &node->last_child_key;
     return complete_ ? &kNone : nullptr;
   }
 
@@ -90,26 +90,45 @@ class BulkLoadMemo {
   void Created(const std::string& id, const std::string& parent, const std::string& order_key,
                bool appended) {
     Remember(id);
-    auto it = last_child_key_.find(parent);
-    if (it != last_child_key_.end()) {
-      if (it->second < order_key) it->second = order_key;
+    Node* node = parent.empty() ? &roots_ : Find(parent);
+    if (node == nullptr) return;  // forgotten meanwhile: its children are unknown
+    if (node->last_child_known) {
+      if (node->last_child_key < order_key) node->last_child_key = order_key;
     } else if (appended || complete_) {
-      last_child_key_.emplace(parent, order_key);
+      node->last_child_known = true;
+      node->last_child_key = order_key;
     }
   }
 
  private:
+  struct Node {
+    bool last_child_known = false;
+    std::string last_child_key;
+  };
+
+  // A create asks about its parent three times (exists, last child, then
+  // records the new child): the last node found answers the repeats without
+  // hashing again. Elements of an unordered_map keep their address until
+  // erased, and Forget resets `last_`.
+  Node* Find(const std::string& id) {
+    if (last_ != nullptr && last_->first == id) return &last_->second;
+    auto it = nodes_.find(id);
+    if (it == nodes_.end()) return nullptr;
+    last_ = &*it;
+    return &it->second;
+  }
   void Remember(const std::string& id) {
-    if (ids_.size() >= max_ids_) Forget();
-    ids_.insert(id);
+    if (nodes_.size() >= max_ids_) Forget();
+    nodes_.try_emplace(id);
   }
 
   const size_t max_ids_;
   bool active_ = false;
   bool complete_ = false;
   int64_t data_version_ = 0;
-  std::unordered_set<std::string> ids_;
-  std::unordered_map<std::string, std::string> last_child_key_;
+  std::unordered_map<std::string, Node> nodes_;
+  Node roots_;  // the roots' "parent"
+  std::pair<const std::string, Node>* last_ = nullptr;
 };
 
 }  // namespace nodespace

@@ -42,6 +42,28 @@ TEST(BulkLoadMemo, ATableWithRowsLeavesUnknownIdsToTheTable) {
   EXPECT_EQ(*memo.LastChildKey("old"), "c");
 }
 
+TEST(BulkLoadMemo, TheParentAskedAboutLastIsForgottenWithTheRest) {
+  BulkLoadMemo memo;
+  memo.Start(/*table_empty=*/true, 1);
+  memo.Created("p", "", "a0", /*appended=*/true);
+  memo.Created("c", "p", "a0", true);
+  // The same parent three times, as a create asks: answered from the last
+  // node found.
+  EXPECT_EQ(memo.Exists("p"), Answer::kYes);
+  EXPECT_EQ(*memo.LastChildKey("p"), "a0");
+  memo.Created("d", "p", "a1", true);
+  EXPECT_EQ(*memo.LastChildKey("p"), "a1");
+  EXPECT_EQ(*memo.LastChildKey(""), "a0");  // the roots' last key
+  memo.Forget();
+  EXPECT_EQ(memo.Exists("p"), Answer::kUnknown);
+  EXPECT_EQ(memo.LastChildKey("p"), nullptr);
+  EXPECT_EQ(memo.LastChildKey(""), nullptr);
+  // Found again after forgetting: exists, but its children are unknown.
+  memo.Found("p");
+  EXPECT_EQ(memo.Exists("p"), Answer::kYes);
+  EXPECT_EQ(memo.LastChildKey("p"), nullptr);
+}
+
 TEST(BulkLoadMemo, PastItsLimitItForgetsAndStopsClaimingToKnowEverything) {
   BulkLoadMemo memo(/*max_ids=*/3);
   memo.Start(/*table_empty=*/true, 1);

@@ -23,6 +23,14 @@ constexpr auto kIdleWait = std::chrono::milliseconds(20);
 // Scratch pages kept in memory. The index is written once, appending.
 constexpr char kScratchCache[] = "PRAGMA cache_size = -16384";
 
+// FTS5 gathers terms in memory and writes a segment each time they pass
+// this size (its default is 1 MiB). Fewer, larger segments cost less to
+// write and to merge at the end: at 1M nodes, 9.4-10.9 s for the thread
+// and 1.2-1.6 s for the merge, against 11.8-12.8 s and 1.8 s with the
+// default, for up to 32 MiB more memory during the load.
+constexpr char kScratchHashSize[] =
+    "INSERT INTO nodes_fts(nodes_fts, rank) VALUES ('hashsize', 33554432)";
+
 }  // namespace
 
 BulkTextBuild::BulkTextBuild(OpenSource open_source, std::string scratch_file, std::string fts_sql,
@@ -46,21 +54,35 @@ BulkTextBuild::~BulkTextBuild() {
   std::remove(scratch_file_.c_str());
 }
 
-Result<BuiltTextIndex> BulkTextBuild::Finish() {
-  {
-    std::lock_guard lock(mu_);
-    stop_ = true;
-  }
+Result<BuiltTextIndex> BulkTextBuild::FinishReading() {
+  std::unique_lock lock(mu_);
+  stop_ = true;
   wake_.notify_all();
+  wake_.wait(lock, [this] { return reading_done_; });
+  NS_RETURN_IF_ERROR(reading_status_);
+  return built_;
+}
+
+Result<BuiltTextIndex> BulkTextBuild::Finish() {
+  NS_RETURN_IF_ERROR(FinishReading().status());
   if (thread_.joinable()) thread_.join();
   NS_RETURN_IF_ERROR(result_);
   return built_;
+}
+
+void BulkTextBuild::ReadingDone(const Status& status) {
+  std::lock_guard lock(mu_);
+  if (reading_done_) return;
+  reading_done_ = true;
+  reading_status_ = status;
+  wake_.notify_all();
 }
 
 Status BulkTextBuild::Run() {
   std::remove(scratch_file_.c_str());
   Status st = Follow();
   if (!st.ok()) std::remove(scratch_file_.c_str());
+  ReadingDone(st);  // a failure before the end of reading
   return st;
 }
 
@@ -78,6 +100,7 @@ Status BulkTextBuild::Follow() {
   // into a single segment at the end.
   NS_RETURN_IF_ERROR(
       scratch->Exec("INSERT INTO nodes_fts(nodes_fts, rank) VALUES ('automerge', 0)"));
+  NS_RETURN_IF_ERROR(scratch->Exec(kScratchHashSize));
   NS_RETURN_IF_ERROR(scratch->Exec("BEGIN"));
   NS_ASSIGN_OR_RETURN(Statement * read,
                       source->Prepare("SELECT rowid, title, content FROM nodes WHERE rowid > ?1 "
@@ -116,6 +139,7 @@ Status BulkTextBuild::Follow() {
     wake_.wait_for(lock, kIdleWait, [this] { return stop_; });
   }
   NS_RETURN_IF_ERROR(scratch->Exec("COMMIT"));
+  ReadingDone(Status::OK());
   NS_RETURN_IF_ERROR(scratch->Exec("INSERT INTO nodes_fts(nodes_fts) VALUES ('optimize')"));
   return Status::OK();
 }

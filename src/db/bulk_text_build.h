@@ -56,24 +56,30 @@ class BulkTextBuild {
   BulkTextBuild(const BulkTextBuild&) = delete;
   BulkTextBuild& operator=(const BulkTextBuild&) = delete;
 
-  // Indexes the rows committed since the last read, merges the segments into
-  // one and stops the thread. Call once, after the load's last commit.
+  // Indexes the rows committed since the last read and stops reading; the
+  // thread goes on merging the segments into one, so that the caller can
+  // build its other indexes meanwhile. Call after the load's last commit.
+  Result<BuiltTextIndex> FinishReading();
+  // FinishReading, then waits for the merge and stops the thread.
   Result<BuiltTextIndex> Finish();
 
  private:
   Status Run();
   Status Follow();  // the thread's loop, until stop_ and nothing left to read
+  void ReadingDone(const Status& status);
 
   const OpenSource open_source_;
   const std::string scratch_file_;
   const std::string fts_sql_;
-  BuiltTextIndex built_;  // written by the thread; read after join
+  BuiltTextIndex built_;  // written by the thread; read once reading_done_
 
   std::mutex mu_;
   std::condition_variable wake_;
-  bool stop_ = false;    // guarded by mu_
-  bool cancel_ = false;  // guarded by mu_: stop without finishing (destructor)
-  Status result_;        // written by the thread; read after join
+  bool stop_ = false;          // guarded by mu_
+  bool cancel_ = false;        // guarded by mu_: stop without finishing (destructor)
+  bool reading_done_ = false;  // guarded by mu_: built_ is final
+  Status reading_status_;      // guarded by mu_
+  Status result_;              // written by the thread; read after join
   std::thread thread_;
 };
 

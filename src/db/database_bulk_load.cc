@@ -65,13 +65,15 @@ constexpr const char* kFtsShadowTables[] = {"nodes_fts_data", "nodes_fts_idx", "
 
 // Re-creates what BeginBulkLoad dropped (`saved`, from meta) and deletes the
 // key: the end of every load, whichever way its text index was built.
-Status RecreateDeferredObjects(storage::Connection& conn, const nlohmann::json& saved) {
-  for (const nlohmann::json& object : saved) {
-    if (!object.is_object() || !object.contains("sql") || !object["sql"].is_string()) {
-      return Status::Corruption("meta bulk_load holds an entry without SQL");
-    }
-    NS_RETURN_IF_ERROR(conn.Exec(object["sql"].get<std::string>()));
+Status CreateSavedObject(storage::Connection& conn, const nlohmann::json& object) {
+  if (!object.is_object() || !object.contains("sql") || !object["sql"].is_string()) {
+    return Status::Corruption("meta bulk_load holds an entry without SQL");
   }
+  return conn.Exec(object["sql"].get<std::string>());
+}
+
+Status RecreateDeferredObjects(storage::Connection& conn, const nlohmann::json& saved) {
+  for (const nlohmann::json& object : saved) NS_RETURN_IF_ERROR(CreateSavedObject(conn, object));
   return conn.Exec("DELETE FROM meta WHERE key = 'bulk_load'");
 }
 
@@ -194,7 +196,7 @@ Status Database::Impl::BeginBulkLoad() {
   return st;
 }
 
-Result<bool> Database::Impl::FinishBulkLoadWithBuiltText(const BuiltTextIndex& built) {
+Result<bool> Database::Impl::FinishBulkLoadWithTextBuild(BulkTextBuild& build) {
   std::lock_guard lock(write_mu_);
   // A connection of its own: FTS5 caches an index's structure per
   // connection and re-reads it only when another connection has committed.
@@ -211,18 +213,10 @@ Result<bool> Database::Impl::FinishBulkLoadWithBuiltText(const BuiltTextIndex& b
   NS_RETURN_IF_ERROR(conn->Exec("PRAGMA threads = 2"));
   NS_RETURN_IF_ERROR(conn->Exec("PRAGMA cache_size = -2000"));
   NS_RETURN_IF_ERROR(conn->Exec("PRAGMA temp_store = DEFAULT"));
-  {
-    NS_ASSIGN_OR_RETURN(storage::OwnedStatement attach,
-                        conn->PrepareOnce("ATTACH DATABASE ?1 AS bulk_text"));
-    NS_RETURN_IF_ERROR(attach->Bind(1, built.scratch_file).Run());
-  }
-  storage::Transaction txn(*conn);
-  NS_RETURN_IF_ERROR(txn.Begin());
-  NS_ASSIGN_OR_RETURN(std::optional<std::string> pending, storage::ReadMeta(*conn, kBulkLoadKey));
-  if (!pending) return false;
-  NS_ASSIGN_OR_RETURN(const nlohmann::json saved, ParseSavedObjects(*pending));
-  {
-    // The rows the build read must be the table's rows, as they are now.
+
+  NS_ASSIGN_OR_RETURN(const BuiltTextIndex built, build.FinishReading());
+  // The rows the build read must be the table's rows, as they are now.
+  auto check_rows = [&]() -> Status {
     NS_ASSIGN_OR_RETURN(
         storage::OwnedStatement s,
         conn->PrepareOnce("SELECT (SELECT count(*) FROM nodes), "
@@ -237,7 +231,52 @@ Result<bool> Database::Impl::FinishBulkLoadWithBuiltText(const BuiltTextIndex& b
         s->ColumnInt(2) != 0) {
       return Status::NotFound("the nodes changed during the load in ways its text build missed");
     }
+    return Status::OK();
+  };
+
+  // First transaction, while the build merges its segments: the deferred
+  // indexes. The key then lists only what is still missing (the full-text
+  // triggers), so that a crash between the two transactions leaves a load
+  // the next open finishes the usual way.
+  int64_t data_version = 0;
+  {
+    storage::Transaction txn(*conn);
+    NS_RETURN_IF_ERROR(txn.Begin());
+    NS_ASSIGN_OR_RETURN(std::optional<std::string> pending, storage::ReadMeta(*conn, kBulkLoadKey));
+    if (!pending) return false;
+    NS_RETURN_IF_ERROR(check_rows());
+    NS_ASSIGN_OR_RETURN(const nlohmann::json saved, ParseSavedObjects(*pending));
+    nlohmann::json rest = nlohmann::json::array();
+    for (const nlohmann::json& object : saved) {
+      if (object.is_object() && object.value("type", "") == "index") {
+        NS_RETURN_IF_ERROR(CreateSavedObject(*conn, object));
+      } else {
+        rest.push_back(object);
+      }
+    }
+    NS_ASSIGN_OR_RETURN(Statement * put,
+                        conn->Prepare("UPDATE meta SET value = ?2 WHERE key = ?1"));
+    NS_RETURN_IF_ERROR(put->Bind(1, kBulkLoadKey).Bind(2, rest.dump()).Run());
+    NS_RETURN_IF_ERROR(txn.Commit());
+    NS_ASSIGN_OR_RETURN(data_version, conn->QueryInt("PRAGMA data_version"));
   }
+
+  // Second transaction: the text index and the rest.
+  NS_RETURN_IF_ERROR(build.Finish().status());
+  {
+    NS_ASSIGN_OR_RETURN(storage::OwnedStatement attach,
+                        conn->PrepareOnce("ATTACH DATABASE ?1 AS bulk_text"));
+    NS_RETURN_IF_ERROR(attach->Bind(1, built.scratch_file).Run());
+  }
+  storage::Transaction txn(*conn);
+  NS_RETURN_IF_ERROR(txn.Begin());
+  NS_ASSIGN_OR_RETURN(std::optional<std::string> pending, storage::ReadMeta(*conn, kBulkLoadKey));
+  if (!pending) return false;
+  NS_ASSIGN_OR_RETURN(const nlohmann::json saved, ParseSavedObjects(*pending));
+  // This process's writers wait on write_mu_; another process may have
+  // committed in between.
+  NS_ASSIGN_OR_RETURN(const int64_t data_version_now, conn->QueryInt("PRAGMA data_version"));
+  if (data_version_now != data_version) NS_RETURN_IF_ERROR(check_rows());
   for (const char* table : kFtsShadowTables) {
     NS_RETURN_IF_ERROR(conn->Exec(std::string("DELETE FROM main.") + table));
     NS_RETURN_IF_ERROR(
@@ -263,16 +302,11 @@ Result<bool> Database::Impl::FinishBulkLoad() {
   }
   std::optional<Result<bool>> finished;
   if (build) {
-    Result<BuiltTextIndex> built = build->Finish();
-    if (built.ok()) {
-      Result<bool> installed = FinishBulkLoadWithBuiltText(*built);
-      if (installed.ok()) {
-        finished = installed;
-      } else {
-        Log("bulk load: " + installed.status().message() + "; rebuilding the full-text index");
-      }
+    Result<bool> installed = FinishBulkLoadWithTextBuild(*build);
+    if (installed.ok()) {
+      finished = installed;
     } else {
-      Log("bulk load: the text index build failed (" + built.status().message() +
+      Log("bulk load: the text index could not be installed (" + installed.status().message() +
           "); rebuilding the full-text index");
     }
     build.reset();  // removes the scratch file

@@ -189,10 +189,10 @@ class Database::Impl {
   // flock on <db>/bulk_load.lock, held from BeginBulkLoad to FinishBulkLoad.
   bool LockBulkLoad();
   void UnlockBulkLoad();
-  // Ends a load with the index `built` made (one transaction on a connection
-  // of its own): true when done, false when nothing was pending, NotFound
-  // when the table changed in a way the build cannot have followed.
-  Result<bool> FinishBulkLoadWithBuiltText(const BuiltTextIndex& built);
+  // Ends a load with the index `build` made, on a connection of its own:
+  // true when done, false when nothing was pending, NotFound when the table
+  // changed in a way the build cannot have followed, or the build's error.
+  Result<bool> FinishBulkLoadWithTextBuild(BulkTextBuild& build);
 
   // A reader connection lent for the duration of one read.
   class ReaderLease {

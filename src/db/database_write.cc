@@ -214,10 +214,10 @@ Status Database::Impl::AppendChange(WriteContext& ctx, ChangeOp op, const std::s
                                        "payload) VALUES(?1, ?2, ?3, ?4, ?5, ?6)"));
   return stmt->Bind(1, ctx.now)
       .Bind(2, static_cast<int64_t>(op))
-      .Bind(3, node_id)
+      .BindUncopied(3, node_id)
       .Bind(4, version)
-      .Bind(5, ctx.origin)
-      .Bind(6, payload)
+      .BindUncopied(5, ctx.origin)
+      .BindUncopied(6, payload)
       .Run();
 }
 
@@ -436,13 +436,14 @@ Result<Node> Database::Impl::CreateNode(WriteContext& ctx, const NewNode& in) {
 
   NS_ASSIGN_OR_RETURN(const int64_t partition, PartitionForNewNode(ctx, n.parent_id));
   NS_ASSIGN_OR_RETURN(Statement * ins, ctx.conn.Prepare(kInsertNode));
-  ins->Bind(1, n.id)
-      .Bind(2, n.parent_id)
-      .Bind(3, n.order_key)
-      .Bind(4, n.node_type)
-      .Bind(5, n.content)
-      .Bind(6, n.title)
-      .Bind(7, n.properties)
+  // `n` outlives the statement's run, so its fields are bound uncopied.
+  ins->BindUncopied(1, n.id)
+      .BindUncopied(2, n.parent_id)
+      .BindUncopied(3, n.order_key)
+      .BindUncopied(4, n.node_type)
+      .BindUncopied(5, n.content)
+      .BindUncopied(6, n.title)
+      .BindUncopied(7, n.properties)
       .Bind(8, static_cast<int64_t>(n.lifecycle))
       .Bind(9, n.version)
       .Bind(10, n.created_at)
@@ -450,7 +451,7 @@ Result<Node> Database::Impl::CreateNode(WriteContext& ctx, const NewNode& in) {
   if (n.embedding.empty()) {
     ins->BindNull(12);
   } else {
-    ins->BindBlob(12, n.embedding.data(), n.embedding.size() * sizeof(float));
+    ins->BindBlobUncopied(12, n.embedding.data(), n.embedding.size() * sizeof(float));
   }
   ins->Bind(13, partition);
   NS_RETURN_IF_ERROR(ins->Run());

@@ -198,9 +198,18 @@ struct ParsedLine {
 // thread reads and parses ahead while the caller's thread writes; everything
 // else (callbacks, writes, error order) stays on the caller's thread and in
 // line order. Small inputs never start the thread.
+//
+// How far ahead: a whole batch when its parsed lines fit in
+// kMaxReadAheadBytes. The caller takes a batch's lines in a burst and then
+// writes them; a window shorter than the batch left it waiting for the
+// parser during every burst (4 s of a 1M-node bulk load with 50,000-node
+// batches and a 4,096-line window, docs/BENCHMARKS.md).
 class LineReader {
  public:
-  LineReader(std::istream& in, const ImportOptions& options) : in_(in), options_(options) {}
+  LineReader(std::istream& in, const ImportOptions& options)
+      : in_(in),
+        options_(options),
+        max_ahead_lines_(std::max<size_t>(kMinReadAheadLines, options.batch_size)) {}
   ~LineReader() { Stop(); }
   LineReader(const LineReader&) = delete;
   LineReader& operator=(const LineReader&) = delete;
@@ -216,7 +225,9 @@ class LineReader {
         if (error_) std::rethrow_exception(error_);
         return false;
       }
-      chunk_ = std::move(ready_.front());
+      chunk_ = std::move(ready_.front().lines);
+      ready_lines_ -= chunk_.size();
+      ready_bytes_ -= ready_.front().bytes;
       ready_.pop_front();
       pos_ = 0;
       cv_.notify_all();
@@ -243,7 +254,22 @@ class LineReader {
 
  private:
   static constexpr size_t kChunkLines = 256;
-  static constexpr size_t kMaxChunks = 16;
+  static constexpr size_t kMinReadAheadLines = 4096;
+  static constexpr size_t kMaxReadAheadBytes = size_t{64} << 20;
+
+  struct Chunk {
+    std::vector<ParsedLine> lines;
+    size_t bytes = 0;  // what the parsed lines hold in memory, roughly
+  };
+
+  // Roughly the memory a parsed line holds (its strings and floats).
+  static size_t ParsedBytes(const ParsedLine& line) {
+    const NewNode& n = line.op.node;
+    return sizeof(ParsedLine) + line.error.size() + n.id.size() + n.parent_id.size() +
+           n.node_type.size() + n.content.size() + n.properties.size() +
+           n.embedding.size() * sizeof(float) + line.op.edge.from_id.size() +
+           line.op.edge.to_id.size() + line.op.edge.type.size() + line.op.edge.properties.size();
+  }
 
   bool ReadLine(ParsedLine* out) {
     if (!std::getline(in_, line_)) return false;
@@ -265,20 +291,31 @@ class LineReader {
     try {
       bool end = false;
       while (!end) {
-        std::vector<ParsedLine> chunk(kChunkLines);
+        Chunk chunk;
+        chunk.lines.resize(kChunkLines);
         size_t n = 0;
         while (n < kChunkLines && !stop_.load(std::memory_order_relaxed)) {
-          if (!ReadLine(&chunk[n])) {
+          if (!ReadLine(&chunk.lines[n])) {
             end = true;
             break;
           }
+          chunk.bytes += ParsedBytes(chunk.lines[n]);
           ++n;
         }
-        chunk.resize(n);
+        chunk.lines.resize(n);
         std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [&] { return stop_ || ready_.size() < kMaxChunks; });
+        // An empty window always takes a chunk, however large its lines.
+        cv_.wait(lock, [&] {
+          return stop_ || ready_.empty() ||
+                 (ready_lines_ + n <= max_ahead_lines_ &&
+                  ready_bytes_ + chunk.bytes <= kMaxReadAheadBytes);
+        });
         if (stop_) return;
-        if (!chunk.empty()) ready_.push_back(std::move(chunk));
+        if (n > 0) {
+          ready_lines_ += n;
+          ready_bytes_ += chunk.bytes;
+          ready_.push_back(std::move(chunk));
+        }
         done_ = end;
         cv_.notify_all();
       }
@@ -300,9 +337,12 @@ class LineReader {
   std::thread worker_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::vector<ParsedLine>> ready_;  // guarded by mu_
-  bool done_ = false;                          // guarded by mu_
-  std::exception_ptr error_;                   // guarded by mu_
+  const size_t max_ahead_lines_;
+  std::deque<Chunk> ready_;   // guarded by mu_
+  size_t ready_lines_ = 0;    // guarded by mu_
+  size_t ready_bytes_ = 0;    // guarded by mu_
+  bool done_ = false;         // guarded by mu_
+  std::exception_ptr error_;  // guarded by mu_
   std::atomic<bool> stop_{false};
 };
 

@@ -1,6 +1,7 @@
 #include "storage/sqlite.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace nodespace::storage {
 namespace {
@@ -61,6 +62,11 @@ Statement& Statement::Bind(int i, std::string_view text) {
   if (rc != SQLITE_OK && bind_error_.ok()) bind_error_ = FromSqlite(rc, db_, "bind");
   return *this;
 }
+Statement& Statement::BindUncopied(int i, std::string_view text) {
+  int rc = sqlite3_bind_text(stmt_, i, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+  if (rc != SQLITE_OK && bind_error_.ok()) bind_error_ = FromSqlite(rc, db_, "bind");
+  return *this;
+}
 Statement& Statement::Bind(int i, int64_t value) {
   int rc = sqlite3_bind_int64(stmt_, i, value);
   if (rc != SQLITE_OK && bind_error_.ok()) bind_error_ = FromSqlite(rc, db_, "bind");
@@ -73,6 +79,11 @@ Statement& Statement::BindDouble(int i, double value) {
 }
 Statement& Statement::BindBlob(int i, const void* data, size_t bytes) {
   int rc = sqlite3_bind_blob(stmt_, i, data, static_cast<int>(bytes), SQLITE_TRANSIENT);
+  if (rc != SQLITE_OK && bind_error_.ok()) bind_error_ = FromSqlite(rc, db_, "bind");
+  return *this;
+}
+Statement& Statement::BindBlobUncopied(int i, const void* data, size_t bytes) {
+  int rc = sqlite3_bind_blob(stmt_, i, data, static_cast<int>(bytes), SQLITE_STATIC);
   if (rc != SQLITE_OK && bind_error_.ok()) bind_error_ = FromSqlite(rc, db_, "bind");
   return *this;
 }
@@ -175,6 +186,14 @@ Result<OwnedStatement> Connection::PrepareOnce(const std::string& sql) {
   const int rc = sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), &stmt, nullptr);
   if (rc != SQLITE_OK) return FromSqlite(rc, db_, "prepare");
   return OwnedStatement(stmt, db_);
+}
+
+Result<Statement*> Connection::Prepare(const char* sql) {
+  auto it = by_address_.find(sql);
+  if (it != by_address_.end() && std::strcmp(it->second->Sql(), sql) == 0) return it->second;
+  NS_ASSIGN_OR_RETURN(Statement * stmt, Prepare(std::string(sql)));
+  by_address_[sql] = stmt;
+  return stmt;
 }
 
 Result<Statement*> Connection::Prepare(const std::string& sql) {
