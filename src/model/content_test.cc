@@ -34,6 +34,25 @@ TEST(Utf8, AcceptsWellFormedText) {
   EXPECT_TRUE(IsValidUtf8("no offset pointer"));
 }
 
+// Long text goes through the vectorised check in blocks: every bad
+// sequence is found wherever it falls in a block, including across two.
+TEST(Utf8, FindsABadSequenceAnywhereInLongText) {
+  std::string good;
+  while (good.size() < 300) good += "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80 ";
+  EXPECT_EQ(BadOffset(good), -1);
+  for (const std::string bad :
+       {std::string("\xC0\x80"), std::string("\xED\xA0\x80"), std::string("\xF4\x90\x80\x80"),
+        std::string("\x80"), std::string("\xE2\x82"), std::string("\xFF")}) {
+    for (size_t at : {0u, 1u, 31u, 62u, 63u, 64u, 127u, 200u}) {
+      // Cut the good text at a character boundary at or before `at`.
+      size_t cut = at;
+      while (cut > 0 && (static_cast<unsigned char>(good[cut]) & 0xC0) == 0x80) --cut;
+      const std::string text = good.substr(0, cut) + bad + good.substr(cut);
+      EXPECT_EQ(BadOffset(text), static_cast<long>(cut)) << "at " << at;
+    }
+  }
+}
+
 TEST(Utf8, RejectsOverlongs) {
   EXPECT_EQ(BadOffset("\xC0\x80"), 0);          // U+0000 in two bytes
   EXPECT_EQ(BadOffset("\xC1\xBF"), 0);          // U+007F in two bytes
