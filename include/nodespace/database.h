@@ -226,8 +226,11 @@ class Database {
   // which finishes it before returning. Calling it while one is pending
   // changes nothing.
   Status BeginBulkLoad();
-  // Builds what BeginBulkLoad deferred, in one transaction. Returns whether
-  // a bulk load was pending.
+  // Builds what BeginBulkLoad deferred: the secondary indexes in one
+  // transaction (while the full-text thread merges its segments), then the
+  // full-text index in another; a process that dies between the two leaves
+  // the rest to the next writable open, as above. Returns whether a bulk
+  // load was pending.
   Result<bool> FinishBulkLoad();
   Result<bool> BulkLoadPending() const;
 

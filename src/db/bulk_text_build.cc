@@ -25,9 +25,10 @@ constexpr char kScratchCache[] = "PRAGMA cache_size = -16384";
 
 // FTS5 gathers terms in memory and writes a segment each time they pass
 // this size (its default is 1 MiB). Fewer, larger segments cost less to
-// write and to merge at the end: at 1M nodes, 9.4-10.9 s for the thread
-// and 1.2-1.6 s for the merge, against 11.8-12.8 s and 1.8 s with the
-// default, for up to 32 MiB more memory during the load.
+// write and to merge at the end: at 1M nodes, 9.4-11.8 s for the thread
+// and 1.2-1.8 s for the merge, against 11.8-13.1 s and 1.6-1.9 s with the
+// default (docs/BENCHMARKS.md), for up to 32 MiB more memory during the
+// load.
 constexpr char kScratchHashSize[] =
     "INSERT INTO nodes_fts(nodes_fts, rank) VALUES ('hashsize', 33554432)";
 

@@ -202,7 +202,7 @@ struct ParsedLine {
 // How far ahead: a whole batch when its parsed lines fit in
 // kMaxReadAheadBytes. The caller takes a batch's lines in a burst and then
 // writes them; a window shorter than the batch left it waiting for the
-// parser during every burst (4 s of a 1M-node bulk load with 50,000-node
+// parser during every burst (4.8 s of a 1M-node bulk load with 50,000-node
 // batches and a 4,096-line window, docs/BENCHMARKS.md).
 class LineReader {
  public:
