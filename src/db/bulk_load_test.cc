@@ -116,6 +116,33 @@ class BulkLoadTest : public ::testing::Test {
     });
   }
 
+  // Begins a load of 20 nodes and drops the handle without FinishBulkLoad,
+  // as a killed process would leave it (the crash test kills real
+  // importers). Returns the indexes and triggers from before the load.
+  std::set<std::string> LeaveALoadUnfinished() {
+    const std::set<std::string> before = [&] {
+      auto db = OpenDb();
+      return SchemaObjects(dir_.path());
+    }();
+    auto db = OpenDb();
+    EXPECT_TRUE(db);
+    if (!db) return before;
+    EXPECT_OK(db->BeginBulkLoad());
+    for (int i = 0; i < 20; ++i) Add(*db, "n" + std::to_string(i), "obsidian shard");
+    return before;
+  }
+
+  // The next open finishes the load that LeaveALoadUnfinished left.
+  void ExpectTheNextOpenFinishesIt(const std::set<std::string>& before) {
+    auto db = OpenDb();
+    ASSERT_TRUE(db);
+    ASSERT_OK_AND_ASSIGN(bool pending, db->BulkLoadPending());
+    EXPECT_FALSE(pending);
+    EXPECT_EQ(SchemaObjects(dir_.path()), before);
+    EXPECT_EQ(TextIds(*db, "obsidian").size(), 20u);
+    EXPECT_OK(db->CheckIntegrity());
+  }
+
   bool ScratchFileExists() const {
     return std::filesystem::exists(dir_.path() + "/bulk_text.scratch");
   }
@@ -282,27 +309,10 @@ TEST_F(BulkLoadTest, TextBuiltWhileTheRowsCommitIsTheIndexOfTheTable) {
 }
 
 TEST_F(BulkLoadTest, TheNextOpenFinishesALoadWhoseHandleWentAway) {
-  const std::set<std::string> before = [&] {
-    auto db = OpenDb();
-    return SchemaObjects(dir_.path());
-  }();
-  {
-    auto db = OpenDb();
-    ASSERT_TRUE(db);
-    ASSERT_OK(db->BeginBulkLoad());
-    for (int i = 0; i < 20; ++i) Add(*db, "n" + std::to_string(i), "obsidian shard");
-    // Closed without FinishBulkLoad, as a killed process would leave it
-    // (the crash test kills real importers).
-  }
+  const std::set<std::string> before = LeaveALoadUnfinished();
   EXPECT_NE(SchemaObjects(dir_.path()), before);
   EXPECT_FALSE(ScratchFileExists());  // the handle stopped its text build
-  auto db = OpenDb();
-  ASSERT_TRUE(db);
-  ASSERT_OK_AND_ASSIGN(bool pending, db->BulkLoadPending());
-  EXPECT_FALSE(pending);
-  EXPECT_EQ(SchemaObjects(dir_.path()), before);
-  EXPECT_EQ(TextIds(*db, "obsidian").size(), 20u);
-  EXPECT_OK(db->CheckIntegrity());
+  ExpectTheNextOpenFinishesIt(before);
 }
 
 // FinishBulkLoad re-creates the deferred indexes in a first transaction
@@ -310,16 +320,7 @@ TEST_F(BulkLoadTest, TheNextOpenFinishesALoadWhoseHandleWentAway) {
 // a second. A process killed between the two leaves the key listing only
 // the full-text triggers; the next open finishes from there.
 TEST_F(BulkLoadTest, TheNextOpenFinishesALoadKilledBetweenItsTwoLastTransactions) {
-  const std::set<std::string> before = [&] {
-    auto db = OpenDb();
-    return SchemaObjects(dir_.path());
-  }();
-  {
-    auto db = OpenDb();
-    ASSERT_TRUE(db);
-    ASSERT_OK(db->BeginBulkLoad());
-    for (int i = 0; i < 20; ++i) Add(*db, "n" + std::to_string(i), "obsidian shard");
-  }
+  const std::set<std::string> before = LeaveALoadUnfinished();
   // What the first transaction leaves, made by hand on the file.
   const nlohmann::json saved = nlohmann::json::parse(
       RawScalar(dir_.path(), "SELECT value FROM meta WHERE key = 'bulk_load'"));
@@ -340,14 +341,7 @@ TEST_F(BulkLoadTest, TheNextOpenFinishesALoadKilledBetweenItsTwoLastTransactions
   for (char c : rest.dump()) quoted += c == '\'' ? std::string("''") : std::string(1, c);
   RawColumn(dir_.path(), "UPDATE meta SET value = '" + quoted + "' WHERE key = 'bulk_load'");
   ASSERT_EQ(RawScalar(dir_.path(), "SELECT value FROM meta WHERE key = 'bulk_load'"), rest.dump());
-
-  auto db = OpenDb();
-  ASSERT_TRUE(db);
-  ASSERT_OK_AND_ASSIGN(bool pending, db->BulkLoadPending());
-  EXPECT_FALSE(pending);
-  EXPECT_EQ(SchemaObjects(dir_.path()), before);
-  EXPECT_EQ(TextIds(*db, "obsidian").size(), 20u);
-  EXPECT_OK(db->CheckIntegrity());
+  ExpectTheNextOpenFinishesIt(before);
 }
 
 TEST_F(BulkLoadTest, AnotherHandleLeavesARunningLoadAlone) {
