@@ -248,7 +248,9 @@ Result<bool> Database::Impl::FinishBulkLoadWithTextBuild(BulkTextBuild& build) {
     NS_ASSIGN_OR_RETURN(const nlohmann::json saved, ParseSavedObjects(*pending));
     nlohmann::json rest = nlohmann::json::array();
     for (const nlohmann::json& object : saved) {
-      if (object.is_object() && object.value("type", "") == "index") {
+      const bool index = object.is_object() && object.contains("type") &&
+                         object["type"].is_string() && object["type"] == "index";
+      if (index) {
         NS_RETURN_IF_ERROR(CreateSavedObject(*conn, object));
       } else {
         rest.push_back(object);
@@ -257,8 +259,10 @@ Result<bool> Database::Impl::FinishBulkLoadWithTextBuild(BulkTextBuild& build) {
     NS_ASSIGN_OR_RETURN(Statement * put,
                         conn->Prepare("UPDATE meta SET value = ?2 WHERE key = ?1"));
     NS_RETURN_IF_ERROR(put->Bind(1, kBulkLoadKey).Bind(2, rest.dump()).Run());
-    NS_RETURN_IF_ERROR(txn.Commit());
+    // Read inside the transaction: a commit by another connection after
+    // this one's moves it.
     NS_ASSIGN_OR_RETURN(data_version, conn->QueryInt("PRAGMA data_version"));
+    NS_RETURN_IF_ERROR(txn.Commit());
   }
 
   // Second transaction: the text index and the rest.

@@ -192,6 +192,8 @@ Result<Statement*> Connection::Prepare(const char* sql) {
   auto it = by_address_.find(sql);
   if (it != by_address_.end() && std::strcmp(it->second->Sql(), sql) == 0) return it->second;
   NS_ASSIGN_OR_RETURN(Statement * stmt, Prepare(std::string(sql)));
+  // Literals are few; addresses of buffers that come and go are not.
+  if (by_address_.size() >= kMaxAddresses) by_address_.clear();
   by_address_[sql] = stmt;
   return stmt;
 }

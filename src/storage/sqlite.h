@@ -134,6 +134,7 @@ class Connection {
   sqlite3* db_;
   std::unordered_map<std::string, std::unique_ptr<Statement>> cache_;
   std::unordered_map<std::string, sqlite3_stmt*> raw_cache_;
+  static constexpr size_t kMaxAddresses = 4096;
   std::unordered_map<const char*, Statement*> by_address_;
 };
 
