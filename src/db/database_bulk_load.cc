@@ -8,10 +8,12 @@
 //
 // How it stays crash-safe: BeginBulkLoad saves the SQL of every object it
 // drops in meta `bulk_load` in the same transaction that drops them, and
-// FinishBulkLoad installs the full-text index (the one BulkTextBuild made
-// while the rows committed, or else a rebuild), re-creates the objects and
-// deletes the key in one transaction. A process killed in between leaves the
-// key, and the next writable open finishes the load before anything else.
+// each transaction of FinishBulkLoad takes what it re-creates off the key.
+// With the full-text index BulkTextBuild made while the rows committed, the
+// indexes come first, then that index with the triggers; otherwise all of
+// it at once, after an FTS5 rebuild. A process killed in between leaves the
+// key listing what is still missing, and the next writable open finishes
+// the load before anything else.
 // The loading process holds an flock on <db>/bulk_load.lock meanwhile, so
 // that an open by another process tells a load that is running (left
 // alone) from one whose process died (finished).
