@@ -15,6 +15,10 @@
 //                parent lookups, last sibling key, node row, change-log row)
 //                on NodeSpace's own tables: the floor under NodeSpace's schema
 //   sqlite_schema_emb  the same with the embedding blob
+//   changes_1 / changes_64  raw SQLite inserting one change-log row per line
+//                into NodeSpace's `changes` table, one row per INSERT and 64
+//                rows per INSERT (what a bulk load's batch does), without
+//                the nodes: what the change log alone costs
 //   nodespace    io::ImportJsonl, with_embeddings=false, Durability::kFull
 //   nodespace_emb      the same with embeddings
 //   nodespace_bulk     nodespace with ImportOptions::bulk_load (full-text and
@@ -24,7 +28,8 @@
 //   cold open    a fresh process that runs Database::Open + Get(id), with the
 //                page cache warm and (as root) after dropping it
 // Each phase runs in a child process of its own. For each: seconds, rows/s,
-// CPU time (all threads), peak RSS of the phase (VmHWM of its process) and,
+// CPU time (all threads, and the calling thread's alone: in an import the
+// thread that writes the rows), peak RSS of the phase (VmHWM of its process) and,
 // for imports, the bytes on disk after the database is closed.
 //
 //   nodespace_import_bench --data /tmp/nsdata/100k --scratch /tmp/nsbench/100k
@@ -110,11 +115,19 @@ bool ResetPeakRss() {
 struct CpuTimes {
   double user = 0, sys = 0;
 };
-CpuTimes SelfCpu() {
+CpuTimes Cpu(int who) {
   rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
+  getrusage(who, &ru);
   return {static_cast<double>(ru.ru_utime.tv_sec) + ru.ru_utime.tv_usec / 1e6,
           static_cast<double>(ru.ru_stime.tv_sec) + ru.ru_stime.tv_usec / 1e6};
+}
+CpuTimes SelfCpu() {
+  return Cpu(RUSAGE_SELF);
+}
+// The calling thread's alone: in an import, the thread that writes the rows
+// (the parser and the text build have threads of their own).
+CpuTimes ThreadCpu() {
+  return Cpu(RUSAGE_THREAD);
 }
 
 std::string ReadFirstLine(const std::string& file) {
@@ -233,6 +246,7 @@ struct PhaseResult {
   double seconds = 0;  // the import (or pass) itself
   double close_seconds = 0;
   double cpu_user = 0, cpu_sys = 0;
+  double caller_cpu = 0;  // the phase's calling thread (user + system)
   int64_t peak_rss_kb = -1;
   int64_t disk_bytes = -1;
   double load_before = -1, load_after = -1;
@@ -253,6 +267,7 @@ struct PhaseResult {
     if (close_seconds > 0) j["close_seconds"] = close_seconds;
     j["cpu_user_seconds"] = cpu_user;
     j["cpu_sys_seconds"] = cpu_sys;
+    j["caller_thread_cpu_seconds"] = caller_cpu;
     j["peak_rss_kb"] = peak_rss_kb;
     if (disk_bytes >= 0) j["disk_bytes"] = disk_bytes;
     j["loadavg_before"] = load_before;
@@ -274,6 +289,7 @@ PhaseResult FromJson(const Json& j) {
   r.close_seconds = j.value("close_seconds", 0.0);
   r.cpu_user = j.at("cpu_user_seconds").get<double>();
   r.cpu_sys = j.at("cpu_sys_seconds").get<double>();
+  r.caller_cpu = j.value("caller_thread_cpu_seconds", 0.0);
   r.peak_rss_kb = j.at("peak_rss_kb").get<int64_t>();
   r.disk_bytes = j.value("disk_bytes", int64_t{-1});
   r.load_before = j.at("loadavg_before").get<double>();
@@ -329,10 +345,13 @@ PhaseResult MeasureHere(const std::string& name, const std::string& what,
   const bool reset = ResetPeakRss();
   r.load_before = LoadAvg1();
   const CpuTimes c0 = SelfCpu();
+  const CpuTimes t0 = ThreadCpu();
   fn(r);
+  const CpuTimes t1 = ThreadCpu();
   const CpuTimes c1 = SelfCpu();
   r.cpu_user = c1.user - c0.user;
   r.cpu_sys = c1.sys - c0.sys;
+  r.caller_cpu = (t1.user - t0.user) + (t1.sys - t0.sys);
   r.load_after = LoadAvg1();
   r.peak_rss_kb = reset ? ProcStatusKb("VmHWM") : -1;
   std::cerr << "[" << name << "] " << r.rows << " rows in " << r.seconds
@@ -476,6 +495,72 @@ void SqlitePass(const std::string& file, const fs::path& dir, bool with_embeddin
 // a create needs (id and parent lookups, the last sibling key, the node row,
 // the change-log row) on the tables and indexes Database::Open creates, with
 // SQLITE_STATIC binds and no per-node savepoint, validation or C++ objects.
+// One change-log row per line of `file` (ids made up, payloads shaped as a
+// create's), `rows_per_insert` rows to an INSERT, committed every
+// `batch_size` rows, into the `changes` table Database::Open creates.
+void ChangeRowsPass(const std::string& file, const fs::path& dir, size_t rows_per_insert,
+                    size_t batch_size, PhaseResult& r) {
+  uint64_t lines = 0;
+  {
+    std::ifstream in(file);
+    std::string line;
+    while (std::getline(in, line)) ++lines;
+  }
+  fs::remove_all(dir);
+  {
+    auto created = nodespace::Database::Open(dir.string());
+    if (!created.ok()) Die("create " + dir.string() + ": " + created.status().ToString());
+  }
+  const std::string db_file = (dir / "nodespace.db").string();
+  sqlite3* db = nullptr;
+  Check(sqlite3_open_v2(db_file.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), db, "open");
+  Exec(db, "PRAGMA journal_mode = WAL");
+  Exec(db, "PRAGMA synchronous = FULL");
+  auto prepare = [&](size_t rows) {
+    std::string sql = "INSERT INTO changes(ts, op, node_id, version, origin, payload) VALUES ";
+    for (size_t i = 0; i < rows; ++i) sql += i == 0 ? "(?,1,?,1,'',?)" : ",(?,1,?,1,'',?)";
+    sqlite3_stmt* stmt = nullptr;
+    Check(sqlite3_prepare_v3(db, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr), db,
+          "prepare");
+    return stmt;
+  };
+  sqlite3_stmt* full = prepare(rows_per_insert);
+  std::vector<std::string> ids(rows_per_insert), payloads(rows_per_insert);
+  const int64_t now = nodespace::ids::NowMs();
+  const auto t0 = Clock::now();
+  uint64_t done = 0;
+  while (done < lines) {
+    Exec(db, "BEGIN IMMEDIATE");
+    const uint64_t txn_end = std::min<uint64_t>(lines, done + batch_size);
+    while (done < txn_end) {
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(rows_per_insert, txn_end - done));
+      sqlite3_stmt* stmt = n == rows_per_insert ? full : prepare(n);
+      for (size_t k = 0; k < n; ++k) {
+        ids[k] = std::to_string(done + k);
+        payloads[k] = "{\"order_key\":\"a" + std::to_string(k) + "\",\"parent_id\":\"" +
+                      std::to_string((done + k) / 7) + "\"}";
+        const int p = static_cast<int>(k * 3);
+        sqlite3_bind_int64(stmt, p + 1, now);
+        sqlite3_bind_text(stmt, p + 2, ids[k].data(), static_cast<int>(ids[k].size()),
+                          SQLITE_STATIC);
+        sqlite3_bind_text(stmt, p + 3, payloads[k].data(), static_cast<int>(payloads[k].size()),
+                          SQLITE_STATIC);
+      }
+      Check(sqlite3_step(stmt), db, "insert change");
+      sqlite3_reset(stmt);
+      if (stmt != full) sqlite3_finalize(stmt);
+      done += n;
+      r.rows += n;
+    }
+    Exec(db, "COMMIT");
+  }
+  r.seconds = Seconds(t0, Clock::now());
+  sqlite3_finalize(full);
+  Check(sqlite3_close(db), nullptr, "close");
+  r.disk_bytes = DiskBytes(dir);
+  r.batch_size = batch_size;
+}
+
 void SqliteSchemaPass(const std::string& file, const fs::path& dir, bool with_embeddings,
                       size_t batch_size, PhaseResult& r) {
   fs::remove_all(dir);
@@ -894,6 +979,13 @@ int BenchMain(const Args& a) {
         "sqlite_schema_emb", "sqlite_schema plus the embedding blob",
         [&](auto& r) { SqliteSchemaPass(file, scratch / "sqlite_schema_emb", true, bs, r); }));
   }
+  for (const size_t per : {size_t{1}, size_t{64}}) {
+    const std::string name = "changes_" + std::to_string(per);
+    if (!a.Wants(name)) continue;
+    results.push_back(
+        Measure(name, "raw SQLite, change-log rows only, " + std::to_string(per) + " per INSERT",
+                [&](auto& r) { ChangeRowsPass(file, scratch / name, per, bs, r); }));
+  }
   if (a.Wants("nodespace")) {
     results.push_back(Measure("nodespace", "io::ImportJsonl, with_embeddings=false", [&](auto& r) {
       NodeSpacePass(file, scratch / "nodespace", false, bs, r);
@@ -981,12 +1073,12 @@ int BenchMain(const Args& a) {
             << Thousands(report["input_bytes"].get<double>() / 1048576.0) << " MiB of JSONL)\n";
   std::cout << "simdjson ondemand: " << report["machine"]["simdjson_ondemand_kernel"]
             << ", stage 1: " << report["machine"]["simdjson_active_implementation"] << "\n\n";
-  std::printf("%-20s %10s %10s %12s %9s %9s %10s %12s\n", "phase", "rows", "seconds", "rows/s",
-              "cpu s", "close s", "peak MiB", "disk MiB");
+  std::printf("%-20s %10s %10s %12s %9s %10s %9s %10s %12s\n", "phase", "rows", "seconds", "rows/s",
+              "cpu s", "caller s", "close s", "peak MiB", "disk MiB");
   for (const auto& r : results) {
-    std::printf("%-20s %10s %10.2f %12s %9.2f %9.2f %10s %12s\n", r.name.c_str(),
+    std::printf("%-20s %10s %10.2f %12s %9.2f %10.2f %9.2f %10s %12s\n", r.name.c_str(),
                 Thousands(static_cast<double>(r.rows)).c_str(), r.seconds,
-                Thousands(r.rate()).c_str(), r.cpu_user + r.cpu_sys, r.close_seconds,
+                Thousands(r.rate()).c_str(), r.cpu_user + r.cpu_sys, r.caller_cpu, r.close_seconds,
                 r.peak_rss_kb >= 0 ? Thousands(r.peak_rss_kb / 1024.0).c_str() : "-",
                 r.disk_bytes >= 0 ? Fmt("%.1f", r.disk_bytes / 1048576.0).c_str() : "-");
   }
@@ -1031,8 +1123,8 @@ void Usage() {
       << "usage: nodespace_import_bench --data DIR --scratch DIR [--out FILE.json]\n"
          "         [--batch-size N] [--extra-batch-sizes N,M] [--limit ROWS]\n"
          "         [--phases read,parse,parse_emb,sqlite,sqlite_emb,sqlite_idx,sqlite_schema,\n"
-         "                   nodespace,sqlite_schema_emb,nodespace_emb,nodespace_bulk,\n"
-         "                   nodespace_bulk_emb,nodespace_batches,cold_open]\n"
+         "                   changes_1,changes_64,nodespace,sqlite_schema_emb,nodespace_emb,\n"
+         "                   nodespace_bulk,nodespace_bulk_emb,nodespace_batches,cold_open]\n"
          "         [--warm-runs N] [--cold-runs N] [--get-id ID] [--page-cache-mib N]\n"
          "         [--no-manager]\n"
          "       nodespace_import_bench --cold-open DB_DIR --get-id ID\n"

@@ -406,6 +406,14 @@ std::vector<std::string> Placement(const std::string& db_dir) {
                    "FROM nodes ORDER BY id");
 }
 
+// The change log without its times: sequence number, operation, node,
+// version and payload, in order.
+std::vector<std::string> ChangeLog(const std::string& db_dir) {
+  return RawColumn(db_dir,
+                   "SELECT seq || ' ' || op || ' ' || node_id || ' ' || version || ' ' || payload "
+                   "FROM changes ORDER BY seq");
+}
+
 // An import with a real shape: parents before and after their children,
 // date parents made on demand, duplicate ids, unknown parents, bad lines.
 std::string MixedImport(int nodes, uint32_t seed) {
@@ -441,7 +449,7 @@ TEST_F(BulkLoadTest, ABulkLoadPlacesAndRejectsExactlyWhatARowByRowImportDoes) {
   for (const bool prefilled : {false, true}) {
     SCOPED_TRACE(prefilled ? "into a database that holds nodes" : "into an empty database");
     const std::string input = MixedImport(3000, prefilled ? 7 : 3);
-    std::vector<std::vector<std::string>> placements, errors;
+    std::vector<std::vector<std::string>> placements, errors, change_logs;
     for (const bool bulk : {false, true}) {
       TempDir dir;
       auto opened = Database::Open(dir.path(), Options{});
@@ -463,10 +471,78 @@ TEST_F(BulkLoadTest, ABulkLoadPlacesAndRejectsExactlyWhatARowByRowImportDoes) {
       EXPECT_OK(db->CheckIntegrity());
       placements.push_back(Placement(dir.path()));
       errors.push_back(reported);
+      change_logs.push_back(ChangeLog(dir.path()));
     }
     EXPECT_GT(errors[0].size(), 100u);
     EXPECT_EQ(placements[0], placements[1]);
     EXPECT_EQ(errors[0], errors[1]);
+    // The load's change rows, held back and inserted many at a time, are
+    // numbered as the row-by-row import's.
+    EXPECT_EQ(change_logs[0], change_logs[1]);
+  }
+}
+
+TEST_F(BulkLoadTest, ABatchOfALoadLogsItsChangesAsAPlainBatchDoes) {
+  // Creates past a statement's worth of change rows, failures that wrote
+  // nothing, and either an update among them (the rows held go in before
+  // it) or, near the end, a create that fails after its date parent was
+  // written (the batch is replayed with a savepoint per operation, and the
+  // rows held for the first pass are dropped).
+  auto make_batch = [](bool replayed) {
+    WriteBatch batch;
+    auto create = [&](const std::string& id, const std::string& parent,
+                      Position position = Position::Last()) {
+      NewNode n;
+      n.id = id;
+      n.parent_id = parent;
+      n.content = "basalt " + id;
+      n.position = std::move(position);
+      batch.Create(std::move(n));
+    };
+    create("root", "");
+    for (int i = 0; i < 150; ++i) create("c" + std::to_string(i), i % 3 == 0 ? "" : "root");
+    if (!replayed) {
+      NodePatch patch;
+      patch.content = "basalt edited";
+      batch.Update("c5", patch);
+    }
+    for (int i = 150; i < 300; ++i) {
+      create("c" + std::to_string(i), i % 7 == 0 ? "2024-06-0" + std::to_string(1 + i % 2) : "c1");
+      if (i % 40 == 0) create("c" + std::to_string(i), "");         // a duplicate id
+      if (i % 50 == 0) create("x" + std::to_string(i), "nowhere");  // an unknown parent
+    }
+    if (replayed) create("late", "2024-07-01", Position::Before("missing"));
+    for (int i = 300; i < 310; ++i) create("c" + std::to_string(i), "root");
+    return batch;
+  };
+  WriteOptions options;
+  options.atomic = false;
+  for (const bool replayed : {false, true}) {
+    SCOPED_TRACE(replayed ? "replayed with savepoints" : "in one pass");
+    std::vector<std::vector<std::string>> logs;
+    std::vector<std::vector<StatusCode>> codes;
+    for (const bool bulk : {false, true}) {
+      TempDir dir;
+      auto opened = Database::Open(dir.path(), Options{});
+      ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+      std::unique_ptr<Database> db = std::move(opened).value();
+      if (bulk) ASSERT_OK(db->BeginBulkLoad());
+      ASSERT_OK_AND_ASSIGN(BatchResult result, db->Write(make_batch(replayed), options));
+      codes.emplace_back();
+      for (const auto& r : result.results) codes.back().push_back(r.status.code());
+      if (bulk) ASSERT_OK(db->FinishBulkLoad().status());
+      logs.push_back(ChangeLog(dir.path()));
+      EXPECT_EQ(result.last_change_seq, static_cast<int64_t>(logs.back().size()));
+      EXPECT_OK(db->CheckIntegrity());
+    }
+    // 311 creates, 2 date parents and the update (not the date node of the
+    // create that failed after writing it).
+    EXPECT_EQ(logs[0].size(), replayed ? 313u : 314u);
+    EXPECT_EQ(logs[0], logs[1]);
+    EXPECT_EQ(codes[0], codes[1]);
+    EXPECT_EQ(std::count(codes[1].begin(), codes[1].end(), StatusCode::kNotFound),
+              replayed ? 4 : 3);
+    EXPECT_EQ(std::count(codes[1].begin(), codes[1].end(), StatusCode::kAlreadyExists), 4);
   }
 }
 

@@ -17,6 +17,7 @@
 #include "db/bulk_load_memo.h"
 #include "db/bulk_text_build.h"
 #include "db/partitioned_vector_store.h"
+#include "db/pending_changes.h"
 #include "db/service_or_local_vector_store.h"
 #include "embed/lsa_embedder.h"
 #include "index/text/text_index.h"
@@ -230,6 +231,9 @@ class Database::Impl {
     // Set by writes that keep the bulk load's memo true (creates and edges
     // in a batch); WithWriteTxn forgets the memo after any other.
     BulkLoadMemo* bulk_memo = nullptr;
+    // Set with bulk_memo by Write: AppendChange holds change rows here, and
+    // Write inserts them before anything reads the log (PendingChanges).
+    PendingChanges* pending_changes = nullptr;
   };
   // Runs `fn` inside one write transaction and commits.
   template <typename Fn>
@@ -268,7 +272,7 @@ class Database::Impl {
   Status SyncMentions(WriteContext& ctx, const std::string& id, const std::string& content,
                       bool had_content);
   Status AppendChange(WriteContext& ctx, ChangeOp op, const std::string& node_id, int64_t version,
-                      const std::string& payload);
+                      std::string payload);
   // The partition a new node goes to: its parent's, or for a root the one
   // the scheme picks (0 when the database is not partitioned).
   Result<int64_t> PartitionForNewNode(WriteContext& ctx, const std::string& parent_id);

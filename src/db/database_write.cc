@@ -208,7 +208,11 @@ Status Database::Impl::ValidateEmbedding(WriteContext& ctx, const std::vector<fl
 }
 
 Status Database::Impl::AppendChange(WriteContext& ctx, ChangeOp op, const std::string& node_id,
-                                    int64_t version, const std::string& payload) {
+                                    int64_t version, std::string payload) {
+  if (ctx.pending_changes != nullptr) {
+    ctx.pending_changes->Add(ctx.now, op, node_id, version, ctx.origin, std::move(payload));
+    return Status::OK();
+  }
   NS_ASSIGN_OR_RETURN(Statement * stmt,
                       ctx.conn.Prepare("INSERT INTO changes(ts, op, node_id, version, origin, "
                                        "payload) VALUES(?1, ?2, ?3, ?4, ?5, ?6)"));
@@ -229,7 +233,6 @@ Status Database::Impl::SyncMentions(WriteContext& ctx, const std::string& id,
                                          "'mentions'"));
     NS_RETURN_IF_ERROR(del->Bind(1, id).Run());
   }
-  if (content.find_first_of("[@n") == std::string::npos) return Status::OK();
   const std::vector<std::string> mentions = content::ExtractMentions(content);
   if (mentions.empty()) return Status::OK();
   NS_ASSIGN_OR_RETURN(Statement * ins,
@@ -766,8 +769,30 @@ Result<BatchResult> Database::Impl::Write(const WriteBatch& batch, const WriteOp
   return WithWriteTxn(options, [&](WriteContext& ctx) -> Result<BatchResult> {
     const std::vector<WriteBatch::Op>& ops = batch.ops();
     // Creates and edges keep a bulk load's memo true; any other operation
-    // ends its use for this transaction (and WithWriteTxn forgets it).
-    if (bulk_memo_.active()) ctx.bulk_memo = &bulk_memo_;
+    // ends its use for this transaction (and WithWriteTxn forgets it). Until
+    // then the load's change rows go in many to a statement (PendingChanges).
+    PendingChanges pending;
+    if (bulk_memo_.active()) {
+      ctx.bulk_memo = &bulk_memo_;
+      ctx.pending_changes = &pending;
+    }
+    auto keeps_memo = [&](size_t index) {
+      const WriteBatch::Op& op = ops[index];
+      return std::holds_alternative<WriteBatch::CreateOp>(op) ||
+             std::holds_alternative<WriteBatch::AddEdgeOp>(op) ||
+             std::holds_alternative<WriteBatch::RemoveEdgeOp>(op);
+    };
+    // The rows held go in before operation `index` when it may read the log
+    // (then no longer held) or when a statement's worth is waiting.
+    auto flush_before = [&](size_t index) -> Status {
+      if (ctx.pending_changes == nullptr) return Status::OK();
+      if (!keeps_memo(index)) {
+        ctx.pending_changes = nullptr;
+      } else if (!pending.full()) {
+        return Status::OK();
+      }
+      return pending.Flush(ctx.conn);
+    };
     auto stop_memo = [&] {
       if (ctx.bulk_memo == nullptr) return;
       ctx.bulk_memo->Forget();
@@ -775,11 +800,7 @@ Result<BatchResult> Database::Impl::Write(const WriteBatch& batch, const WriteOp
     };
     auto apply = [&](size_t index) {
       const WriteBatch::Op& any_op = ops[index];
-      if (!std::holds_alternative<WriteBatch::CreateOp>(any_op) &&
-          !std::holds_alternative<WriteBatch::AddEdgeOp>(any_op) &&
-          !std::holds_alternative<WriteBatch::RemoveEdgeOp>(any_op)) {
-        stop_memo();
-      }
+      if (!keeps_memo(index)) stop_memo();
       const std::string& op_origin = batch.origin(index);
       ctx.origin = op_origin.empty() ? std::string_view(options.origin) : op_origin;
       BatchResult::OpResult r;
@@ -847,6 +868,7 @@ Result<BatchResult> Database::Impl::Write(const WriteBatch& batch, const WriteOp
     out.results.reserve(batch.size());
     if (options.atomic) {
       for (size_t i = 0; i < ops.size(); ++i) {
+        NS_RETURN_IF_ERROR(flush_before(i));
         BatchResult::OpResult r = apply(i);
         if (!r.status.ok()) return batch_error(i, r.status);
         out.results.push_back(std::move(r));
@@ -864,6 +886,8 @@ Result<BatchResult> Database::Impl::Write(const WriteBatch& batch, const WriteOp
       sqlite3* raw = ctx.conn.raw();
       bool replay = false;
       for (size_t i = 0; i < ops.size(); ++i) {
+        NS_RETURN_IF_ERROR(flush_before(i));
+        const size_t held = pending.size();
         const int64_t changes_before = sqlite3_total_changes64(raw);
         BatchResult::OpResult r = apply(i);
         if (r.status.ok()) {
@@ -871,6 +895,7 @@ Result<BatchResult> Database::Impl::Write(const WriteBatch& batch, const WriteOp
           continue;
         }
         if (fatal(r.status)) return batch_error(i, r.status);
+        pending.Truncate(held);  // what the failed operation added
         if (sqlite3_total_changes64(raw) != changes_before) {
           replay = true;
           break;
@@ -881,6 +906,8 @@ Result<BatchResult> Database::Impl::Write(const WriteBatch& batch, const WriteOp
       }
       if (replay) {
         stop_memo();  // it may hold rows the rollback removes
+        pending.Clear();
+        ctx.pending_changes = nullptr;  // the replay's savepoints need each row in place
         NS_RETURN_IF_ERROR(ctx.conn.Exec("ROLLBACK"));
         NS_RETURN_IF_ERROR(ctx.conn.Exec("BEGIN IMMEDIATE"));
         ctx.user_schemas.reset();  // may describe writes just rolled back
@@ -903,6 +930,7 @@ Result<BatchResult> Database::Impl::Write(const WriteBatch& batch, const WriteOp
         }
       }
     }
+    NS_RETURN_IF_ERROR(pending.Flush(ctx.conn));
     NS_ASSIGN_OR_RETURN(out.last_change_seq,
                         ctx.conn.QueryInt("SELECT ifnull(max(seq), 0) FROM changes"));
     return out;
