@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "db/test_hooks.h"
 #include "io/jsonl_import.h"
 #include "nodespace/database.h"
 #include "test_util.h"
@@ -342,6 +343,31 @@ TEST_F(BulkLoadTest, TheNextOpenFinishesALoadKilledBetweenItsTwoLastTransactions
   RawColumn(dir_.path(), "UPDATE meta SET value = '" + quoted + "' WHERE key = 'bulk_load'");
   ASSERT_EQ(RawScalar(dir_.path(), "SELECT value FROM meta WHERE key = 'bulk_load'"), rest.dump());
   ExpectTheNextOpenFinishesIt(before);
+}
+
+TEST_F(BulkLoadTest, ARowCommittedBetweenTheTwoLastTransactionsIsIndexedToo) {
+  auto db = OpenDb();
+  ASSERT_TRUE(db);
+  ASSERT_OK(db->BeginBulkLoad());
+  for (int i = 0; i < 20; ++i) Add(*db, "n" + std::to_string(i), "obsidian shard");
+  // Another handle writes a row after the first transaction checked the
+  // rows, while the full-text triggers are still missing: the text index
+  // built during the load does not have it.
+  test_hooks::between_bulk_load_finish_transactions = [this] {
+    auto other = OpenDb();
+    ASSERT_TRUE(other);
+    Add(*other, "intruder", "pumice intruder");
+  };
+  Result<bool> finished = db->FinishBulkLoad();
+  test_hooks::between_bulk_load_finish_transactions = nullptr;
+  ASSERT_OK(finished.status());
+  EXPECT_TRUE(*finished);
+  // The second transaction saw the commit, checked the rows again and fell
+  // back to rebuilding the index from the table.
+  EXPECT_TRUE(Logged(kRebuildLogged));
+  EXPECT_EQ(TextIds(*db, "pumice"), std::vector<std::string>{"intruder"});
+  EXPECT_EQ(TextIds(*db, "obsidian").size(), 20u);
+  EXPECT_OK(db->CheckIntegrity());
 }
 
 TEST_F(BulkLoadTest, AnotherHandleLeavesARunningLoadAlone) {

@@ -32,9 +32,12 @@
 #include <nlohmann/json.hpp>
 
 #include "db/database_impl.h"
+#include "db/test_hooks.h"
 #include "storage/meta.h"
 
 namespace nodespace {
+
+std::function<void()> test_hooks::between_bulk_load_finish_transactions;
 
 using storage::ScopedStatement;
 using storage::Statement;
@@ -268,6 +271,9 @@ Result<bool> Database::Impl::FinishBulkLoadWithTextBuild(BulkTextBuild& build) {
   }
 
   // Second transaction: the text index and the rest.
+  if (test_hooks::between_bulk_load_finish_transactions) {
+    test_hooks::between_bulk_load_finish_transactions();
+  }
   NS_RETURN_IF_ERROR(build.Finish().status());
   {
     NS_ASSIGN_OR_RETURN(storage::OwnedStatement attach,
@@ -279,8 +285,8 @@ Result<bool> Database::Impl::FinishBulkLoadWithTextBuild(BulkTextBuild& build) {
   NS_ASSIGN_OR_RETURN(std::optional<std::string> pending, storage::ReadMeta(*conn, kBulkLoadKey));
   if (!pending) return false;
   NS_ASSIGN_OR_RETURN(const nlohmann::json saved, ParseSavedObjects(*pending));
-  // This process's writers wait on write_mu_; another process may have
-  // committed in between.
+  // This process's writers wait on write_mu_; another process (or another
+  // handle) may have committed in between, which the build did not read.
   NS_ASSIGN_OR_RETURN(const int64_t data_version_now, conn->QueryInt("PRAGMA data_version"));
   if (data_version_now != data_version) NS_RETURN_IF_ERROR(check_rows());
   for (const char* table : kFtsShadowTables) {
