@@ -561,8 +561,8 @@ TEST_F(BulkLoadTest, ABatchOfALoadLogsItsChangesAsAPlainBatchDoes) {
       EXPECT_EQ(result.last_change_seq, static_cast<int64_t>(logs.back().size()));
       EXPECT_OK(db->CheckIntegrity());
     }
-    // 311 creates, 2 date parents and the update (not the date node of the
-    // create that failed after writing it).
+    // 311 creates, 2 date parents and, in one pass, the update (replayed:
+    // not the date node of the create that failed after writing it).
     EXPECT_EQ(logs[0].size(), replayed ? 313u : 314u);
     EXPECT_EQ(logs[0], logs[1]);
     EXPECT_EQ(codes[0], codes[1]);
