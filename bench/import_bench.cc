@@ -491,10 +491,6 @@ void SqlitePass(const std::string& file, const fs::path& dir, bool with_embeddin
   r.batch_size = batch_size;
 }
 
-// The floor under NodeSpace's own schema: raw SQLite running the statements
-// a create needs (id and parent lookups, the last sibling key, the node row,
-// the change-log row) on the tables and indexes Database::Open creates, with
-// SQLITE_STATIC binds and no per-node savepoint, validation or C++ objects.
 // One change-log row per line of `file` (ids made up, payloads shaped as a
 // create's), `rows_per_insert` rows to an INSERT, committed every
 // `batch_size` rows, into the `changes` table Database::Open creates.
@@ -561,6 +557,10 @@ void ChangeRowsPass(const std::string& file, const fs::path& dir, size_t rows_pe
   r.batch_size = batch_size;
 }
 
+// The floor under NodeSpace's own schema: raw SQLite running the statements
+// a create needs (id and parent lookups, the last sibling key, the node row,
+// the change-log row) on the tables and indexes Database::Open creates, with
+// SQLITE_STATIC binds and no per-node savepoint, validation or C++ objects.
 void SqliteSchemaPass(const std::string& file, const fs::path& dir, bool with_embeddings,
                       size_t batch_size, PhaseResult& r) {
   fs::remove_all(dir);
