@@ -219,15 +219,20 @@ class Database {
   // one segment. The full-text index is built on a thread of its own as the
   // load's transactions commit, and creates take what the load itself wrote
   // (ids, parents, last sibling keys) from memory instead of the table's
-  // indexes. Meanwhile text search does not see nodes written since,
-  // and filters those indexes served scan the table; every other read and
-  // write stays correct. Durable: a process
+  // indexes. A load that begins on an empty database defers the sibling
+  // order index too, until its end or the first write that reads children
+  // (a create placed other than last, an update, move or delete), which
+  // builds it first. Meanwhile text search does not see nodes written since,
+  // and filters those indexes served (and, with the sibling order index
+  // deferred, reads of children and subtrees) scan the table; every other
+  // read and write stays correct. Durable: a process
   // that dies before FinishBulkLoad leaves it for the next writable open,
   // which finishes it before returning. Calling it while one is pending
   // changes nothing.
   Status BeginBulkLoad();
   // Builds what BeginBulkLoad deferred: the secondary indexes in one
-  // transaction (while the full-text thread merges its segments), then the
+  // transaction (while the full-text thread reads the last rows and merges
+  // its segments), then the
   // full-text index in another; a process that dies between the two leaves
   // the rest to the next writable open, as above. Returns whether a bulk
   // load was pending.

@@ -51,6 +51,8 @@ class BulkLoadMemo {
     active_ = false;
   }
   bool active() const { return active_; }
+  // Whether the memo knows every row of the table (see above).
+  bool complete() const { return complete_; }
 
   // Drops everything remembered; later writes ask the table again.
   void Forget() {

@@ -55,10 +55,15 @@ BulkTextBuild::~BulkTextBuild() {
   std::remove(scratch_file_.c_str());
 }
 
-Result<BuiltTextIndex> BulkTextBuild::FinishReading() {
-  std::unique_lock lock(mu_);
+void BulkTextBuild::StopReading() {
+  std::lock_guard lock(mu_);
   stop_ = true;
   wake_.notify_all();
+}
+
+Result<BuiltTextIndex> BulkTextBuild::FinishReading() {
+  StopReading();
+  std::unique_lock lock(mu_);
   wake_.wait(lock, [this] { return reading_done_; });
   NS_RETURN_IF_ERROR(reading_status_);
   return built_;

@@ -56,9 +56,12 @@ class BulkTextBuild {
   BulkTextBuild(const BulkTextBuild&) = delete;
   BulkTextBuild& operator=(const BulkTextBuild&) = delete;
 
-  // Indexes the rows committed since the last read and stops reading; the
-  // thread goes on merging the segments into one, so that the caller can
-  // build its other indexes meanwhile. Call after the load's last commit.
+  // Tells the thread to index the rows committed since its last read and
+  // then stop reading, without waiting: the caller may build its other
+  // indexes meanwhile. Call after the load's last commit.
+  void StopReading();
+  // StopReading, then waits until the thread has stopped reading; it goes
+  // on merging the segments into one.
   Result<BuiltTextIndex> FinishReading();
   // FinishReading, then waits for the merge and stops the thread.
   Result<BuiltTextIndex> Finish();

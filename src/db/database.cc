@@ -133,6 +133,10 @@ Status Database::Impl::Open() {
   // committed, its indexes are not built yet. Build them before anyone
   // searches. One that another process is running is left to it.
   NS_ASSIGN_OR_RETURN(bool pending, BulkLoadPending());
+  if (pending) {
+    std::lock_guard lock(write_mu_);
+    parent_index_deferred_ = true;  // perhaps: RestoreDeferredParentIndex looks
+  }
   if (pending && LockBulkLoad()) {
     Log("finishing an interrupted bulk load: rebuilding the full-text and secondary indexes");
     NS_RETURN_IF_ERROR(FinishBulkLoad().status());

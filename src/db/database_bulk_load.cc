@@ -17,9 +17,15 @@
 // The loading process holds an flock on <db>/bulk_load.lock meanwhile, so
 // that an open by another process tells a load that is running (left
 // alone) from one whose process died (finished).
-// Unique indexes stay: they enforce ids and sibling order keys, and the
-// write path looks rows up through them whenever the load's memo
-// (BulkLoadMemo) does not know the answer. `nodes_by_type` stays too: every
+// The unique index on ids stays: it enforces them, and the write path looks
+// rows up through it whenever the load's memo (BulkLoadMemo) does not know
+// the answer. The unique sibling-order index (nodes_by_parent) goes only
+// when the table is empty at the start: the memo then knows every parent's
+// last key, and the engine makes each key after that one, so no two
+// siblings can share one; a write that needs the index before the end
+// builds it first (RestoreDeferredParentIndex). Kept, a 1M-node load spent
+// about a fifth of its time on its random keys (docs/BENCHMARKS.md).
+// `nodes_by_type` stays too: every
 // write transaction reads the user schema nodes through it (ValidateProperties),
 // and without it each batch of the load scanned the whole table, which made
 // a 1M-node load quadratic. Its keys (a handful of types, rowids ascending)
@@ -29,6 +35,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "db/database_impl.h"
@@ -46,15 +53,22 @@ namespace {
 
 constexpr char kBulkLoadKey[] = "bulk_load";
 
-// The full-text triggers and the non-unique indexes of nodes and edges
-// (hot property indexes included; not nodes_by_type), in creation order so
-// that re-creating them in the same order is valid.
+// The full-text triggers, the non-unique indexes of nodes and edges (hot
+// property indexes included; not nodes_by_type) and the sibling-order
+// index, in creation order so that re-creating them in the same order is
+// valid.
 constexpr char kDeferredObjects[] =
     "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND ("
     "(type = 'trigger' AND tbl_name = 'nodes' AND name LIKE 'nodes_fts_%') OR "
-    "(type = 'index' AND tbl_name IN ('nodes', 'edges') AND sql NOT LIKE 'CREATE UNIQUE%' "
-    "AND name != 'nodes_by_type')) "
+    "(type = 'index' AND tbl_name IN ('nodes', 'edges') AND name != 'nodes_by_type' AND "
+    "(sql NOT LIKE 'CREATE UNIQUE%' OR name = 'nodes_by_parent'))) "
     "ORDER BY rowid";
+constexpr char kParentIndex[] = "nodes_by_parent";
+
+bool IsParentIndex(const nlohmann::json& object) {
+  return object.is_object() && object.contains("name") && object["name"].is_string() &&
+         object["name"].get<std::string>() == kParentIndex;
+}
 
 // WAL pages between automatic checkpoints: during a load (64 MiB of 4 KiB
 // pages) and SQLite's default, which the engine uses otherwise.
@@ -68,20 +82,6 @@ constexpr char kScratchTextFile[] = "bulk_text.scratch";
 // term index over them, each row's token counts).
 constexpr const char* kFtsShadowTables[] = {"nodes_fts_data", "nodes_fts_idx", "nodes_fts_docsize"};
 
-// Re-creates what BeginBulkLoad dropped (`saved`, from meta) and deletes the
-// key: the end of every load, whichever way its text index was built.
-Status CreateSavedObject(storage::Connection& conn, const nlohmann::json& object) {
-  if (!object.is_object() || !object.contains("sql") || !object["sql"].is_string()) {
-    return Status::Corruption("meta bulk_load holds an entry without SQL");
-  }
-  return conn.Exec(object["sql"].get<std::string>());
-}
-
-Status RecreateDeferredObjects(storage::Connection& conn, const nlohmann::json& saved) {
-  for (const nlohmann::json& object : saved) NS_RETURN_IF_ERROR(CreateSavedObject(conn, object));
-  return conn.Exec("DELETE FROM meta WHERE key = 'bulk_load'");
-}
-
 Result<nlohmann::json> ParseSavedObjects(const std::string& pending) {
   nlohmann::json saved = nlohmann::json::parse(pending, nullptr, false);
   if (!saved.is_array()) {
@@ -93,7 +93,88 @@ Result<nlohmann::json> ParseSavedObjects(const std::string& pending) {
 // FTS5's 'automerge' when the config table holds none.
 constexpr int64_t kFtsDefaultAutomerge = 4;
 
+Status PutSavedObjects(storage::Connection& conn, const nlohmann::json& saved) {
+  NS_ASSIGN_OR_RETURN(Statement * put, conn.Prepare("UPDATE meta SET value = ?2 WHERE key = ?1"));
+  return put->Bind(1, kBulkLoadKey).Bind(2, saved.dump()).Run();
+}
+
 }  // namespace
+
+Status Database::Impl::CreateDeferredObject(storage::Connection& conn,
+                                            const nlohmann::json& object) {
+  if (!object.is_object() || !object.contains("sql") || !object["sql"].is_string()) {
+    return Status::Corruption("meta bulk_load holds an entry without SQL");
+  }
+  const std::string sql = object["sql"].get<std::string>();
+  Status created = conn.Exec(sql);
+  if (created.ok() || !IsParentIndex(object)) return created;
+  // Two siblings under one key. The load's own creates cannot make them
+  // (each takes a key after its parent's last), but a row changed past the
+  // engine can, and refusing to end the load would leave every later open
+  // trying again. Renumbering keeps both rows, in the order the table has.
+  NS_ASSIGN_OR_RETURN(const int64_t renumbered, RenumberDuplicateSiblingKeys(conn));
+  if (renumbered == 0) return created;
+  return conn.Exec(sql);
+}
+
+Status Database::Impl::RecreateDeferredObjects(storage::Connection& conn,
+                                               const nlohmann::json& saved) {
+  for (const nlohmann::json& object : saved) {
+    NS_RETURN_IF_ERROR(CreateDeferredObject(conn, object));
+  }
+  return conn.Exec("DELETE FROM meta WHERE key = 'bulk_load'");
+}
+
+Result<int64_t> Database::Impl::RenumberDuplicateSiblingKeys(storage::Connection& conn) {
+  std::vector<std::string> parents;
+  {
+    NS_ASSIGN_OR_RETURN(storage::OwnedStatement s,
+                        conn.PrepareOnce("SELECT DISTINCT parent_id FROM nodes "
+                                         "GROUP BY parent_id, order_key HAVING count(*) > 1"));
+    while (true) {
+      NS_ASSIGN_OR_RETURN(bool row, s->Step());
+      if (!row) break;
+      parents.push_back(s->ColumnString(0));
+    }
+  }
+  const WriteOptions options;
+  WriteContext ctx{conn,         options,      ids::NowMs(), options.origin,
+                   std::nullopt, std::nullopt, std::nullopt, {}};
+  for (const std::string& parent : parents) NS_RETURN_IF_ERROR(RenumberSiblings(ctx, parent));
+  if (!parents.empty()) {
+    Log("bulk load: " + std::to_string(parents.size()) +
+        " parents had two children under one order key; their children were renumbered");
+  }
+  return static_cast<int64_t>(parents.size());
+}
+
+Status Database::Impl::RestoreDeferredParentIndex(WriteContext& ctx) {
+  if (!parent_index_deferred_) return Status::OK();
+  NS_ASSIGN_OR_RETURN(std::optional<std::string> pending,
+                      storage::ReadMeta(ctx.conn, kBulkLoadKey));
+  nlohmann::json saved = nlohmann::json::array();
+  if (pending) {
+    NS_ASSIGN_OR_RETURN(saved, ParseSavedObjects(*pending));
+  }
+  nlohmann::json rest = nlohmann::json::array();
+  const nlohmann::json* index = nullptr;
+  for (const nlohmann::json& object : saved) {
+    if (IsParentIndex(object)) {
+      index = &object;
+    } else {
+      rest.push_back(object);
+    }
+  }
+  if (index == nullptr) {  // built, by this process or another
+    parent_index_deferred_ = false;
+    return Status::OK();
+  }
+  // Stays set until a later call finds the entry gone: this transaction may
+  // yet roll back.
+  Log("bulk load: a write reads children before the load ends; building the parent index now");
+  NS_RETURN_IF_ERROR(CreateDeferredObject(ctx.conn, *index));
+  return PutSavedObjects(ctx.conn, rest);
+}
 
 bool Database::Impl::LockBulkLoad() {
   std::lock_guard lock(bulk_mu_);
@@ -129,7 +210,7 @@ Status Database::Impl::BeginBulkLoad() {
   }
   int64_t start_seq = 0;
   std::string fts_sql;
-  Status st = WithWriteTxn(WriteOptions{}, [&](WriteContext& ctx) -> Status {
+  auto begin = [&](WriteContext& ctx) -> Status {
     // A load's batches dirty the same index pages again and again; with
     // SQLite's default of 1,000 pages the WAL was copied back into the
     // database every few batches, each page once per checkpoint. A larger
@@ -166,9 +247,13 @@ Status Database::Impl::BeginBulkLoad() {
       while (true) {
         NS_ASSIGN_OR_RETURN(bool row, s->Step());
         if (!row) break;
-        saved.push_back({{"type", s->ColumnString(0)},
-                         {"name", s->ColumnString(1)},
-                         {"sql", s->ColumnString(2)}});
+        nlohmann::json object = {{"type", s->ColumnString(0)},
+                                 {"name", s->ColumnString(1)},
+                                 {"sql", s->ColumnString(2)}};
+        // Rows already in the table have last keys the memo does not know.
+        if (IsParentIndex(object) && !table_empty) continue;
+        parent_index_deferred_ = parent_index_deferred_ || IsParentIndex(object);
+        saved.push_back(std::move(object));
       }
     }
     for (const nlohmann::json& object : saved) {
@@ -181,7 +266,8 @@ Status Database::Impl::BeginBulkLoad() {
                         ctx.conn.Prepare("INSERT INTO meta(key, value) VALUES (?1, ?2)"));
     ScopedStatement s(*put);
     return s->Bind(1, kBulkLoadKey).Bind(2, saved.dump()).Run();
-  });
+  };
+  Status st = WithWriteTxn(WriteOptions{}, begin, /*no_child_reads=*/true);
   if (!st.ok()) {
     {
       std::lock_guard lock(write_mu_);
@@ -219,18 +305,24 @@ Result<bool> Database::Impl::FinishBulkLoadWithTextBuild(BulkTextBuild& build) {
   NS_RETURN_IF_ERROR(conn->Exec("PRAGMA cache_size = -2000"));
   NS_RETURN_IF_ERROR(conn->Exec("PRAGMA temp_store = DEFAULT"));
 
-  NS_ASSIGN_OR_RETURN(const BuiltTextIndex built, build.FinishReading());
-  // The rows the build read must be the table's rows, as they are now.
-  auto check_rows = [&]() -> Status {
+  // The build indexes the last batch while this thread builds the other
+  // indexes (a second or so at 1M nodes).
+  build.StopReading();
+  BuiltTextIndex built;
+  // The rows the build read must be the table's rows, as they are now,
+  // with no update, move or delete among the changes up to `last_seq`.
+  auto check_rows = [&](int64_t last_seq) -> Status {
     NS_ASSIGN_OR_RETURN(
         storage::OwnedStatement s,
         conn->PrepareOnce("SELECT (SELECT count(*) FROM nodes), "
                           "(SELECT coalesce(max(rowid), 0) FROM nodes), "
-                          "(SELECT count(*) FROM changes WHERE seq > ?1 AND op IN (?2, ?3, ?4))"));
+                          "(SELECT count(*) FROM changes WHERE seq > ?1 AND seq <= ?5 "
+                          "AND op IN (?2, ?3, ?4))"));
     s->Bind(1, built.start_seq)
         .Bind(2, static_cast<int64_t>(ChangeOp::kUpdate))
         .Bind(3, static_cast<int64_t>(ChangeOp::kMove))
-        .Bind(4, static_cast<int64_t>(ChangeOp::kDelete));
+        .Bind(4, static_cast<int64_t>(ChangeOp::kDelete))
+        .Bind(5, last_seq);
     NS_ASSIGN_OR_RETURN(bool row, s->Step());
     if (!row || s->ColumnInt(0) != built.rows || s->ColumnInt(1) != built.max_rowid ||
         s->ColumnInt(2) != 0) {
@@ -239,8 +331,8 @@ Result<bool> Database::Impl::FinishBulkLoadWithTextBuild(BulkTextBuild& build) {
     return Status::OK();
   };
 
-  // First transaction, while the build merges its segments: the deferred
-  // indexes. The key then lists only what is still missing (the full-text
+  // First transaction, while the build reads the last rows and merges its
+  // segments: the deferred indexes. The key then lists only what is still missing (the full-text
   // triggers), so that a crash between the two transactions leaves a load
   // the next open finishes the usual way.
   int64_t data_version = 0;
@@ -249,21 +341,26 @@ Result<bool> Database::Impl::FinishBulkLoadWithTextBuild(BulkTextBuild& build) {
     NS_RETURN_IF_ERROR(txn.Begin());
     NS_ASSIGN_OR_RETURN(std::optional<std::string> pending, storage::ReadMeta(*conn, kBulkLoadKey));
     if (!pending) return false;
-    NS_RETURN_IF_ERROR(check_rows());
     NS_ASSIGN_OR_RETURN(const nlohmann::json saved, ParseSavedObjects(*pending));
+    // The load's last change. Building the sibling-order index may renumber
+    // siblings (logged as moves after it); new keys leave the text alone.
+    NS_ASSIGN_OR_RETURN(const int64_t last_seq,
+                        conn->QueryInt("SELECT coalesce(max(seq), 0) FROM changes"));
     nlohmann::json rest = nlohmann::json::array();
     for (const nlohmann::json& object : saved) {
       const bool index = object.is_object() && object.contains("type") &&
                          object["type"].is_string() && object["type"] == "index";
       if (index) {
-        NS_RETURN_IF_ERROR(CreateSavedObject(*conn, object));
+        NS_RETURN_IF_ERROR(CreateDeferredObject(*conn, object));
       } else {
         rest.push_back(object);
       }
     }
-    NS_ASSIGN_OR_RETURN(Statement * put,
-                        conn->Prepare("UPDATE meta SET value = ?2 WHERE key = ?1"));
-    NS_RETURN_IF_ERROR(put->Bind(1, kBulkLoadKey).Bind(2, rest.dump()).Run());
+    // The write lock held since BEGIN IMMEDIATE keeps the rows as the build
+    // must have read them.
+    NS_ASSIGN_OR_RETURN(built, build.FinishReading());
+    NS_RETURN_IF_ERROR(check_rows(last_seq));
+    NS_RETURN_IF_ERROR(PutSavedObjects(*conn, rest));
     // Read inside the transaction: a commit by another connection after
     // this one's moves it.
     NS_ASSIGN_OR_RETURN(data_version, conn->QueryInt("PRAGMA data_version"));
@@ -288,7 +385,9 @@ Result<bool> Database::Impl::FinishBulkLoadWithTextBuild(BulkTextBuild& build) {
   // This process's writers wait on write_mu_; another process (or another
   // handle) may have committed in between, which the build did not read.
   NS_ASSIGN_OR_RETURN(const int64_t data_version_now, conn->QueryInt("PRAGMA data_version"));
-  if (data_version_now != data_version) NS_RETURN_IF_ERROR(check_rows());
+  if (data_version_now != data_version) {
+    NS_RETURN_IF_ERROR(check_rows(std::numeric_limits<int64_t>::max()));
+  }
   for (const char* table : kFtsShadowTables) {
     NS_RETURN_IF_ERROR(conn->Exec(std::string("DELETE FROM main.") + table));
     NS_RETURN_IF_ERROR(
@@ -324,7 +423,7 @@ Result<bool> Database::Impl::FinishBulkLoad() {
     build.reset();  // removes the scratch file
   }
   if (!finished) {
-    finished = WithWriteTxn(WriteOptions{}, [&](WriteContext& ctx) -> Result<bool> {
+    auto rebuild = [&](WriteContext& ctx) -> Result<bool> {
       NS_ASSIGN_OR_RETURN(std::optional<std::string> pending,
                           storage::ReadMeta(ctx.conn, kBulkLoadKey));
       if (!pending) return false;
@@ -352,12 +451,15 @@ Result<bool> Database::Impl::FinishBulkLoad() {
                         std::to_string(automerge) + ")"));
       NS_RETURN_IF_ERROR(RecreateDeferredObjects(ctx.conn, saved));
       return true;
-    });
+    };
+    // It builds every deferred index itself.
+    finished = WithWriteTxn(WriteOptions{}, rebuild, /*no_child_reads=*/true);
   }
   // Kept on failure: the load is still this process's to finish or retry.
   if (finished->ok()) {
     {
       std::lock_guard lock(write_mu_);
+      parent_index_deferred_ = false;
       Status restored = writer_->Exec(kDefaultAutocheckpoint);
       if (!restored.ok()) Log("bulk load: " + restored.message());
     }

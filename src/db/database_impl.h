@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <set>
 #include <string>
@@ -235,10 +236,30 @@ class Database::Impl {
     // Write inserts them before anything reads the log (PendingChanges).
     PendingChanges* pending_changes = nullptr;
   };
-  // Runs `fn` inside one write transaction and commits.
+  // Runs `fn` inside one write transaction and commits. `no_child_reads`:
+  // `fn` reads no node's children unless it says so (a batch of creates and
+  // edges, whose lookups the bulk load's memo answers while complete; the
+  // load's own bookkeeping), so a deferred parent index may stay deferred.
   template <typename Fn>
-  auto WithWriteTxn(const WriteOptions& options, Fn&& fn)
+  auto WithWriteTxn(const WriteOptions& options, Fn&& fn, bool no_child_reads = false)
       -> decltype(fn(std::declval<WriteContext&>()));
+
+  // A load that began on an empty table defers the sibling-order index
+  // (nodes_by_parent) too: its creates take every parent's last key from
+  // the memo. Any write that may read children (anything but a batch of
+  // creates and edges while the memo knows the whole table, and any create
+  // placed other than last) builds it first, in its transaction (`ctx`),
+  // and takes it off meta `bulk_load`: one sorted pass instead of a scan of
+  // the table per lookup. No-op unless parent_index_deferred_.
+  Status RestoreDeferredParentIndex(WriteContext& ctx);
+  // Re-creates one object BeginBulkLoad dropped (`object`, an entry of meta
+  // `bulk_load`); RecreateDeferredObjects all of them, then deletes the key.
+  Status CreateDeferredObject(storage::Connection& conn, const nlohmann::json& object);
+  Status RecreateDeferredObjects(storage::Connection& conn, const nlohmann::json& saved);
+  // Gives the children of every parent with two children under one order
+  // key new keys (logged as moves), so that the unique sibling-order index
+  // can be built; returns how many parents that took.
+  Result<int64_t> RenumberDuplicateSiblingKeys(storage::Connection& conn);
 
   // Each mutation checks everything it can before its first write, so a
   // failure leaves the transaction as it found it.
@@ -323,6 +344,10 @@ class Database::Impl {
   std::recursive_mutex write_mu_;
   std::unique_ptr<storage::Connection> writer_;  // guarded by write_mu_
   BulkLoadMemo bulk_memo_;                       // guarded by write_mu_
+  // Set while a load may have deferred nodes_by_parent (this process began
+  // one on an empty table, or one was pending at open); cleared once meta
+  // `bulk_load` no longer lists it. Guarded by write_mu_.
+  bool parent_index_deferred_ = false;
 
   std::mutex bulk_mu_;
   int bulk_lock_fd_ = -1;  // guarded by bulk_mu_
@@ -366,7 +391,7 @@ class Database::Impl {
 
 // Defined here so that every database_*.cc can run write transactions.
 template <typename Fn>
-auto Database::Impl::WithWriteTxn(const WriteOptions& options, Fn&& fn)
+auto Database::Impl::WithWriteTxn(const WriteOptions& options, Fn&& fn, bool no_child_reads)
     -> decltype(fn(std::declval<WriteContext&>())) {
   if (options_.read_only) return Status::NotSupported("database was opened read-only");
   std::lock_guard lock(write_mu_);
@@ -378,6 +403,9 @@ auto Database::Impl::WithWriteTxn(const WriteOptions& options, Fn&& fn)
   }
   WriteContext ctx{*writer_,     options,      ids::NowMs(), options.origin,
                    std::nullopt, std::nullopt, std::nullopt, {}};
+  if (parent_index_deferred_ && !(no_child_reads && bulk_memo_.complete())) {
+    if (Status restored = RestoreDeferredParentIndex(ctx); !restored.ok()) return restored;
+  }
   auto result = fn(ctx);
   // A write that did not keep the memo, or one rolled back, may have made
   // what it remembers untrue.

@@ -234,6 +234,9 @@ Result<Database::Impl::SplitReport> Database::Impl::SplitIntoPartitions() {
   SplitReport report;
   const PartitionOptions& po = options_.partitions;
   if (po.target_nodes < 1) return Status::InvalidArgument("partitions.target_nodes must be >= 1");
+  // The plan walks every tree from its root by parent: a parent index a
+  // bulk load deferred is built first (an empty transaction otherwise).
+  NS_RETURN_IF_ERROR(WithWriteTxn(WriteOptions{}, [](WriteContext&) { return Status::OK(); }));
   const auto batch = static_cast<size_t>(std::max<int64_t>(1, po.split_batch_rows));
   auto t = std::chrono::steady_clock::now();
 

@@ -340,6 +340,7 @@ Result<std::string> Database::Impl::ComputeKey(WriteContext& ctx, const std::str
 Result<std::string> Database::Impl::KeyForPosition(WriteContext& ctx, const std::string& parent_id,
                                                    const Position& pos,
                                                    const std::string& exclude_id) {
+  NS_RETURN_IF_ERROR(RestoreDeferredParentIndex(ctx));  // the sibling lookups below use it
   auto key = ComputeKey(ctx, parent_id, pos, exclude_id);
   if (key.ok() && key->size() <= options_.max_order_key_length) return key;
   if (!key.ok() && key.status().code() != StatusCode::kResourceExhausted) return key;
@@ -766,22 +767,24 @@ Result<std::string> Database::Impl::ResolveCollection(Connection& conn, const st
 }
 
 Result<BatchResult> Database::Impl::Write(const WriteBatch& batch, const WriteOptions& options) {
-  return WithWriteTxn(options, [&](WriteContext& ctx) -> Result<BatchResult> {
-    const std::vector<WriteBatch::Op>& ops = batch.ops();
-    // Creates and edges keep a bulk load's memo true; any other operation
-    // ends its use for this transaction (and WithWriteTxn forgets it). Until
-    // then the load's change rows go in many to a statement (PendingChanges).
+  const std::vector<WriteBatch::Op>& ops = batch.ops();
+  // Creates and edges keep a bulk load's memo true; any other operation
+  // ends its use for this transaction (and WithWriteTxn forgets it). Until
+  // then the load's change rows go in many to a statement (PendingChanges).
+  auto keeps_memo = [&](size_t index) {
+    const WriteBatch::Op& op = ops[index];
+    return std::holds_alternative<WriteBatch::CreateOp>(op) ||
+           std::holds_alternative<WriteBatch::AddEdgeOp>(op) ||
+           std::holds_alternative<WriteBatch::RemoveEdgeOp>(op);
+  };
+  bool only_memo_ops = true;
+  for (size_t i = 0; i < ops.size() && only_memo_ops; ++i) only_memo_ops = keeps_memo(i);
+  auto write = [&](WriteContext& ctx) -> Result<BatchResult> {
     PendingChanges pending;
     if (bulk_memo_.active()) {
       ctx.bulk_memo = &bulk_memo_;
       ctx.pending_changes = &pending;
     }
-    auto keeps_memo = [&](size_t index) {
-      const WriteBatch::Op& op = ops[index];
-      return std::holds_alternative<WriteBatch::CreateOp>(op) ||
-             std::holds_alternative<WriteBatch::AddEdgeOp>(op) ||
-             std::holds_alternative<WriteBatch::RemoveEdgeOp>(op);
-    };
     // The rows held go in before operation `index` when it may read the log
     // (then no longer held) or when a statement's worth is waiting.
     auto flush_before = [&](size_t index) -> Status {
@@ -934,7 +937,8 @@ Result<BatchResult> Database::Impl::Write(const WriteBatch& batch, const WriteOp
     NS_ASSIGN_OR_RETURN(out.last_change_seq,
                         ctx.conn.QueryInt("SELECT ifnull(max(seq), 0) FROM changes"));
     return out;
-  });
+  };
+  return WithWriteTxn(options, write, /*no_child_reads=*/only_memo_ops);
 }
 
 Result<int64_t> Database::Impl::SetLifecycle(const std::string& id, Lifecycle lifecycle,
