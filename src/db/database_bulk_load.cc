@@ -332,9 +332,9 @@ Result<bool> Database::Impl::FinishBulkLoadWithTextBuild(BulkTextBuild& build) {
   };
 
   // First transaction, while the build reads the last rows and merges its
-  // segments: the deferred indexes. The key then lists only what is still missing (the full-text
-  // triggers), so that a crash between the two transactions leaves a load
-  // the next open finishes the usual way.
+  // segments: the deferred indexes. The key then lists only what is still
+  // missing (the full-text triggers), so that a crash between the two
+  // transactions leaves a load the next open finishes the usual way.
   int64_t data_version = 0;
   {
     storage::Transaction txn(*conn);
