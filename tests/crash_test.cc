@@ -5,7 +5,8 @@
 //   - SQLite's integrity check passes, the change log has no gaps and every
 //     parent exists (Database::CheckIntegrity),
 //   - a killed bulk load (`import --bulk auto` into an empty database) was
-//     finished by the open: the full-text index matches every stored row.
+//     finished by the open: the full-text index matches every stored row,
+//     and every index and trigger it dropped is back.
 // NODESPACE_CRASH_KILLS sets the number of kills (CI's slow tier: 100).
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -23,6 +24,7 @@
 #include <thread>
 
 #include "nodespace/database.h"
+#include "storage/sqlite.h"
 #include "test_util.h"
 
 namespace nodespace {
@@ -52,6 +54,25 @@ void WriteInput(const std::string& file, int round) {
           << ",\"properties\":{\"batch\":" << b << "}}\n";
     }
   }
+}
+
+// The indexes and triggers of the database's file, by name.
+std::set<std::string> SchemaObjects(const std::string& db_dir) {
+  std::set<std::string> names;
+  auto conn = storage::Connection::Open(db_dir + "/nodespace.db", /*read_only=*/true,
+                                        /*create=*/false);
+  EXPECT_TRUE(conn.ok()) << conn.status().ToString();
+  if (!conn.ok()) return names;
+  auto s = (*conn)->PrepareOnce(
+      "SELECT name FROM sqlite_master WHERE type IN ('index', 'trigger') AND sql IS NOT NULL");
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  if (!s.ok()) return names;
+  while (true) {
+    auto row = (*s)->Step();
+    if (!row.ok() || !*row) break;
+    names.insert((*s)->ColumnString(0));
+  }
+  return names;
 }
 
 struct RunResult {
@@ -107,6 +128,14 @@ TEST(CrashTest, KilledImportsLeaveWholeBatchesAndAConsistentDatabase) {
   std::string db_dir;
   int partial_runs = 0;  // kills that landed mid-import (some but not all batches)
 
+  // What an open leaves in a database no load has touched.
+  const std::set<std::string> schema = [&] {
+    const std::string fresh = tmp.Sub("fresh");
+    EXPECT_TRUE(Database::Open(fresh).ok());
+    return SchemaObjects(fresh);
+  }();
+  ASSERT_TRUE(schema.count("nodes_by_parent") && schema.count("nodes_fts_insert"));
+
   for (int round = 0; round < kills; ++round) {
     if (round % 10 == 0) db_dir = tmp.Sub("db" + std::to_string(round));  // fresh every 10
     const std::string input = tmp.Sub("input.jsonl");
@@ -125,6 +154,7 @@ TEST(CrashTest, KilledImportsLeaveWholeBatchesAndAConsistentDatabase) {
     ASSERT_TRUE(pending.ok() && !*pending) << "round " << round << ": bulk load left pending";
     ASSERT_TRUE((*db)->CheckIntegrity().ok())
         << "round " << round << ": " << (*db)->CheckIntegrity().ToString();
+    ASSERT_EQ(SchemaObjects(db_dir), schema) << "round " << round;
     int present_batches = 0;
     for (int b = 0; b < kBatches; ++b) {
       int present = 0;
