@@ -135,7 +135,9 @@ Status Database::Impl::Open() {
   NS_ASSIGN_OR_RETURN(bool pending, BulkLoadPending());
   if (pending) {
     std::lock_guard lock(write_mu_);
-    parent_index_deferred_ = true;  // perhaps: RestoreDeferredParentIndex looks
+    // It may have deferred nodes_by_parent: the first write that reads
+    // children looks (RestoreDeferredParentIndex).
+    parent_index_deferred_ = true;
   }
   if (pending && LockBulkLoad()) {
     Log("finishing an interrupted bulk load: rebuilding the full-text and secondary indexes");

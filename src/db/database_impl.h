@@ -237,9 +237,10 @@ class Database::Impl {
     PendingChanges* pending_changes = nullptr;
   };
   // Runs `fn` inside one write transaction and commits. `no_child_reads`:
-  // `fn` reads no node's children unless it says so (a batch of creates and
-  // edges, whose lookups the bulk load's memo answers while complete; the
-  // load's own bookkeeping), so a deferred parent index may stay deferred.
+  // `fn` reads children only through KeyForPosition, which builds a
+  // deferred parent index itself (a batch of creates and edges, whose other
+  // lookups the bulk load's memo answers while complete; the load's own
+  // bookkeeping), so the index may stay deferred.
   template <typename Fn>
   auto WithWriteTxn(const WriteOptions& options, Fn&& fn, bool no_child_reads = false)
       -> decltype(fn(std::declval<WriteContext&>()));
