@@ -574,6 +574,17 @@ TEST_F(BulkLoadTest, ABatchOfALoadLogsItsChangesAsAPlainBatchDoes) {
   }
 }
 
+// The ids of `parent`'s children in sibling order.
+std::vector<std::string> ChildOrder(const Database& db, const std::string& parent) {
+  auto children = parent.empty() ? db.Roots() : db.Children(parent);
+  EXPECT_TRUE(children.ok()) << children.status().ToString();
+  std::vector<std::string> order;
+  if (children.ok()) {
+    for (const Node& n : *children) order.push_back(n.id);
+  }
+  return order;
+}
+
 TEST_F(BulkLoadTest, WritesTheLoadDidNotMakeAreSeenByItsLaterCreates) {
   auto loader = OpenDb();
   ASSERT_TRUE(loader);
@@ -614,16 +625,7 @@ TEST_F(BulkLoadTest, WritesTheLoadDidNotMakeAreSeenByItsLaterCreates) {
   }
   EXPECT_EQ(create_batch({{"c", "p"}, {"under-q", "q"}, {"q", ""}}),
             (std::vector<StatusCode>{StatusCode::kOk, StatusCode::kNotFound, StatusCode::kOk}));
-  auto children_of_p = [&] {
-    auto children = loader->Children("p");
-    EXPECT_TRUE(children.ok()) << children.status().ToString();
-    std::vector<std::string> order;
-    if (children.ok()) {
-      for (const Node& n : *children) order.push_back(n.id);
-    }
-    return order;
-  };
-  EXPECT_EQ(children_of_p(), (std::vector<std::string>{"a", "b", "late", "c"}));
+  EXPECT_EQ(ChildOrder(*loader, "p"), (std::vector<std::string>{"a", "b", "late", "c"}));
 
   // Only this process writes now: a move of b behind d, which the load
   // remembered as p's last child, then an append.
@@ -633,7 +635,7 @@ TEST_F(BulkLoadTest, WritesTheLoadDidNotMakeAreSeenByItsLaterCreates) {
   move_b.Move("b", "p", Position::Last(), b.version);
   ASSERT_OK(loader->Write(move_b).status());
   EXPECT_EQ(create_batch({{"e", "p"}}), std::vector<StatusCode>{StatusCode::kOk});
-  EXPECT_EQ(children_of_p(), (std::vector<std::string>{"a", "late", "c", "d", "b", "e"}));
+  EXPECT_EQ(ChildOrder(*loader, "p"), (std::vector<std::string>{"a", "late", "c", "d", "b", "e"}));
 
   ASSERT_OK_AND_ASSIGN(bool finished, loader->FinishBulkLoad());
   EXPECT_TRUE(finished);
@@ -654,17 +656,6 @@ TEST_F(BulkLoadTest, ANodeMadeOutsideABatchIsSeenByTheLoadsLaterCreates) {
   for (const Node& n : roots) order.push_back(n.node_type == "collection" ? "work" : n.id);
   EXPECT_EQ(order, (std::vector<std::string>{"r1", "work", "r2"}));
   EXPECT_OK(db->CheckIntegrity());
-}
-
-// The ids of `parent`'s children in sibling order.
-std::vector<std::string> ChildOrder(const Database& db, const std::string& parent) {
-  auto children = parent.empty() ? db.Roots() : db.Children(parent);
-  EXPECT_TRUE(children.ok()) << children.status().ToString();
-  std::vector<std::string> order;
-  if (children.ok()) {
-    for (const Node& n : *children) order.push_back(n.id);
-  }
-  return order;
 }
 
 // The objects meta `bulk_load` still lists, by name.
@@ -718,9 +709,11 @@ TEST_F(BulkLoadTest, ALoadIntoAnEmptyTableDefersTheSiblingOrderIndexToo) {
 
 // A write that reads children while the index is deferred builds it first,
 // in the same transaction, and the load then ends as usual: a create placed
-// other than last, a move, a delete, in this handle or another.
+// other than last, a move, a delete, in this handle or another, and a
+// partition split (whose plan walks every tree by parent).
 TEST_F(BulkLoadTest, AWriteThatReadsChildrenBuildsTheDeferredSiblingIndexFirst) {
-  const std::vector<std::string> kinds = {"create first", "move", "delete", "another handle"};
+  const std::vector<std::string> kinds = {"create first", "move", "delete", "another handle",
+                                          "partition split"};
   for (const std::string& kind : kinds) {
     SCOPED_TRACE(kind);
     TempDir dir;
@@ -754,6 +747,11 @@ TEST_F(BulkLoadTest, AWriteThatReadsChildrenBuildsTheDeferredSiblingIndexFirst) 
       ASSERT_OK(db->Delete("b", b.version).status());
       EXPECT_FALSE(db->Get("c").ok());  // the subtree went with it
       expected = {"a"};
+    } else if (kind == "partition split") {
+      ASSERT_OK_AND_ASSIGN(ScalingEvent split,
+                           db->ApplyScalingAction(OptimizationAction::kEnablePartitioning));
+      EXPECT_EQ(split.result, "applied") << split.message;
+      expected = {"a", "b"};
     } else {
       ASSERT_OK_AND_ASSIGN(std::unique_ptr<Database> other, Database::Open(dir.path(), options));
       ASSERT_OK_AND_ASSIGN(Node a, other->Get("a"));
