@@ -130,8 +130,13 @@ Status BulkTextBuild::Follow() {
         NS_ASSIGN_OR_RETURN(bool row, s->Step());
         if (!row) break;
         const int64_t rowid = s->ColumnInt(0);
-        NS_RETURN_IF_ERROR(
-            insert->Bind(1, rowid).Bind(2, s->ColumnText(1)).Bind(3, s->ColumnText(2)).Run());
+        // The row's text stays valid until `read` steps again, after this
+        // run: bound uncopied, it costs no allocation (each of which takes
+        // SQLite's allocation mutex, which the loading thread needs too).
+        NS_RETURN_IF_ERROR(insert->Bind(1, rowid)
+                               .BindUncopied(2, s->ColumnText(1))
+                               .BindUncopied(3, s->ColumnText(2))
+                               .Run());
         built_.max_rowid = rowid;
         ++built_.rows;
         ++read_rows;

@@ -232,8 +232,9 @@ class Database::Impl {
     // Set by writes that keep the bulk load's memo true (creates and edges
     // in a batch); WithWriteTxn forgets the memo after any other.
     BulkLoadMemo* bulk_memo = nullptr;
-    // Set with bulk_memo by Write: AppendChange holds change rows here, and
-    // Write inserts them before anything reads the log (PendingChanges).
+    // Set with bulk_memo by Write: AppendChange holds change rows here and
+    // CreateNode node rows; they go in before anything could read them
+    // (PendingChanges).
     PendingChanges* pending_changes = nullptr;
   };
   // Runs `fn` inside one write transaction and commits. `no_child_reads`:
@@ -298,6 +299,13 @@ class Database::Impl {
   // The partition a new node goes to: its parent's, or for a root the one
   // the scheme picks (0 when the database is not partitioned).
   Result<int64_t> PartitionForNewNode(WriteContext& ctx, const std::string& parent_id);
+  // Whether the database has a partition layout (read once per transaction).
+  Result<bool> IsPartitioned(WriteContext& ctx);
+  // Inserts the node rows the batch holds (WriteContext::pending_changes)
+  // before a statement that may read them.
+  Status FlushHeldNodes(WriteContext& ctx);
+  // CreateNode's INSERT of `n`'s row.
+  Status InsertNodeRow(WriteContext& ctx, const Node& n, int64_t partition);
   // After `id` moved under `new_parent`: moves its subtree into the new
   // root's partition when that differs, in the same transaction.
   Status RepartitionMovedSubtree(WriteContext& ctx, const std::string& id,

@@ -157,6 +157,11 @@ const char* PartitionSchemeName(PartitionScheme scheme) {
 
 // ---- write path ---------------------------------------------------------------
 
+Result<bool> Database::Impl::IsPartitioned(WriteContext& ctx) {
+  NS_ASSIGN_OR_RETURN(const std::string* layout, PartitioningOf(ctx));
+  return !layout->empty();
+}
+
 Result<int64_t> Database::Impl::PartitionForNewNode(WriteContext& ctx,
                                                     const std::string& parent_id) {
   // An unpartitioned database (the common case) pays one meta read per

@@ -389,7 +389,50 @@ Status Database::Impl::RenumberSiblings(WriteContext& ctx, const std::string& pa
   return Status::OK();
 }
 
+Status Database::Impl::InsertNodeRow(WriteContext& ctx, const Node& n, int64_t partition) {
+  NS_ASSIGN_OR_RETURN(Statement * ins, ctx.conn.Prepare(kInsertNode));
+  // `n` outlives the statement's run, so its fields are bound uncopied.
+  ins->BindUncopied(1, n.id)
+      .BindUncopied(2, n.parent_id)
+      .BindUncopied(3, n.order_key)
+      .BindUncopied(4, n.node_type)
+      .BindUncopied(5, n.content)
+      .BindUncopied(6, n.title)
+      .BindUncopied(7, n.properties)
+      .Bind(8, static_cast<int64_t>(n.lifecycle))
+      .Bind(9, n.version)
+      .Bind(10, n.created_at)
+      .Bind(11, n.modified_at);
+  if (n.embedding.empty()) {
+    ins->BindNull(12);
+  } else {
+    ins->BindBlobUncopied(12, n.embedding.data(), n.embedding.size() * sizeof(float));
+  }
+  ins->Bind(13, partition);
+  return ins->Run();
+}
+
+Status Database::Impl::FlushHeldNodes(WriteContext& ctx) {
+  if (ctx.pending_changes == nullptr || !ctx.pending_changes->holds_nodes()) return Status::OK();
+  return ctx.pending_changes->FlushNodes(ctx.conn);
+}
+
 Result<Node> Database::Impl::CreateNode(WriteContext& ctx, const NewNode& in) {
+  // A load's batch holds the row back (PendingChanges) when nothing this
+  // create runs can read the rows held: the load's memo knows every row (an
+  // id, a parent, a last child: no lookup goes to the table), the node is
+  // appended, has no embedding (stored by rowid at once) and is not a schema
+  // (the next creates' validation reads schemas from the table), and the
+  // database has no partitions (a child's partition is read from its
+  // parent's row). Any other create puts the rows held in first.
+  bool hold = ctx.pending_changes != nullptr && ctx.bulk_memo != nullptr &&
+              ctx.bulk_memo->complete() && in.position.kind == Position::Kind::kLast &&
+              in.embedding.empty() && in.node_type != "schema";
+  if (hold) {
+    NS_ASSIGN_OR_RETURN(const bool partitioned, IsPartitioned(ctx));
+    hold = !partitioned;
+  }
+  if (!hold) NS_RETURN_IF_ERROR(FlushHeldNodes(ctx));
   Node n;
   n.id = in.id.empty() ? ids::NewUuidV7() : in.id;
   if (!ids::IsValidId(n.id, options_.max_id_bytes) || !content::IsValidUtf8(n.id)) {
@@ -434,31 +477,19 @@ Result<Node> Database::Impl::CreateNode(WriteContext& ctx, const NewNode& in) {
     NS_ASSIGN_OR_RETURN(n.order_key, order_key::Between(*known_last, ""));
   }
   if (known_last == nullptr || n.order_key.size() > options_.max_order_key_length) {
+    NS_RETURN_IF_ERROR(FlushHeldNodes(ctx));  // the siblings it reads
     NS_ASSIGN_OR_RETURN(n.order_key, KeyForPosition(ctx, n.parent_id, in.position, ""));
   }
   if (DerivesTitle(n.parent_id, n.node_type)) n.title = content::DeriveTitle(n.content);
 
   NS_ASSIGN_OR_RETURN(const int64_t partition, PartitionForNewNode(ctx, n.parent_id));
-  NS_ASSIGN_OR_RETURN(Statement * ins, ctx.conn.Prepare(kInsertNode));
-  // `n` outlives the statement's run, so its fields are bound uncopied.
-  ins->BindUncopied(1, n.id)
-      .BindUncopied(2, n.parent_id)
-      .BindUncopied(3, n.order_key)
-      .BindUncopied(4, n.node_type)
-      .BindUncopied(5, n.content)
-      .BindUncopied(6, n.title)
-      .BindUncopied(7, n.properties)
-      .Bind(8, static_cast<int64_t>(n.lifecycle))
-      .Bind(9, n.version)
-      .Bind(10, n.created_at)
-      .Bind(11, n.modified_at);
-  if (n.embedding.empty()) {
-    ins->BindNull(12);
+  if (hold) {
+    ctx.pending_changes->AddNode({n.id, n.parent_id, n.order_key, n.node_type, n.content, n.title,
+                                  n.properties, static_cast<int64_t>(n.lifecycle), n.version,
+                                  n.created_at, n.modified_at, partition});
   } else {
-    ins->BindBlobUncopied(12, n.embedding.data(), n.embedding.size() * sizeof(float));
+    NS_RETURN_IF_ERROR(InsertNodeRow(ctx, n, partition));
   }
-  ins->Bind(13, partition);
-  NS_RETURN_IF_ERROR(ins->Run());
   if (partition != 0) {
     NS_ASSIGN_OR_RETURN(Statement * count,
                         ctx.conn.Prepare("UPDATE partitions SET node_count = node_count + 1 "
@@ -655,6 +686,7 @@ Result<int64_t> Database::Impl::SetLifecycleInTxn(WriteContext& ctx, const std::
 }
 
 Status Database::Impl::AddEdgeInTxn(WriteContext& ctx, const Edge& e) {
+  NS_RETURN_IF_ERROR(FlushHeldNodes(ctx));  // the endpoints it reads
   if (e.type.empty()) return Status::InvalidArgument("edge type must not be empty");
   if (e.type == kEdgeHasChild) {
     return Status::InvalidArgument("has_child edges are made by creating or moving nodes");
@@ -699,6 +731,7 @@ Status Database::Impl::AddEdgeInTxn(WriteContext& ctx, const Edge& e) {
 
 Status Database::Impl::RemoveEdgeInTxn(WriteContext& ctx, const std::string& from,
                                        const std::string& to, const std::string& type) {
+  NS_RETURN_IF_ERROR(FlushHeldNodes(ctx));
   if (type == kEdgeMentions) {
     return Status::InvalidArgument(
         "mentions edges are derived from content links; edit the content");
@@ -890,7 +923,7 @@ Result<BatchResult> Database::Impl::Write(const WriteBatch& batch, const WriteOp
       bool replay = false;
       for (size_t i = 0; i < ops.size(); ++i) {
         NS_RETURN_IF_ERROR(flush_before(i));
-        const size_t held = pending.size();
+        const PendingChanges::Mark held = pending.mark();
         const int64_t changes_before = sqlite3_total_changes64(raw);
         BatchResult::OpResult r = apply(i);
         if (r.status.ok()) {
@@ -898,7 +931,7 @@ Result<BatchResult> Database::Impl::Write(const WriteBatch& batch, const WriteOp
           continue;
         }
         if (fatal(r.status)) return batch_error(i, r.status);
-        pending.Truncate(held);  // what the failed operation added
+        pending.TruncateTo(held);  // what the failed operation added
         if (sqlite3_total_changes64(raw) != changes_before) {
           replay = true;
           break;
