@@ -931,8 +931,11 @@ Result<BatchResult> Database::Impl::Write(const WriteBatch& batch, const WriteOp
           continue;
         }
         if (fatal(r.status)) return batch_error(i, r.status);
+        // A node row it held (a date parent made on the way) is a write the
+        // plain path would have made: the memo now knows that node.
+        const bool held_a_node = pending.mark().nodes > held.nodes;
         pending.TruncateTo(held);  // what the failed operation added
-        if (sqlite3_total_changes64(raw) != changes_before) {
+        if (held_a_node || sqlite3_total_changes64(raw) != changes_before) {
           replay = true;
           break;
         }
