@@ -26,17 +26,18 @@ constexpr std::string_view kNodeColumns =
     "created_at, modified_at, embedding, partition_id)";
 constexpr std::string_view kNodeGroup = "(?,?,?,?,?,?,?,?,?,?,?,NULL,?)";
 
-// Inserts `rows` in order, PendingChanges::kRowsPerInsert to a statement;
-// `bind(stmt, row, p)` binds one row from parameter p + 1. The rows go in
-// uncopied (they outlive each run). On success `rows` is emptied; on failure
-// it keeps only the rows not yet in the table.
+// Inserts `rows` in order, PendingChanges::kRowsPerInsert to a statement
+// (`full_insert`, made once by the caller, or a shorter one for the last
+// group); `bind(stmt, row, i)` binds `row` as the statement's i-th row. The
+// rows go in uncopied (they outlive each run). On success `rows` is emptied;
+// on failure it keeps only the rows not yet in the table.
 template <typename Row, typename BindRow>
 Status InsertInGroups(storage::Connection& conn, std::vector<Row>& rows,
-                      std::string_view table_and_columns, std::string_view group, BindRow bind) {
+                      std::string_view table_and_columns, std::string_view group,
+                      const std::string& full_insert, BindRow bind) {
   constexpr size_t kGroup = PendingChanges::kRowsPerInsert;
   // The connection caches the statements by their text: the full one and
   // one per size of a last, shorter group.
-  const std::string full_insert = InsertSql(table_and_columns, group, kGroup);
   size_t at = 0;
   while (at < rows.size()) {
     const size_t n = std::min(kGroup, rows.size() - at);
@@ -58,7 +59,8 @@ Status InsertInGroups(storage::Connection& conn, std::vector<Row>& rows,
 }  // namespace
 
 Status PendingChanges::FlushNodes(storage::Connection& conn) {
-  return InsertInGroups(conn, nodes_, kNodeColumns, kNodeGroup,
+  static const std::string kFullInsert = InsertSql(kNodeColumns, kNodeGroup, kRowsPerInsert);
+  return InsertInGroups(conn, nodes_, kNodeColumns, kNodeGroup, kFullInsert,
                         [](storage::Statement& stmt, const NodeRow& row, int i) {
                           const int p = i * 12;
                           stmt.BindUncopied(p + 1, row.id)
@@ -78,7 +80,8 @@ Status PendingChanges::FlushNodes(storage::Connection& conn) {
 
 Status PendingChanges::Flush(storage::Connection& conn) {
   NS_RETURN_IF_ERROR(FlushNodes(conn));
-  return InsertInGroups(conn, rows_, kChangeColumns, kChangeGroup,
+  static const std::string kFullInsert = InsertSql(kChangeColumns, kChangeGroup, kRowsPerInsert);
+  return InsertInGroups(conn, rows_, kChangeColumns, kChangeGroup, kFullInsert,
                         [](storage::Statement& stmt, const Row& row, int i) {
                           const int p = i * 6;
                           stmt.Bind(p + 1, row.ts)
