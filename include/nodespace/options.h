@@ -109,7 +109,10 @@ struct Options {
   std::string vector_service_binary;
 
   // Where the engine reports what it did on its own (an index rebuilt, a
-  // corrupt file replaced). Null: one line on stderr.
+  // corrupt file replaced). Null: one line on stderr. Called from the
+  // engine's threads (the scaling manager, index builds, writers), one call
+  // at a time per database, so the callback needs no lock of its own; it
+  // must not call back into the database.
   std::function<void(std::string_view)> info_log;
 };
 

@@ -65,7 +65,8 @@ struct ServerOptions {
   bool access_log_enabled = true;
 
   // Called with each line the server logs about itself (startup, shutdown,
-  // warnings). Null: stderr.
+  // warnings). Null: stderr. Called from the request workers one call at a
+  // time (the database's own info_log, in `database`, is serialized apart).
   std::function<void(std::string_view)> info_log;
 };
 

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "db/database_impl.h"
+#include "env/info_log.h"
 #include "index/vector/metric.h"
 #include "storage/schema.h"
 
@@ -17,9 +18,19 @@ int CurrentSchemaVersion() {
   return storage::kSchemaVersion;
 }
 
+namespace {
+
+// The manager, index builds and writers all report: one line at a time.
+Options WithSerializedLog(Options options) {
+  options.info_log = OneLineAtATime(std::move(options.info_log));
+  return options;
+}
+
+}  // namespace
+
 Database::Impl::Impl(std::string path, Options options)
     : path_(std::move(path)),
-      options_(std::move(options)),
+      options_(WithSerializedLog(std::move(options))),
       query_cache_(std::make_unique<query::QueryCache>(
           options_.query_cache_enabled, options_.query_cache_bytes, options_.query_cache_ttl_ms)),
       page_cache_kib_(int64_t{options_.page_cache_mib} * 1024) {}

@@ -102,8 +102,10 @@ class ScalingTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
-  std::unique_ptr<Database> db_;
+  // Declared before db_ so it outlives the database, whose manager thread may
+  // still log while the database closes.
   std::vector<std::string> log_;
+  std::unique_ptr<Database> db_;
   int filled_ = 0;
 };
 

@@ -111,9 +111,10 @@ class VectorSearchTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
+  // Declared before db_ so it outlives the database, which may log as it closes.
+  std::vector<std::string> log_;
   std::unique_ptr<Database> db_;
   std::vector<std::vector<float>> vectors_;
-  std::vector<std::string> log_;
 };
 
 TEST_F(VectorSearchTest, SmallCollectionsAreSearchedExactly) {

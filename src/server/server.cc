@@ -22,6 +22,7 @@
 #include <mutex>
 #include <random>
 
+#include "env/info_log.h"
 #include "io/node_json.h"
 #include "model/ids.h"
 #include "scaling/operation_window.h"
@@ -32,8 +33,18 @@ namespace nodespace {
 
 namespace server {
 
+namespace {
+
+// Request workers report too: the caller's callback gets one line at a time.
+ServerOptions WithSerializedLog(ServerOptions options) {
+  options.info_log = OneLineAtATime(std::move(options.info_log));
+  return options;
+}
+
+}  // namespace
+
 ServerState::ServerState(const ServerOptions& opts, std::unique_ptr<Database> database)
-    : options(opts),
+    : options(WithSerializedLog(opts)),
       db(opts.database_path, opts.database, std::move(database)),
       keys(opts.database_path + "/api-keys.json"),
       limiter(opts.rate_limit_per_second, opts.rate_limit_burst),

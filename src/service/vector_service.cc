@@ -14,6 +14,7 @@
 
 #include "db/vector_index_store.h"
 #include "env/env.h"
+#include "env/info_log.h"
 #include "scaling/process_probe.h"
 #include "service/vector_service_protocol.h"
 #include "storage/schema.h"
@@ -248,7 +249,10 @@ void DescribeHttplibError(const httplib::Request& req, httplib::Response& res) {
 
 }  // namespace
 
-Status RunVectorService(const VectorServiceOptions& options) {
+Status RunVectorService(const VectorServiceOptions& requested) {
+  // The workers, the catch-up loop and the store all report: one line at a time.
+  VectorServiceOptions options = requested;
+  options.options.info_log = OneLineAtATime(std::move(options.options.info_log));
   Env& env = *Env::Default();
   const std::string db_file = options.db_dir + "/nodespace.db";
   if (!env.FileExists(db_file)) {

@@ -42,7 +42,8 @@ struct VectorServiceOptions {
   VectorStoreFactory make_store;
   // Handed to make_store. The service's SQLite connections are read-only
   // whatever `read_only` says; true only keeps the store from saving its
-  // index file. info_log also receives the service's own lines.
+  // index file. info_log also receives the service's own lines, one at a
+  // time.
   Options options;
   // The service stops soon (within ~50 ms) after this becomes true. Null:
   // only parent_pid stops it.
