@@ -8,7 +8,7 @@ PACKAGES=(
   clang libclang-rt-14-dev clang-format clang-tidy
   libsqlite3-dev sqlite3 nlohmann-json3-dev libsimdjson-dev libcli11-dev
   libstemmer-dev libeigen3-dev libcpp-httplib-dev libhnswlib-dev
-  libmd4c-dev libyaml-cpp-dev prometheus-cpp-dev libssl-dev libarchive-dev zlib1g-dev
+  libmd4c-dev libyaml-cpp-dev libabsl-dev prometheus-cpp-dev libssl-dev libarchive-dev zlib1g-dev
   prometheus chromium
   libgtest-dev libgmock-dev
   python3 wordnet-base curl

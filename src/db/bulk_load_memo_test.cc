@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
 namespace nodespace {
 namespace {
 
@@ -75,6 +77,30 @@ TEST(BulkLoadMemo, PastItsLimitItForgetsAndStopsClaimingToKnowEverything) {
   EXPECT_EQ(memo.Exists("d"), Answer::kYes);
   memo.Stop();
   EXPECT_FALSE(memo.active());
+}
+
+// The table moves its entries when it grows, under the entry a create
+// asked about last: the answers about that parent must not change.
+TEST(BulkLoadMemo, AnswersStayRightWhileTheTableGrows) {
+  BulkLoadMemo memo;
+  memo.Start(/*table_empty=*/true, 1);
+  memo.Created("p", "", "a0", /*appended=*/true);
+  std::string last_key = "a";
+  for (int i = 0; i < 20000; ++i) {
+    ASSERT_EQ(memo.Exists("p"), Answer::kYes);  // p is the entry asked about last
+    const std::string* last = memo.LastChildKey("p");
+    ASSERT_NE(last, nullptr);
+    ASSERT_EQ(*last, i == 0 ? "" : last_key) << i;
+    last_key = "a" + std::to_string(100000 + i);
+    memo.Created("c" + std::to_string(i), "p", last_key, /*appended=*/true);
+    // A child of each child: the children become parents, with keys of their own.
+    memo.Created("g" + std::to_string(i), "c" + std::to_string(i), "k" + std::to_string(i), true);
+  }
+  EXPECT_EQ(*memo.LastChildKey("p"), last_key);
+  EXPECT_EQ(*memo.LastChildKey("c123"), "k123");
+  EXPECT_EQ(*memo.LastChildKey("g123"), "");  // complete: a leaf has no children
+  EXPECT_EQ(memo.Exists("g19999"), Answer::kYes);
+  EXPECT_EQ(memo.Exists("g20000"), Answer::kNo);
 }
 
 }  // namespace
