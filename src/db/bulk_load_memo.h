@@ -138,7 +138,7 @@ class BulkLoadMemo {
   int64_t data_version_ = 0;
   // Open addressing: a lookup probes one flat array instead of following a
   // bucket to an entry allocated on its own. At 1M nodes the loading thread
-  // spent 0.7-3.1 s less CPU than with std::unordered_map, for 19 MiB more
+  // spent 0.7-4.0 s less CPU than with std::unordered_map, for 19 MiB more
   // peak memory (both arrays live while it grows; docs/BENCHMARKS.md).
   absl::flat_hash_map<std::string, uint32_t> nodes_;
   std::vector<std::string> last_child_keys_;
