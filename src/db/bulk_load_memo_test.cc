@@ -85,12 +85,12 @@ TEST(BulkLoadMemo, AnswersStayRightWhileTheTableGrows) {
   BulkLoadMemo memo;
   memo.Start(/*table_empty=*/true, 1);
   memo.Created("p", "", "a0", /*appended=*/true);
-  std::string last_key = "a";
+  std::string last_key;  // p has no child yet: its last child's key is ""
   for (int i = 0; i < 20000; ++i) {
     ASSERT_EQ(memo.Exists("p"), Answer::kYes);  // p is the entry asked about last
     const std::string* last = memo.LastChildKey("p");
     ASSERT_NE(last, nullptr);
-    ASSERT_EQ(*last, i == 0 ? "" : last_key) << i;
+    ASSERT_EQ(*last, last_key) << i;
     last_key = "a" + std::to_string(100000 + i);
     memo.Created("c" + std::to_string(i), "p", last_key, /*appended=*/true);
     // A child of each child: the children become parents, with keys of their own.
